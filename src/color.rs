@@ -1,0 +1,210 @@
+//! Colors: smooth escape counts become sRGB pixels.
+//!
+//! The palette is a cyclic gradient: a smooth count `s` sits at `s / cycle + offset` cycles, and
+//! the stops are spread evenly around one cycle, the last blending back into the first. Stops are
+//! blended in sRGB (gradients look as designed, the way palette editors show them), then turned
+//! to linear light once, when the lookup table is built. Supersampled samples are averaged in
+//! linear light (averaging sRGB values darkens fine detail) and encoded back to 8-bit sRGB.
+//!
+//! Both directions go through tables built once per palette, so coloring a sample is a few
+//! additions and two table reads; the sRGB transfer function itself costs a `powf`.
+
+use crate::kernel::Escape;
+use crate::scene::{ColorSettings, Rgb8};
+
+/// Entries per palette cycle in the lookup table.
+const PALETTE_STEPS: usize = 4096;
+/// Entries in the linear-to-sRGB table (linear light quantized to 1/65536: finer than any
+/// 8-bit step, also near black where the sRGB curve is steepest).
+const ENCODE_STEPS: usize = 65536;
+
+/// A palette prepared for fast lookups.
+#[derive(Debug, Clone)]
+pub struct Palette {
+    /// Linear-light RGB at `PALETTE_STEPS` even positions around one cycle, plus a copy of the
+    /// first entry at the end so interpolation needs no wrap.
+    table: Vec<[f32; 3]>,
+    inv_cycle: f64,
+    offset: f64,
+    interior: [f32; 3],
+    encode: Vec<u8>,
+}
+
+impl Palette {
+    /// Builds the tables for a scene's color settings.
+    pub fn new(settings: &ColorSettings) -> Self {
+        let stops = &settings.palette;
+        let n = stops.len();
+        let mut table = Vec::with_capacity(PALETTE_STEPS + 1);
+        for i in 0..=PALETTE_STEPS {
+            let pos = (i % PALETTE_STEPS) as f64 / PALETTE_STEPS as f64 * n as f64;
+            let k = (pos.floor() as usize).min(n - 1);
+            let t = pos - k as f64;
+            let (a, b) = (stops[k].0, stops[(k + 1) % n].0);
+            let mut rgb = [0.0f32; 3];
+            for c in 0..3 {
+                let s = (f64::from(a[c]) + (f64::from(b[c]) - f64::from(a[c])) * t) / 255.0;
+                rgb[c] = srgb_to_linear(s) as f32;
+            }
+            table.push(rgb);
+        }
+        let encode = (0..ENCODE_STEPS)
+            .map(|i| {
+                let linear = i as f64 / (ENCODE_STEPS - 1) as f64;
+                (linear_to_srgb(linear) * 255.0).round() as u8
+            })
+            .collect();
+        Palette {
+            table,
+            inv_cycle: 1.0 / settings.cycle,
+            offset: settings.offset,
+            interior: rgb8_to_linear(settings.interior),
+            encode,
+        }
+    }
+
+    /// Linear-light color of one sample.
+    #[inline]
+    pub fn linear(&self, escape: Escape) -> [f32; 3] {
+        if escape.is_interior() {
+            return self.interior;
+        }
+        let pos = escape.smooth() * self.inv_cycle + self.offset;
+        let scaled = (pos - pos.floor()) * PALETTE_STEPS as f64;
+        let i = (scaled as usize).min(PALETTE_STEPS - 1);
+        let t = (scaled - i as f64) as f32;
+        let (a, b) = (self.table[i], self.table[i + 1]);
+        [
+            a[0] + (b[0] - a[0]) * t,
+            a[1] + (b[1] - a[1]) * t,
+            a[2] + (b[2] - a[2]) * t,
+        ]
+    }
+
+    /// 8-bit sRGB of a linear-light value in `[0, 1]` (clamped).
+    #[inline]
+    pub fn encode(&self, linear: f32) -> u8 {
+        let i = (linear.clamp(0.0, 1.0) * (ENCODE_STEPS - 1) as f32 + 0.5) as usize;
+        self.encode[i.min(ENCODE_STEPS - 1)]
+    }
+
+    /// Colors one row of pixels from `supersample` rows of samples.
+    ///
+    /// `samples` holds `supersample` consecutive sample rows of `out.len() / 3 * supersample`
+    /// samples each; `out` receives RGB bytes.
+    pub fn color_row(&self, samples: &[Escape], supersample: usize, out: &mut [u8]) {
+        let width = out.len() / 3;
+        let row_len = width * supersample;
+        debug_assert_eq!(samples.len(), row_len * supersample);
+        if supersample == 1 {
+            for (px, &e) in out.chunks_exact_mut(3).zip(samples) {
+                let c = self.linear(e);
+                px.copy_from_slice(&[self.encode(c[0]), self.encode(c[1]), self.encode(c[2])]);
+            }
+            return;
+        }
+        let scale = 1.0 / (supersample * supersample) as f32;
+        for (x, px) in out.chunks_exact_mut(3).enumerate() {
+            let mut sum = [0.0f32; 3];
+            for row in samples.chunks_exact(row_len) {
+                for &e in &row[x * supersample..(x + 1) * supersample] {
+                    let c = self.linear(e);
+                    sum[0] += c[0];
+                    sum[1] += c[1];
+                    sum[2] += c[2];
+                }
+            }
+            px.copy_from_slice(&[
+                self.encode(sum[0] * scale),
+                self.encode(sum[1] * scale),
+                self.encode(sum[2] * scale),
+            ]);
+        }
+    }
+}
+
+fn rgb8_to_linear(c: Rgb8) -> [f32; 3] {
+    c.0.map(|v| srgb_to_linear(f64::from(v) / 255.0) as f32)
+}
+
+/// The sRGB transfer function's inverse (IEC 61966-2-1).
+pub fn srgb_to_linear(s: f64) -> f64 {
+    if s <= 0.04045 {
+        s / 12.92
+    } else {
+        ((s + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+/// The sRGB transfer function (IEC 61966-2-1).
+pub fn linear_to_srgb(l: f64) -> f64 {
+    if l <= 0.003_130_8 {
+        l * 12.92
+    } else {
+        1.055 * l.powf(1.0 / 2.4) - 0.055
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(palette: &[[u8; 3]]) -> ColorSettings {
+        ColorSettings {
+            palette: palette.iter().map(|&c| Rgb8(c)).collect(),
+            cycle: 10.0,
+            offset: 0.0,
+            interior: Rgb8([1, 2, 3]),
+        }
+    }
+
+    fn at(n: u32, nf: f32) -> Escape {
+        Escape { n, nf }
+    }
+
+    #[test]
+    fn stops_are_hit_and_the_gradient_wraps() {
+        let p = Palette::new(&settings(&[[255, 0, 0], [0, 0, 255]]));
+        let rgb = |e| p.linear(e).map(|v| p.encode(v));
+        assert_eq!(rgb(at(0, 0.0)), [255, 0, 0]);
+        assert_eq!(rgb(at(5, 0.0)), [0, 0, 255]);
+        assert_eq!(rgb(at(10, 0.0)), [255, 0, 0]); // one full cycle later
+        let mid = rgb(at(2, 0.5)); // halfway red -> blue, blended in sRGB
+        assert!((i32::from(mid[0]) - 128).abs() <= 1 && (i32::from(mid[2]) - 128).abs() <= 1);
+    }
+
+    #[test]
+    fn offset_shifts_by_cycles() {
+        let mut s = settings(&[[255, 0, 0], [0, 0, 255]]);
+        s.offset = 0.5;
+        let p = Palette::new(&s);
+        assert_eq!(p.linear(at(0, 0.0)).map(|v| p.encode(v)), [0, 0, 255]);
+    }
+
+    #[test]
+    fn interior_points_get_the_interior_color() {
+        let p = Palette::new(&settings(&[[255, 0, 0], [0, 0, 255]]));
+        assert_eq!(p.linear(Escape::INTERIOR).map(|v| p.encode(v)), [1, 2, 3]);
+    }
+
+    #[test]
+    fn encoding_round_trips_every_8bit_value() {
+        let p = Palette::new(&settings(&[[0, 0, 0], [255, 255, 255]]));
+        for v in 0..=255u8 {
+            let linear = srgb_to_linear(f64::from(v) / 255.0) as f32;
+            assert_eq!(p.encode(linear), v);
+        }
+    }
+
+    #[test]
+    fn supersamples_average_in_linear_light() {
+        let p = Palette::new(&settings(&[[0, 0, 0], [255, 255, 255]]));
+        // Two black and two white samples: 50% linear light is sRGB 188, not 128.
+        let black = at(0, 0.0);
+        let white = at(5, 0.0);
+        let samples = [black, white, white, black];
+        let mut out = [0u8; 3];
+        p.color_row(&samples, 2, &mut out);
+        assert_eq!(out, [188, 188, 188]);
+    }
+}

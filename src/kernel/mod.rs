@@ -1,0 +1,172 @@
+//! Escape time: how many steps of `z -> z^2 + c` a point survives.
+//!
+//! Everything that computes escape counts sits behind [`Kernel`], which fills one row of samples
+//! at a time from a [`SampleGrid`]. The grid, not a list of points, is the interface so that a
+//! kernel can compute coordinates itself: a SIMD kernel generates them in registers, and a
+//! perturbation kernel needs each sample's offset from a reference point rather than the point.
+//!
+//! Conventions, shared by every kernel so that they agree bit for bit:
+//! - `z_0 = 0`, `z_{n+1} = z_n^2 + c`; a sample escapes at `N`, the first `n` with
+//!   `|z_n| > R` where `R` = [`ESCAPE_RADIUS`], provided `N <= max_iterations`. Points that do
+//!   not escape within `max_iterations` steps are interior ([`Escape::INTERIOR`]).
+//! - The smooth (continuous) count is `N + NF`, with `NF = 1 - log2(ln|z_N| / ln R)` in `[0, 1)`
+//!   (the normalized iteration count of Linas Vepstas, "Renormalizing the Mandelbrot Escape",
+//!   and of Kalles Fraktaler's `N`/`NF` files). It is continuous across the bands where `N`
+//!   steps, so colors do not flicker as a zoom goes on.
+//! - One step is computed as `x2 = x*x; y2 = y*y; (x2 + y2 > R^2)?; y = (x*y + x*y) + cy;
+//!   x = (x2 - y2) + cx` with no fused multiply-add, so any kernel that keeps this operation
+//!   order gets identical counts on any CPU.
+
+pub mod scalar;
+
+use num_complex::Complex64;
+
+pub use scalar::ScalarKernel;
+
+/// Bailout radius `R`. Large, so that the smooth count is close to continuous.
+pub const ESCAPE_RADIUS: f64 = 256.0;
+/// `R^2`, what `|z|^2` is compared with.
+pub const ESCAPE_RADIUS_SQ: f64 = ESCAPE_RADIUS * ESCAPE_RADIUS;
+
+/// The escape of one sample: the count `n` and the smooth fraction `nf`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Escape {
+    /// First `n` with `|z_n| > R`, or [`Escape::INTERIOR_N`].
+    pub n: u32,
+    /// Smooth fraction in `[0, 1)`; 0 for interior points.
+    pub nf: f32,
+}
+
+impl Escape {
+    /// `n` of a point that did not escape (the value Kalles Fraktaler uses too).
+    pub const INTERIOR_N: u32 = u32::MAX;
+    /// A point that did not escape.
+    pub const INTERIOR: Escape = Escape {
+        n: Self::INTERIOR_N,
+        nf: 0.0,
+    };
+
+    /// Whether the point stayed bounded for the whole iteration budget.
+    #[inline]
+    pub fn is_interior(self) -> bool {
+        self.n == Self::INTERIOR_N
+    }
+
+    /// The escape of a point whose `|z_n|^2` first exceeded `R^2` at step `n`.
+    #[inline]
+    pub fn escaped(n: u32, norm_sqr: f64) -> Escape {
+        // ln|z| = ln(|z|^2) / 2; NF = 1 - log2(ln|z| / ln R).
+        let ratio = 0.5 * norm_sqr.ln() / ESCAPE_RADIUS.ln();
+        let nf = (1.0 - ratio.log2()).clamp(0.0, 1.0 - f64::EPSILON);
+        Escape { n, nf: nf as f32 }
+    }
+
+    /// The continuous count `n + nf` (infinite for interior points).
+    #[inline]
+    pub fn smooth(self) -> f64 {
+        if self.is_interior() {
+            f64::INFINITY
+        } else {
+            f64::from(self.n) + f64::from(self.nf)
+        }
+    }
+}
+
+/// Where the samples of a frame lie in the complex plane.
+///
+/// Sample `(sx, sy)` of a `samples_x` by `samples_y` grid (the image size times the
+/// supersampling factor) lies at `center + step_x * u + step_y * v` with
+/// `u = sx + 0.5 - samples_x / 2` and `v = sy + 0.5 - samples_y / 2`: every coordinate comes
+/// from whole-image indices, so a pixel does not depend on how the frame is cut into bands.
+/// `step_x` is one sample to the right, `step_y` one sample down (`-i * step_x`): the rotation
+/// turns both.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleGrid {
+    pub center: Complex64,
+    pub step_x: Complex64,
+    pub step_y: Complex64,
+    pub samples_x: u32,
+    pub samples_y: u32,
+}
+
+impl SampleGrid {
+    /// The grid of a `width` x `height` image with `supersample`^2 samples per pixel, showing a
+    /// picture `plane_width` wide turned by `rotation_deg` about `center`.
+    pub fn new(
+        center: Complex64,
+        plane_width: f64,
+        rotation_deg: f64,
+        width: u32,
+        height: u32,
+        supersample: u32,
+    ) -> Self {
+        let samples_x = width * supersample;
+        let samples_y = height * supersample;
+        let step = plane_width / f64::from(samples_x);
+        let turn = Complex64::from_polar(1.0, rotation_deg.to_radians());
+        let step_x = turn * step;
+        let step_y = step_x * Complex64::new(0.0, -1.0);
+        SampleGrid {
+            center,
+            step_x,
+            step_y,
+            samples_x,
+            samples_y,
+        }
+    }
+
+    /// Horizontal offset `u` of sample column `sx` from the center, in samples.
+    #[inline]
+    pub fn u(&self, sx: u32) -> f64 {
+        f64::from(sx) + 0.5 - 0.5 * f64::from(self.samples_x)
+    }
+
+    /// Vertical offset `v` of sample row `sy` from the center, in samples (downwards).
+    #[inline]
+    pub fn v(&self, sy: u32) -> f64 {
+        f64::from(sy) + 0.5 - 0.5 * f64::from(self.samples_y)
+    }
+
+    /// The point of sample `(sx, sy)`; every kernel uses exactly this arithmetic.
+    #[inline]
+    pub fn point(&self, sx: u32, sy: u32) -> Complex64 {
+        let (u, v) = (self.u(sx), self.v(sy));
+        let re = self.center.re + (self.step_x.re * u + self.step_y.re * v);
+        let im = self.center.im + (self.step_x.im * u + self.step_y.im * v);
+        Complex64::new(re, im)
+    }
+}
+
+/// Computes escape counts for rows of samples.
+///
+/// Implementations must give the same [`Escape`] for the same sample as [`ScalarKernel`], the
+/// reference. A kernel may hold per-frame data (a reference orbit), which is why it is an object
+/// rather than a function.
+pub trait Kernel: Send + Sync {
+    /// Short name for logs and benchmarks (`scalar`, `avx2`, ...).
+    fn name(&self) -> &'static str;
+
+    /// Fills `out[i]` with the escape of sample `(i, sy)` of `grid`, for `i` in `0..out.len()`.
+    ///
+    /// Returns the number of iterations performed (a work measure for statistics: shortcuts
+    /// that prove a point interior without iterating count as zero).
+    fn escape_row(&self, grid: &SampleGrid, sy: u32, max_iterations: u32, out: &mut [Escape])
+    -> u64;
+}
+
+/// Whether `c` lies in the main cardioid or the period-2 bulb, where no point ever escapes.
+///
+/// The classic closed-form tests: `q = (x - 1/4)^2 + y^2`, inside the cardioid when
+/// `q (q + (x - 1/4)) <= y^2 / 4`; inside the bulb when `(x + 1)^2 + y^2 <= 1/16`. Points exactly
+/// on the boundary do not escape either, so the answer never differs from iterating.
+#[inline]
+pub fn in_cardioid_or_bulb(re: f64, im: f64) -> bool {
+    let y2 = im * im;
+    let xq = re - 0.25;
+    let q = xq * xq + y2;
+    if q * (q + xq) <= 0.25 * y2 {
+        return true;
+    }
+    let xb = re + 1.0;
+    xb * xb + y2 <= 0.0625
+}

@@ -1,0 +1,287 @@
+//! Where frames go: numbered PNG files written so that a final name always means a whole frame.
+//!
+//! Each frame is encoded into a hidden temporary file in the output folder
+//! (`.frame_00042.png.<pid>.tmp`), flushed to disk, and renamed to `frame_00042.png`. A rename
+//! within one folder is atomic, so a frame under its final name is always complete, whatever
+//! kills the process; a later run removes the temporary files a killed run left behind and
+//! skips frames that already exist.
+//!
+//! Encoding runs on its own threads behind a bounded channel, so frame N is compressed while
+//! frame N + 1 renders; the channel's bound keeps memory in check when the disk is slow.
+
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crossbeam::channel;
+
+use crate::error::{Error, Result};
+use crate::pipeline::RenderedFrame;
+
+/// PNG compression level: time against bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PngCompression {
+    /// Fastest encoding (the default: rendering, not disk, should set the pace).
+    #[default]
+    Fast,
+    /// The png crate's balanced level.
+    Default,
+    /// Smallest files, slowest.
+    Best,
+}
+
+impl PngCompression {
+    fn to_png(self) -> png::Compression {
+        match self {
+            PngCompression::Fast => png::Compression::Fast,
+            PngCompression::Default => png::Compression::Balanced,
+            PngCompression::Best => png::Compression::High,
+        }
+    }
+}
+
+/// The output folder and how frames in it are named.
+#[derive(Debug, Clone)]
+pub struct FrameFolder {
+    dir: PathBuf,
+    digits: usize,
+}
+
+impl FrameFolder {
+    /// Frames of a scene with `total_frames` frames, in `dir`: `frame_` and the number with at
+    /// least 5 digits (more when the scene has more than 99,999 frames).
+    pub fn new(dir: impl Into<PathBuf>, total_frames: u64) -> Self {
+        let digits = total_frames.saturating_sub(1).max(1).to_string().len().max(5);
+        FrameFolder {
+            dir: dir.into(),
+            digits,
+        }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Digits in frame numbers.
+    pub fn digits(&self) -> usize {
+        self.digits
+    }
+
+    /// The final name of frame `frame`.
+    pub fn frame_path(&self, frame: u64) -> PathBuf {
+        self.dir
+            .join(format!("frame_{:0width$}.png", frame, width = self.digits))
+    }
+
+    /// The ffmpeg input pattern for the frames, e.g. `frames/seahorse/frame_%05d.png`.
+    pub fn ffmpeg_pattern(&self) -> PathBuf {
+        self.dir.join(format!("frame_%0{}d.png", self.digits))
+    }
+
+    fn temp_path(&self, frame: u64) -> PathBuf {
+        self.dir.join(format!(
+            ".frame_{:0width$}.png.{}.tmp",
+            frame,
+            std::process::id(),
+            width = self.digits
+        ))
+    }
+
+    /// Creates the folder (and its parents) if needed.
+    pub fn create(&self) -> Result<()> {
+        fs::create_dir_all(&self.dir).map_err(|e| {
+            Error::Usage(format!(
+                "cannot create output folder {}: {e}",
+                self.dir.display()
+            ))
+        })
+    }
+
+    /// Removes temporary files left by a run that was killed. Returns how many were removed.
+    pub fn remove_stale_temporaries(&self) -> Result<usize> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::io(&self.dir, e)),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&self.dir, e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(".frame_") && name.ends_with(".tmp") {
+                fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Whether frame `frame` exists under its final name.
+    pub fn has_frame(&self, frame: u64) -> bool {
+        self.frame_path(frame).is_file()
+    }
+
+    /// Encodes `frame` as PNG and puts it in place atomically.
+    pub fn write_frame(&self, frame: &RenderedFrame, compression: PngCompression) -> Result<()> {
+        let number = frame.job.view.frame;
+        let temp = self.temp_path(number);
+        let result = self.write_temp(&temp, frame, compression).and_then(|()| {
+            fs::rename(&temp, self.frame_path(number)).map_err(|e| Error::io(&temp, e))
+        });
+        if result.is_err() {
+            // Best effort: the error that matters is the one being returned.
+            let _ = fs::remove_file(&temp);
+        }
+        result
+    }
+
+    fn write_temp(&self, temp: &Path, frame: &RenderedFrame, compression: PngCompression) -> Result<()> {
+        let file = fs::File::create(temp).map_err(|e| Error::io(temp, e))?;
+        let mut writer = BufWriter::with_capacity(1 << 20, file);
+        encode_png(frame, compression, &mut writer).map_err(|e| Error::io(temp, e))?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::io(temp, e.into_error()))?;
+        file.sync_data().map_err(|e| Error::io(temp, e))
+    }
+}
+
+/// Writes `frame` as an 8-bit RGB PNG with zoomgen's text metadata.
+pub fn encode_png(
+    frame: &RenderedFrame,
+    compression: PngCompression,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let job = &frame.job;
+    let mut encoder = png::Encoder::new(out, job.width, job.height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(compression.to_png());
+    let view = &job.view;
+    let text = [
+        ("Software", format!("zoomgen {}", env!("CARGO_PKG_VERSION"))),
+        ("zoomgen.frame", view.frame.to_string()),
+        ("zoomgen.center", format!("{:e} {:e}", view.center.re, view.center.im)),
+        ("zoomgen.width", format!("{:e}", view.width())),
+        ("zoomgen.max_iterations", view.max_iterations.to_string()),
+    ];
+    for (key, value) in text {
+        encoder
+            .add_text_chunk(key.to_string(), value)
+            .map_err(std::io::Error::other)?;
+    }
+    let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+    writer
+        .write_image_data(&frame.pixels)
+        .map_err(std::io::Error::other)?;
+    writer.finish().map_err(std::io::Error::other)
+}
+
+/// Writes frames on background threads; `submit` blocks while `capacity` frames are queued.
+pub struct PngWriter {
+    sender: Option<channel::Sender<RenderedFrame>>,
+    threads: Vec<JoinHandle<()>>,
+    failure: Arc<Mutex<Option<Error>>>,
+}
+
+impl PngWriter {
+    /// Starts `threads` encoder threads writing into `folder`.
+    pub fn start(
+        folder: FrameFolder,
+        compression: PngCompression,
+        threads: usize,
+        capacity: usize,
+    ) -> Self {
+        let (sender, receiver) = channel::bounded::<RenderedFrame>(capacity.max(1));
+        let failure = Arc::new(Mutex::new(None));
+        let threads = (0..threads.max(1))
+            .map(|_| {
+                let (receiver, failure, folder) = (receiver.clone(), failure.clone(), folder.clone());
+                std::thread::spawn(move || {
+                    for frame in receiver {
+                        if let Err(e) = folder.write_frame(&frame, compression) {
+                            let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
+                            slot.get_or_insert(e);
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        PngWriter {
+            sender: Some(sender),
+            threads,
+            failure,
+        }
+    }
+
+    fn take_failure(&self) -> Option<Error> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    /// Queues a frame for writing; returns the first write error seen so far, if any.
+    pub fn submit(&self, frame: RenderedFrame) -> Result<()> {
+        if let Some(e) = self.take_failure() {
+            return Err(e);
+        }
+        let Some(sender) = &self.sender else {
+            return Err(Error::Render("frame writer already finished".into()));
+        };
+        if sender.send(frame).is_err() {
+            // Every encoder thread stopped: one of them failed.
+            return Err(self
+                .take_failure()
+                .unwrap_or_else(|| Error::Render("frame writer stopped".into())));
+        }
+        Ok(())
+    }
+
+    /// Waits for queued frames to be written; returns the first error, if any.
+    pub fn finish(mut self) -> Result<()> {
+        self.sender.take();
+        for thread in self.threads.drain(..) {
+            if thread.join().is_err() {
+                return Err(Error::Render("a PNG encoder thread panicked".into()));
+            }
+        }
+        match self.take_failure() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_names_have_at_least_five_digits() {
+        let f = FrameFolder::new("out", 900);
+        assert_eq!(f.frame_path(7), Path::new("out/frame_00007.png"));
+        assert_eq!(f.ffmpeg_pattern(), Path::new("out/frame_%05d.png"));
+        let f = FrameFolder::new("out", 100_000);
+        assert_eq!(f.frame_path(7), Path::new("out/frame_00007.png"));
+        let f = FrameFolder::new("out", 100_001);
+        assert_eq!(f.frame_path(7), Path::new("out/frame_000007.png"));
+        assert_eq!(f.ffmpeg_pattern(), Path::new("out/frame_%06d.png"));
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_and_frames_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = FrameFolder::new(dir.path(), 10);
+        fs::write(dir.path().join(".frame_00001.png.999.tmp"), b"half").unwrap();
+        fs::write(dir.path().join("frame_00000.png"), b"keep").unwrap();
+        assert_eq!(folder.remove_stale_temporaries().unwrap(), 1);
+        assert!(folder.has_frame(0));
+        assert!(!dir.path().join(".frame_00001.png.999.tmp").exists());
+    }
+}

@@ -1,0 +1,136 @@
+//! One band of one frame: samples from the kernel, colored into RGB rows.
+//!
+//! This is the unit of work the pipeline hands to a worker. A band reads only whole-image
+//! coordinates (through [`SampleGrid`]), so its pixels do not depend on where the band starts
+//! or how tall it is.
+
+use std::ops::Range;
+
+use crate::color::Palette;
+use crate::kernel::{Escape, Kernel, SampleGrid};
+use crate::path::View;
+
+/// What one frame needs to be rendered: its view and where its samples lie.
+#[derive(Debug, Clone)]
+pub struct FrameJob {
+    /// The frame's view (frame number, center, width, rotation, iteration budget).
+    pub view: View,
+    /// The frame's sample positions.
+    pub grid: SampleGrid,
+    /// Image width in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// Samples per pixel along each axis.
+    pub supersample: u32,
+}
+
+impl FrameJob {
+    /// The job for `view` at `width` x `height` pixels with `supersample`^2 samples per pixel.
+    pub fn new(view: View, width: u32, height: u32, supersample: u32) -> Self {
+        let grid = SampleGrid::new(
+            view.center,
+            view.width(),
+            view.rotation_deg,
+            width,
+            height,
+            supersample,
+        );
+        FrameJob {
+            view,
+            grid,
+            width,
+            height,
+            supersample,
+        }
+    }
+
+    /// Bytes of one RGB row.
+    pub fn row_bytes(&self) -> usize {
+        self.width as usize * 3
+    }
+}
+
+/// Counts gathered while rendering, summed over bands and frames.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenderStats {
+    /// Iterations computed (shortcuts that prove a point interior count as zero).
+    pub iterations: u64,
+    /// Samples rendered.
+    pub samples: u64,
+    /// Samples that did not escape within the budget.
+    pub interior: u64,
+    /// Sum of escape counts over escaped samples.
+    pub escape_sum: u64,
+    /// Largest escape count of an escaped sample.
+    pub escape_max: u32,
+}
+
+impl RenderStats {
+    /// Adds another set of counts to this one.
+    pub fn add(&mut self, other: &RenderStats) {
+        self.iterations += other.iterations;
+        self.samples += other.samples;
+        self.interior += other.interior;
+        self.escape_sum += other.escape_sum;
+        self.escape_max = self.escape_max.max(other.escape_max);
+    }
+
+    /// Mean escape count of escaped samples (0 when none escaped).
+    pub fn escape_mean(&self) -> f64 {
+        let escaped = self.samples - self.interior;
+        if escaped == 0 {
+            0.0
+        } else {
+            self.escape_sum as f64 / escaped as f64
+        }
+    }
+
+    /// Share of samples that reached the iteration budget, in `[0, 1]`.
+    pub fn interior_share(&self) -> f64 {
+        if self.samples == 0 {
+            0.0
+        } else {
+            self.interior as f64 / self.samples as f64
+        }
+    }
+
+    fn count(&mut self, samples: &[Escape]) {
+        self.samples += samples.len() as u64;
+        for e in samples {
+            if e.is_interior() {
+                self.interior += 1;
+            } else {
+                self.escape_sum += u64::from(e.n);
+                self.escape_max = self.escape_max.max(e.n);
+            }
+        }
+    }
+}
+
+/// Renders pixel rows `rows` of `job` into `out` (RGB bytes, `rows.len()` rows).
+///
+/// `scratch` is reused between calls to hold one pixel row's samples.
+pub fn render_band(
+    job: &FrameJob,
+    kernel: &dyn Kernel,
+    palette: &Palette,
+    rows: Range<u32>,
+    scratch: &mut Vec<Escape>,
+    out: &mut [u8],
+) -> RenderStats {
+    let ss = job.supersample;
+    let samples_x = job.grid.samples_x as usize;
+    scratch.clear();
+    scratch.resize(samples_x * ss as usize, Escape::INTERIOR);
+    let mut stats = RenderStats::default();
+    for (y, row_out) in rows.zip(out.chunks_exact_mut(job.row_bytes())) {
+        for (j, sample_row) in (0..ss).zip(scratch.chunks_exact_mut(samples_x)) {
+            stats.iterations +=
+                kernel.escape_row(&job.grid, y * ss + j, job.view.max_iterations, sample_row);
+        }
+        stats.count(scratch);
+        palette.color_row(scratch, ss as usize, row_out);
+    }
+    stats
+}

@@ -185,13 +185,21 @@ mod tests {
             }
         });
         for (band, count) in seen.iter().enumerate() {
-            assert_eq!(count.load(Ordering::Relaxed), 1, "{scheduler:?}: band {band}");
+            assert_eq!(
+                count.load(Ordering::Relaxed),
+                1,
+                "{scheduler:?}: band {band}"
+            );
         }
     }
 
     #[test]
     fn every_band_is_handed_out_exactly_once_under_contention() {
-        let (rounds, frames, per) = if cfg!(miri) { (2, 3, 7) } else { (20, 40, 1080) };
+        let (rounds, frames, per) = if cfg!(miri) {
+            (2, 3, 7)
+        } else {
+            (20, 40, 1080)
+        };
         for scheduler in Scheduler::ALL {
             for round in 0..rounds {
                 let threads = [2, 3, 8, 16][round % 4];
@@ -221,7 +229,11 @@ mod tests {
 
     #[test]
     fn queues_hand_out_in_order_on_one_thread() {
-        for scheduler in [Scheduler::LockFree, Scheduler::LockFreeCas, Scheduler::Mutex] {
+        for scheduler in [
+            Scheduler::LockFree,
+            Scheduler::LockFreeCas,
+            Scheduler::Mutex,
+        ] {
             let queue = BandQueue::new(scheduler, 5, 2, 1);
             let mut c = queue.cursor(0);
             let got: Vec<_> = std::iter::from_fn(|| queue.claim(&mut c)).collect();

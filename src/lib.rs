@@ -9,11 +9,12 @@
 //! ```
 pub mod bands;
 pub mod color;
+pub mod deep;
 pub mod error;
 pub mod kernel;
+pub mod output;
 pub mod path;
 pub mod pipeline;
-pub mod output;
 pub mod progress;
 pub mod render;
 pub mod run;

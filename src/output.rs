@@ -53,7 +53,12 @@ impl FrameFolder {
     /// Frames of a scene with `total_frames` frames, in `dir`: `frame_` and the number with at
     /// least 5 digits (more when the scene has more than 99,999 frames).
     pub fn new(dir: impl Into<PathBuf>, total_frames: u64) -> Self {
-        let digits = total_frames.saturating_sub(1).max(1).to_string().len().max(5);
+        let digits = total_frames
+            .saturating_sub(1)
+            .max(1)
+            .to_string()
+            .len()
+            .max(5);
         FrameFolder {
             dir: dir.into(),
             digits,
@@ -139,7 +144,12 @@ impl FrameFolder {
         result
     }
 
-    fn write_temp(&self, temp: &Path, frame: &RenderedFrame, compression: PngCompression) -> Result<()> {
+    fn write_temp(
+        &self,
+        temp: &Path,
+        frame: &RenderedFrame,
+        compression: PngCompression,
+    ) -> Result<()> {
         let file = fs::File::create(temp).map_err(|e| Error::io(temp, e))?;
         let mut writer = BufWriter::with_capacity(1 << 20, file);
         encode_png(frame, compression, &mut writer).map_err(|e| Error::io(temp, e))?;
@@ -165,7 +175,10 @@ pub fn encode_png(
     let text = [
         ("Software", format!("zoomgen {}", env!("CARGO_PKG_VERSION"))),
         ("zoomgen.frame", view.frame.to_string()),
-        ("zoomgen.center", format!("{:e} {:e}", view.center.re, view.center.im)),
+        (
+            "zoomgen.center",
+            format!("{:e} {:e}", view.center.re, view.center.im),
+        ),
         ("zoomgen.width", format!("{:e}", view.width())),
         ("zoomgen.max_iterations", view.max_iterations.to_string()),
     ];
@@ -182,6 +195,7 @@ pub fn encode_png(
 }
 
 /// Writes frames on background threads; `submit` blocks while `capacity` frames are queued.
+#[derive(Debug)]
 pub struct PngWriter {
     sender: Option<channel::Sender<RenderedFrame>>,
     threads: Vec<JoinHandle<()>>,
@@ -200,7 +214,8 @@ impl PngWriter {
         let failure = Arc::new(Mutex::new(None));
         let threads = (0..threads.max(1))
             .map(|_| {
-                let (receiver, failure, folder) = (receiver.clone(), failure.clone(), folder.clone());
+                let (receiver, failure, folder) =
+                    (receiver.clone(), failure.clone(), folder.clone());
                 std::thread::spawn(move || {
                     for frame in receiver {
                         if let Err(e) = folder.write_frame(&frame, compression) {

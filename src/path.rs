@@ -80,10 +80,7 @@ impl ZoomPath {
     pub fn from_keyframes(keyframes: &[Keyframe]) -> Self {
         assert!(!keyframes.is_empty(), "a path needs at least one keyframe");
         let frames: Vec<f64> = keyframes.iter().map(|k| k.frame as f64).collect();
-        let ln_widths: Vec<f64> = keyframes
-            .iter()
-            .map(|k| k.width.log10_abs() * std::f64::consts::LN_10)
-            .collect();
+        let ln_widths: Vec<f64> = keyframes.iter().map(|k| k.width.ln_abs()).collect();
         let slopes = pchip_slopes(&frames, &ln_widths);
         let keys = keyframes
             .iter()
@@ -106,7 +103,10 @@ impl ZoomPath {
         let x = frame as f64;
         let last = self.keys.len() - 1;
         // The segment [keys[i], keys[i + 1]] that holds `frame`, or the last keyframe.
-        let i = self.keys.partition_point(|k| k.frame <= x).saturating_sub(1);
+        let i = self
+            .keys
+            .partition_point(|k| k.frame <= x)
+            .saturating_sub(1);
         if i >= last {
             let k = &self.keys[last];
             return View {
@@ -134,7 +134,8 @@ impl ZoomPath {
         } else {
             let log_progress = (a.ln_width - ln_width) / (a.ln_width - b.ln_width);
             // (wA - w) / (wA - wB) = (1 - w/wA) / (1 - wB/wA), with the ratios from logs.
-            let fraction = (-(ln_width - a.ln_width).exp_m1()) / (-(b.ln_width - a.ln_width).exp_m1());
+            let fraction =
+                (-(ln_width - a.ln_width).exp_m1()) / (-(b.ln_width - a.ln_width).exp_m1());
             (log_progress, fraction)
         };
         let center = if center_fraction == 0.0 {
@@ -154,6 +155,30 @@ impl ZoomPath {
             segment: i,
             center_fraction,
         }
+    }
+}
+
+impl ZoomPath {
+    /// Keyframe indices `(a, b)` of the segment that holds `view`: `b = a + 1` inside the path,
+    /// `a == b` for frames at or past the last keyframe. For deep-zoom kernels, which recompute
+    /// the center from the keyframes' decimal text.
+    pub fn segment_keys(&self, view: &View) -> (usize, usize) {
+        let last = self.keys.len() - 1;
+        if view.segment >= last {
+            (last, last)
+        } else {
+            (view.segment, view.segment + 1)
+        }
+    }
+
+    /// `ln(width)` of keyframe `i`, as the path uses it.
+    pub fn key_ln_width(&self, i: usize) -> f64 {
+        self.keys[i].ln_width
+    }
+
+    /// Number of keyframes.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
     }
 }
 
@@ -225,7 +250,14 @@ mod tests {
     fn two_keys() -> ZoomPath {
         ZoomPath::from_keyframes(&[
             key(0, "-0.75", "0.0", "3.5", 0.0, 500),
-            key(100, "-0.7436438870371587", "0.1318259042053120", "1e-11", 90.0, 12000),
+            key(
+                100,
+                "-0.7436438870371587",
+                "0.1318259042053120",
+                "1e-11",
+                90.0,
+                12000,
+            ),
         ])
     }
 

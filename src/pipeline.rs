@@ -12,6 +12,12 @@
 //! 1080p frame, against hundreds of milliseconds of rendering). Completed frames are handed to
 //! the sink in frame order.
 //!
+//! Kernels are per frame ([`KernelSource`]): a deep frame's kernel carries tables built from
+//! its reference orbit. The first worker to reach a frame prepares its kernel (the others that
+//! reach it meanwhile wait for that one preparation), and the kernel is dropped when the frame
+//! is handed out. The cache behind this takes a lock once per worker and frame, never per band:
+//! handing out bands stays lock-free.
+//!
 //! Memory stays bounded: a worker may not start a band of a frame more than `frames_in_flight`
 //! frames ahead of the oldest frame not yet handed to the sink. When the sink is slow (encoding,
 //! a full pipe), the assembler blocks in it, and the workers stop at that window.
@@ -19,6 +25,7 @@
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam::channel;
@@ -27,7 +34,7 @@ use crossbeam::utils::Backoff;
 use crate::bands::{BandQueue, Scheduler};
 use crate::color::Palette;
 use crate::error::{Error, Result};
-use crate::kernel::Kernel;
+use crate::kernel::{Escape, Kernel};
 use crate::render::{FrameJob, RenderStats, render_band};
 
 /// How the work is spread over threads.
@@ -41,6 +48,8 @@ pub struct ParallelSettings {
     pub scheduler: Scheduler,
     /// Frames that may be in progress or waiting for the sink at once, >= 1.
     pub frames_in_flight: usize,
+    /// Keep every sample's escape data in [`RenderedFrame::escapes`] (for `--data`).
+    pub keep_escapes: bool,
 }
 
 impl Default for ParallelSettings {
@@ -50,7 +59,43 @@ impl Default for ParallelSettings {
             band_height: 4,
             scheduler: Scheduler::LockFree,
             frames_in_flight: 3,
+            keep_escapes: false,
         }
+    }
+}
+
+/// Chooses the kernel that renders a frame.
+pub trait KernelSource: Sync {
+    /// The kernel for `job`. Called once per frame of a run, by the first worker to reach it.
+    fn kernel_for(&self, job: &FrameJob) -> Arc<dyn Kernel>;
+}
+
+/// One kernel for every frame.
+impl KernelSource for Arc<dyn Kernel> {
+    fn kernel_for(&self, _: &FrameJob) -> Arc<dyn Kernel> {
+        self.clone()
+    }
+}
+
+/// Per-frame kernels, prepared once by the first worker that needs one.
+struct KernelCache<'a> {
+    source: &'a dyn KernelSource,
+    /// Frames (by position in the run) whose kernel is prepared or being prepared.
+    frames: Mutex<BTreeMap<usize, Arc<OnceLock<Arc<dyn Kernel>>>>>,
+}
+
+impl KernelCache<'_> {
+    fn get(&self, position: usize, job: &FrameJob) -> Arc<dyn Kernel> {
+        let cell = {
+            let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+            frames.entry(position).or_default().clone()
+        };
+        cell.get_or_init(|| self.source.kernel_for(job)).clone()
+    }
+
+    fn release(&self, position: usize) {
+        let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+        frames.remove(&position);
     }
 }
 
@@ -61,6 +106,8 @@ pub struct RenderedFrame {
     pub job: FrameJob,
     /// RGB bytes, `width * height * 3`, rows top to bottom.
     pub pixels: Vec<u8>,
+    /// Every sample's escape, row by row, when [`ParallelSettings::keep_escapes`] is set.
+    pub escapes: Option<Vec<Escape>>,
     /// Counts over all its samples.
     pub stats: RenderStats,
     /// Thread-seconds spent on its bands (a cost measure independent of the thread count).
@@ -83,6 +130,7 @@ enum Done {
     Band {
         global: usize,
         pixels: Vec<u8>,
+        escapes: Option<Vec<Escape>>,
         stats: RenderStats,
         seconds: f64,
     },
@@ -92,6 +140,7 @@ enum Done {
 /// A frame whose bands are arriving.
 struct PartialFrame {
     pixels: Vec<u8>,
+    escapes: Option<Vec<Escape>>,
     bands_done: usize,
     stats: RenderStats,
     cpu_seconds: f64,
@@ -105,7 +154,7 @@ struct PartialFrame {
 /// workers and is returned.
 pub fn render_frames(
     jobs: &[FrameJob],
-    kernel: &dyn Kernel,
+    kernels: &dyn KernelSource,
     palette: &Palette,
     settings: &ParallelSettings,
     cancel: &AtomicBool,
@@ -131,15 +180,22 @@ pub fn render_frames(
     // Set when the assembler stops early (error, cancel): workers leave at their next claim.
     let stop = AtomicBool::new(false);
     let row_bytes = width as usize * 3;
+    let keep_escapes = settings.keep_escapes;
     let (sender, receiver) = channel::unbounded::<Done>();
+    let cache = KernelCache {
+        source: kernels,
+        frames: Mutex::new(BTreeMap::new()),
+    };
 
     std::thread::scope(|scope| {
         for worker in 0..threads {
             let sender = sender.clone();
-            let (queue, released, stop) = (&queue, &released, &stop);
+            let (queue, released, stop, cache) = (&queue, &released, &stop, &cache);
             scope.spawn(move || {
                 let mut cursor = queue.cursor(worker);
                 let mut scratch = Vec::new();
+                // The kernel of the frame this worker last worked on.
+                let mut current: Option<(usize, Arc<dyn Kernel>)> = None;
                 while let Some(global) = queue.claim(&mut cursor) {
                     let position = global / bands_per_frame;
                     if !wait_for_window(position, window, released, stop, cancel) {
@@ -149,14 +205,32 @@ pub fn render_frames(
                     let band = (global % bands_per_frame) as u32;
                     let rows = band * band_height..((band + 1) * band_height).min(height);
                     let mut pixels = vec![0u8; rows.len() * row_bytes];
+                    let mut escapes = keep_escapes.then(Vec::new);
                     let started = Instant::now();
                     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        render_band(job, kernel, palette, rows, &mut scratch, &mut pixels)
+                        let kernel = match &current {
+                            Some((p, kernel)) if *p == position => kernel.clone(),
+                            _ => {
+                                let kernel = cache.get(position, job);
+                                current = Some((position, kernel.clone()));
+                                kernel
+                            }
+                        };
+                        render_band(
+                            job,
+                            kernel.as_ref(),
+                            palette,
+                            rows,
+                            &mut scratch,
+                            &mut pixels,
+                            escapes.as_mut(),
+                        )
                     }));
                     let message = match result {
                         Ok(stats) => Done::Band {
                             global,
                             pixels,
+                            escapes,
                             stats,
                             seconds: started.elapsed().as_secs_f64(),
                         },
@@ -174,6 +248,7 @@ pub fn render_frames(
         let result = assemble(
             jobs,
             &receiver,
+            &cache,
             bands_per_frame,
             band_height,
             row_bytes,
@@ -194,6 +269,7 @@ pub fn render_frames(
 fn assemble(
     jobs: &[FrameJob],
     receiver: &channel::Receiver<Done>,
+    cache: &KernelCache<'_>,
     bands_per_frame: usize,
     band_height: u32,
     row_bytes: usize,
@@ -203,6 +279,9 @@ fn assemble(
     on_frame: &mut dyn FnMut(RenderedFrame) -> Result<()>,
 ) -> Result<()> {
     let frame_bytes = row_bytes * jobs[0].height as usize;
+    // Samples per pixel row: supersample rows of samples_x samples.
+    let samples_per_row = jobs[0].grid.samples_x as usize * jobs[0].supersample as usize;
+    let frame_samples = samples_per_row * jobs[0].height as usize;
     let mut partial: BTreeMap<usize, PartialFrame> = BTreeMap::new();
     let mut next_out = 0usize;
     while next_out < jobs.len() {
@@ -215,13 +294,14 @@ fn assemble(
             // Every worker left: only happens after a cancel.
             Err(channel::RecvTimeoutError::Disconnected) => return Ok(()),
         };
-        let (global, pixels, stats, seconds) = match message {
+        let (global, pixels, escapes, stats, seconds) = match message {
             Done::Band {
                 global,
                 pixels,
+                escapes,
                 stats,
                 seconds,
-            } => (global, pixels, stats, seconds),
+            } => (global, pixels, escapes, stats, seconds),
             Done::Panicked(what) => {
                 return Err(Error::Render(format!("a render thread panicked: {what}")));
             }
@@ -230,12 +310,19 @@ fn assemble(
         let band = global % bands_per_frame;
         let frame = partial.entry(position).or_insert_with(|| PartialFrame {
             pixels: vec![0u8; frame_bytes],
+            escapes: escapes
+                .as_ref()
+                .map(|_| vec![Escape::INTERIOR; frame_samples]),
             bands_done: 0,
             stats: RenderStats::default(),
             cpu_seconds: 0.0,
         });
         let start = band * band_height as usize * row_bytes;
         frame.pixels[start..start + pixels.len()].copy_from_slice(&pixels);
+        if let (Some(all), Some(band_escapes)) = (frame.escapes.as_mut(), escapes) {
+            let start = band * band_height as usize * samples_per_row;
+            all[start..start + band_escapes.len()].copy_from_slice(&band_escapes);
+        }
         frame.bands_done += 1;
         frame.stats.add(&stats);
         frame.cpu_seconds += seconds;
@@ -245,16 +332,19 @@ fn assemble(
             bands_per_frame,
         });
         // Hand out every frame that is complete and next in order.
-        while partial
-            .get(&next_out)
-            .is_some_and(|f| f.bands_done == bands_per_frame)
+        while !cancel.load(Ordering::Relaxed)
+            && partial
+                .get(&next_out)
+                .is_some_and(|f| f.bands_done == bands_per_frame)
         {
             let Some(done) = partial.remove(&next_out) else {
                 break;
             };
+            cache.release(next_out);
             on_frame(RenderedFrame {
                 job: jobs[next_out].clone(),
                 pixels: done.pixels,
+                escapes: done.escapes,
                 stats: done.stats,
                 cpu_seconds: done.cpu_seconds,
             })?;
@@ -303,14 +393,22 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::{Escape, SampleGrid, ScalarKernel};
+    use crate::kernel::{SampleGrid, ScalarKernel};
     use crate::path::View;
     use crate::scene::{ColorSettings, Rgb8};
     use num_complex::Complex64;
 
+    fn scalar() -> Arc<dyn Kernel> {
+        Arc::new(ScalarKernel)
+    }
+
     fn palette() -> Palette {
         Palette::new(&ColorSettings {
-            palette: vec![Rgb8([0, 7, 100]), Rgb8([32, 107, 203]), Rgb8([237, 255, 255])],
+            palette: vec![
+                Rgb8([0, 7, 100]),
+                Rgb8([32, 107, 203]),
+                Rgb8([237, 255, 255]),
+            ],
             cycle: 16.0,
             offset: 0.0,
             interior: Rgb8([0, 0, 0]),
@@ -339,7 +437,7 @@ mod tests {
         let cancel = AtomicBool::new(false);
         render_frames(
             jobs,
-            &ScalarKernel,
+            &scalar(),
             &palette(),
             &settings,
             &cancel,
@@ -363,6 +461,7 @@ mod tests {
                 band_height: 23,
                 scheduler: Scheduler::LockFree,
                 frames_in_flight: 1,
+                keep_escapes: false,
             },
         );
         assert_eq!(reference.len(), 3);
@@ -377,6 +476,7 @@ mod tests {
                             band_height,
                             scheduler,
                             frames_in_flight: 2,
+                            keep_escapes: false,
                         },
                     );
                     assert!(
@@ -389,20 +489,43 @@ mod tests {
     }
 
     #[test]
-    fn pixels_match_a_direct_single_threaded_render() {
+    fn pixels_and_escapes_match_a_direct_single_threaded_render() {
         let jobs = jobs(1, 20, 10, 1);
-        let got = render(&jobs, ParallelSettings::default());
+        let cancel = AtomicBool::new(false);
+        let mut got = None;
+        render_frames(
+            &jobs,
+            &scalar(),
+            &palette(),
+            &ParallelSettings {
+                band_height: 3,
+                keep_escapes: true,
+                ..ParallelSettings::default()
+            },
+            &cancel,
+            &mut |_| {},
+            &mut |f| {
+                got = Some(f);
+                Ok(())
+            },
+        )
+        .unwrap();
+        let got = got.unwrap();
         let job = &jobs[0];
         let palette = palette();
-        let mut expected = Vec::new();
+        let mut pixels = Vec::new();
+        let mut escapes = Vec::new();
         for y in 0..job.height {
             for x in 0..job.width {
                 let c = job.grid.point(x, y);
-                let (e, _) = crate::kernel::scalar::escape_point(c.re, c.im, job.view.max_iterations);
-                expected.extend(palette.linear(e).map(|v| palette.encode(v)));
+                let (e, _) =
+                    crate::kernel::scalar::escape_point(c.re, c.im, job.view.max_iterations);
+                pixels.extend(palette.linear(e).map(|v| palette.encode(v)));
+                escapes.push(e);
             }
         }
-        assert_eq!(got[0].1, expected);
+        assert_eq!(got.pixels, pixels);
+        assert_eq!(got.escapes, Some(escapes));
     }
 
     #[test]
@@ -412,7 +535,7 @@ mod tests {
         let cancel = AtomicBool::new(false);
         let result = render_frames(
             &jobs,
-            &ScalarKernel,
+            &scalar(),
             &palette(),
             &ParallelSettings {
                 threads: 4,
@@ -434,6 +557,42 @@ mod tests {
         assert_eq!(seen, vec![0, 1, 2, 3]);
     }
 
+    /// Counts how often a kernel is prepared.
+    struct CountingSource(AtomicUsize);
+    impl KernelSource for CountingSource {
+        fn kernel_for(&self, _: &FrameJob) -> Arc<dyn Kernel> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Arc::new(ScalarKernel)
+        }
+    }
+
+    #[test]
+    fn each_frame_kernel_is_prepared_once_however_many_workers_share_it() {
+        let jobs = jobs(5, 24, 24, 1);
+        let source = CountingSource(AtomicUsize::new(0));
+        let cancel = AtomicBool::new(false);
+        let mut frames = 0;
+        render_frames(
+            &jobs,
+            &source,
+            &palette(),
+            &ParallelSettings {
+                threads: 8,
+                band_height: 1,
+                ..ParallelSettings::default()
+            },
+            &cancel,
+            &mut |_| {},
+            &mut |_| {
+                frames += 1;
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(frames, 5);
+        assert_eq!(source.0.load(Ordering::Relaxed), 5);
+    }
+
     struct PanickingKernel;
     impl Kernel for PanickingKernel {
         fn name(&self) -> &'static str {
@@ -450,9 +609,10 @@ mod tests {
     fn a_worker_panic_becomes_an_error() {
         let jobs = jobs(2, 16, 16, 1);
         let cancel = AtomicBool::new(false);
+        let panicking: Arc<dyn Kernel> = Arc::new(PanickingKernel);
         let result = render_frames(
             &jobs,
-            &PanickingKernel,
+            &panicking,
             &palette(),
             &ParallelSettings::default(),
             &cancel,
@@ -472,7 +632,7 @@ mod tests {
         let mut count = 0;
         render_frames(
             &jobs,
-            &ScalarKernel,
+            &scalar(),
             &palette(),
             &ParallelSettings::default(),
             &cancel,

@@ -42,6 +42,7 @@ impl ProgressMode {
 const LINE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Progress of one run.
+#[derive(Debug)]
 pub struct Progress {
     mode: ProgressMode,
     bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
@@ -50,6 +51,7 @@ pub struct Progress {
     done: u64,
     stats: RenderStats,
     last_line: Option<Instant>,
+    orbit_line: std::cell::Cell<Option<Instant>>,
 }
 
 impl Progress {
@@ -67,7 +69,7 @@ impl Progress {
             );
             let bands = multi.add(ProgressBar::new(bands_per_frame));
             bands.set_style(
-                ProgressStyle::with_template("  frame {prefix} bands {pos}/{len} [{bar:40}]")
+                ProgressStyle::with_template("  {prefix} [{bar:40}] {pos}/{len}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
@@ -82,6 +84,7 @@ impl Progress {
             done: 0,
             stats: RenderStats::default(),
             last_line: None,
+            orbit_line: std::cell::Cell::new(None),
         }
     }
 
@@ -98,10 +101,35 @@ impl Progress {
         }
     }
 
+    /// Reference orbits are being computed: `fraction` of the work is done.
+    pub fn orbit(&self, fraction: f64) {
+        let permille = (fraction.clamp(0.0, 1.0) * 1000.0) as u64;
+        match &self.bars {
+            Some((_, _, bar)) => {
+                bar.set_prefix("reference orbit");
+                bar.set_length(1000);
+                bar.set_position(permille);
+            }
+            None if self.mode == ProgressMode::Lines => {
+                let mut last = self.orbit_line.get();
+                if last.is_none_or(|t: Instant| t.elapsed() >= LINE_INTERVAL) || permille == 1000 {
+                    last = Some(Instant::now());
+                    self.orbit_line.set(last);
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "reference orbit: {:.1}% computed",
+                        permille as f64 / 10.0
+                    );
+                }
+            }
+            None => {}
+        }
+    }
+
     /// A band finished.
     pub fn band(&self, progress: BandProgress, frame_number: u64) {
         if let Some((_, _, bands)) = &self.bars {
-            bands.set_prefix(frame_number.to_string());
+            bands.set_prefix(format!("frame {frame_number} bands"));
             bands.set_length(progress.bands_per_frame as u64);
             bands.set_position(progress.bands_done as u64);
         }

@@ -110,7 +110,8 @@ impl RenderStats {
 
 /// Renders pixel rows `rows` of `job` into `out` (RGB bytes, `rows.len()` rows).
 ///
-/// `scratch` is reused between calls to hold one pixel row's samples.
+/// `scratch` is reused between calls to hold one pixel row's samples. When `escapes` is given,
+/// every sample's [`Escape`] is appended to it too (row by row, sample rows in order).
 pub fn render_band(
     job: &FrameJob,
     kernel: &dyn Kernel,
@@ -118,6 +119,7 @@ pub fn render_band(
     rows: Range<u32>,
     scratch: &mut Vec<Escape>,
     out: &mut [u8],
+    mut escapes: Option<&mut Vec<Escape>>,
 ) -> RenderStats {
     let ss = job.supersample;
     let samples_x = job.grid.samples_x as usize;
@@ -130,6 +132,9 @@ pub fn render_band(
                 kernel.escape_row(&job.grid, y * ss + j, job.view.max_iterations, sample_row);
         }
         stats.count(scratch);
+        if let Some(escapes) = escapes.as_deref_mut() {
+            escapes.extend_from_slice(scratch);
+        }
         palette.color_row(scratch, ss as usize, row_out);
     }
     stats

@@ -7,16 +7,18 @@
 
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::bands::Scheduler;
 use crate::color::Palette;
+use crate::deep::DeepRenderer;
 use crate::error::{Error, Result};
-use crate::kernel::{Kernel, ScalarKernel};
+use crate::kernel::{Kernel, select_kernel};
 use crate::output::{FrameFolder, PngCompression, PngWriter};
 use crate::path::ZoomPath;
-use crate::pipeline::{ParallelSettings, render_frames};
+use crate::pipeline::{KernelSource, ParallelSettings, render_frames};
 use crate::progress::{Progress, ProgressMode};
 use crate::render::{FrameJob, RenderStats};
 use crate::scene::Scene;
@@ -67,7 +69,20 @@ pub struct Plan {
     pub overwrite: bool,
     pub compression: PngCompression,
     pub progress: ProgressMode,
-    pub kernel: Box<dyn Kernel>,
+    pub kernel: Arc<dyn Kernel>,
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan")
+            .field("scene", &self.scene.source)
+            .field("size", &(self.width, self.height, self.supersample))
+            .field("frames", &self.frames)
+            .field("folder", &self.folder)
+            .field("parallel", &self.parallel)
+            .field("kernel", &self.kernel.name())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a run did.
@@ -121,6 +136,7 @@ impl Plan {
             band_height,
             scheduler: options.scheduler,
             frames_in_flight: 3,
+            keep_escapes: false,
         };
         check_memory(width, height, supersample, &parallel)?;
         let out = options
@@ -140,7 +156,7 @@ impl Plan {
             overwrite: options.overwrite,
             compression: options.compression,
             progress: options.progress,
-            kernel: Box::new(ScalarKernel),
+            kernel: Arc::from(select_kernel().map_err(Error::Usage)?),
         })
     }
 
@@ -174,7 +190,10 @@ impl Plan {
         text += &format!("keyframes:      {}\n", self.scene.keyframes.len());
         text += &format!("deepest width:  1e{deepest:.2}\n");
         text += &format!("max iterations: {min_iter}..={max_iter}\n");
-        text += &format!("output:         {}\n", self.folder.ffmpeg_pattern().display());
+        text += &format!(
+            "output:         {}\n",
+            self.folder.ffmpeg_pattern().display()
+        );
         text
     }
 
@@ -184,6 +203,25 @@ impl Plan {
             .into_iter()
             .map(|f| FrameJob::new(self.path.view(f), self.width, self.height, self.supersample))
             .collect()
+    }
+
+    /// The kernels for `frames`: plain `f64` where it is exact enough, perturbation against
+    /// reference orbits (computed here, reporting progress) for deeper frames.
+    pub fn kernels(&self, frames: &[u64], progress: &mut dyn FnMut(f64)) -> Result<RunKernels> {
+        let deep = DeepRenderer::new(
+            &self.scene,
+            &self.path,
+            frames,
+            self.width,
+            self.height,
+            self.supersample,
+            progress,
+        )
+        .map_err(Error::Render)?;
+        Ok(RunKernels {
+            plain: self.kernel.clone(),
+            deep: (deep.orbit_count() > 0).then_some(deep),
+        })
     }
 
     /// Renders the frames that are missing (all of them with `overwrite`).
@@ -196,10 +234,31 @@ impl Plan {
             .filter(|&f| self.overwrite || !self.folder.has_frame(f))
             .collect();
         let skipped = (self.frames.end - self.frames.start) - todo.len() as u64;
+        let kernels = {
+            // Shown only when there are orbits to compute (the callback ends with 1.0 anyway).
+            let mut orbit_progress: Option<Progress> = None;
+            let kernels = self.kernels(&todo, &mut |f| {
+                if f < 1.0 || orbit_progress.is_some() {
+                    orbit_progress
+                        .get_or_insert_with(|| Progress::new(self.progress, 0, 0))
+                        .orbit(f);
+                }
+            })?;
+            if let Some(p) = orbit_progress {
+                p.finish();
+            }
+            kernels
+        };
         let jobs = self.jobs(todo);
         let palette = Palette::new(&self.scene.color);
-        let bands_per_frame = self.height.div_ceil(self.parallel.band_height.clamp(1, self.height));
-        let progress = std::cell::RefCell::new(Progress::new(self.progress, jobs.len() as u64, bands_per_frame.into()));
+        let bands_per_frame = self
+            .height
+            .div_ceil(self.parallel.band_height.clamp(1, self.height));
+        let progress = std::cell::RefCell::new(Progress::new(
+            self.progress,
+            jobs.len() as u64,
+            bands_per_frame.into(),
+        ));
         if skipped > 0 {
             progress.borrow().message(&format!(
                 "skipping {skipped} frames already in {}",
@@ -208,9 +267,16 @@ impl Plan {
         }
         let encoders = self.parallel.threads.div_ceil(8);
         let writer = PngWriter::start(self.folder.clone(), self.compression, encoders, 2);
+        if let Some(deep) = &kernels.deep {
+            progress.borrow().message(&format!(
+                "deep zoom: {} reference orbits, {}",
+                deep.orbit_count(),
+                human_bytes(deep.orbit_memory_bytes() as u64)
+            ));
+        }
         let result = render_frames(
             &jobs,
-            self.kernel.as_ref(),
+            &kernels,
             &palette,
             &self.parallel,
             cancel,
@@ -249,8 +315,35 @@ impl Plan {
             // yuv420p needs even sides.
             command += " -vf pad=ceil(iw/2)*2:ceil(ih/2)*2";
         }
-        command += &format!(" -c:v libx264 -pix_fmt yuv420p -crf 18 {}.mp4", self.scene.stem());
+        command += &format!(
+            " -c:v libx264 -pix_fmt yuv420p -crf 18 {}.mp4",
+            self.scene.stem()
+        );
         command
+    }
+}
+
+/// The kernels of a run: one plain kernel, and perturbation for deep frames.
+pub struct RunKernels {
+    plain: Arc<dyn Kernel>,
+    deep: Option<DeepRenderer>,
+}
+
+impl std::fmt::Debug for RunKernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunKernels")
+            .field("plain", &self.plain.name())
+            .field("deep", &self.deep)
+            .finish()
+    }
+}
+
+impl KernelSource for RunKernels {
+    fn kernel_for(&self, job: &FrameJob) -> Arc<dyn Kernel> {
+        self.deep
+            .as_ref()
+            .and_then(|deep| deep.kernel_for(&job.view, &job.grid))
+            .unwrap_or_else(|| self.plain.clone())
     }
 }
 
@@ -301,7 +394,12 @@ fn parse_frames(text: &str, total: u64) -> Result<Range<u64>> {
 }
 
 /// Refuses frames that would not fit in memory, saying what they would need.
-fn check_memory(width: u32, height: u32, supersample: u32, parallel: &ParallelSettings) -> Result<()> {
+fn check_memory(
+    width: u32,
+    height: u32,
+    supersample: u32,
+    parallel: &ParallelSettings,
+) -> Result<()> {
     let frame = u64::from(width) * u64::from(height) * 3;
     // Frames being assembled and waiting to be encoded, plus each worker's band and samples.
     let in_flight = parallel.frames_in_flight as u64 + 2 + parallel.threads.div_ceil(8) as u64;

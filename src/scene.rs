@@ -5,14 +5,25 @@
 //! be reported with its line), then validation turns that mirror into a [`Scene`] whose fields are
 //! all in range. Nothing downstream re-checks a scene. Coordinates keep their decimal text
 //! ([`Decimal`]) because deep zooms need more digits than an `f64` holds.
+//!
+//! Every message has the form `file:line: key = value is invalid (expected ...)`, naming the key
+//! by its path (`keyframe[2].width`), because a scene is hand-written and the user should not have
+//! to guess which of several `width`s is meant. Serde's own errors carry only a byte span, so the
+//! loader indexes the parsed document (path and span of every key and array item) and rewrites
+//! them in the same style.
+//!
+//! Command-line overrides (`--set video.width=3840`) are applied to the parsed document, before
+//! validation, so they are checked exactly like the file. Their text is appended to the file's
+//! text (after its end), which gives every value one span space: a span past the file's end
+//! belongs to an override, and its error names `--set ...` instead of a line.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
@@ -106,7 +117,6 @@ impl Scene {
     }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Loading
 // ---------------------------------------------------------------------------------------------
@@ -157,10 +167,12 @@ impl Scene {
         let src = Source::new(text, source, overrides);
         let full = src.full.as_str();
         let mut root = DeTable::parse(&full[..src.doc_len]).map_err(|e| {
-            src.error(
-                e.span(),
-                format!("invalid TOML: {}", one_line(e.message())),
-            )
+            let mut message = format!("invalid TOML: {}", one_line(e.message()));
+            let key = e.span().and_then(|s| src.raw(&s)).filter(|k| !k.is_empty());
+            if let (Some(key), "duplicate key") = (key, e.message()) {
+                message.push_str(&format!(" `{}`", one_line(key)));
+            }
+            src.error(e.span(), message)
         })?;
         for range in &src.overrides {
             apply_override(root.get_mut(), full, range.clone())
@@ -439,7 +451,8 @@ fn apply_override<'i>(
     full: &'i str,
     range: Range<usize>,
 ) -> Result<(), String> {
-    const USAGE: &str = "expected key=value, for example video.width=3840 or keyframe[1].width=\"1e-5\"";
+    const USAGE: &str =
+        "expected key=value, for example video.width=3840 or keyframe[1].width=\"1e-5\"";
     let ov = full.get(range.clone()).unwrap_or("");
     let Some(eq) = ov.find('=') else {
         return Err(USAGE.to_string());
@@ -930,11 +943,7 @@ impl Validator<'_> {
                 .map(|(i, stop)| self.color(&format!("color.palette[{i}]"), stop))
                 .collect::<Result<Vec<_>, _>>()?;
             if stops.len() < 2 {
-                return Err(self.invalid(
-                    "color.palette",
-                    &palette.span(),
-                    "at least 2 colors",
-                ));
+                return Err(self.invalid("color.palette", &palette.span(), "at least 2 colors"));
             }
             color.palette = stops;
         }
@@ -1131,6 +1140,10 @@ impl Decimal {
     /// `log10(|x|)`, from the digits and exponent, so it is right far beyond the `f64` range
     /// (`"1e-500"` gives -500). Negative infinity for zero.
     pub fn log10_abs(&self) -> f64 {
+        if self.value.is_normal() {
+            // Within the normal f64 range the rounded value is accurate to half an ulp.
+            return self.value.abs().log10();
+        }
         let Some(parts) = DecimalParts::split(&self.text) else {
             return f64::NEG_INFINITY;
         };
@@ -1146,6 +1159,16 @@ impl Decimal {
         // significant = D with n digits; x = D * 10^(exponent - fraction digits).
         let n = significant.len() as f64;
         lead.log10() + (n - 1.0) + parts.exponent as f64 - parts.fraction.len() as f64
+    }
+
+    /// `ln(|x|)`, like [`Decimal::log10_abs`] (right beyond the `f64` range, negative infinity
+    /// for zero), and exactly `x.abs().ln()` for numbers in the normal `f64` range.
+    pub fn ln_abs(&self) -> f64 {
+        if self.value.is_normal() {
+            self.value.abs().ln()
+        } else {
+            self.log10_abs() * std::f64::consts::LN_10
+        }
     }
 }
 
@@ -1353,10 +1376,7 @@ width = 4
             k[1].center[0].text(),
             "-0.743643887037158704752191506114774"
         );
-        assert_eq!(
-            k[1].center[1].text(),
-            "0.131825904205311970493132056385139"
-        );
+        assert_eq!(k[1].center[1].text(), "0.131825904205311970493132056385139");
         assert_eq!(k[1].width.text(), "1e-11");
         assert_eq!(k[1].width.to_f64(), 1e-11);
         assert_eq!(k[1].rotation, 90.0);
@@ -1404,15 +1424,46 @@ width = 4
     #[test]
     fn decimal_parse_accepts_the_grammar() {
         for ok in [
-            "0", "-0", "+2", "2.", "-.5", ".5", "1.5e-3", "1E+9", "1e-500", "1e1000000000",
-            "007", "-0.743643887037158704752191506114774",
+            "0",
+            "-0",
+            "+2",
+            "2.",
+            "-.5",
+            ".5",
+            "1.5e-3",
+            "1E+9",
+            "1e-500",
+            "1e1000000000",
+            "007",
+            "-0.743643887037158704752191506114774",
         ] {
             assert!(Decimal::parse(ok).is_some(), "{ok:?} should parse");
         }
         for bad in [
-            "", "-", "+", ".", "e5", "1e", "1e+", "nan", "NaN", "inf", "-inf", "infinity",
-            "0x10", " 1", "1 ", "1_000", "1.2.3", "1e1000000001", "1e99999999999999999999",
-            "--1", "+-1", "1e5.5", "١", "1,5",
+            "",
+            "-",
+            "+",
+            ".",
+            "e5",
+            "1e",
+            "1e+",
+            "nan",
+            "NaN",
+            "inf",
+            "-inf",
+            "infinity",
+            "0x10",
+            " 1",
+            "1 ",
+            "1_000",
+            "1.2.3",
+            "1e1000000001",
+            "1e99999999999999999999",
+            "--1",
+            "+-1",
+            "1e5.5",
+            "١",
+            "1,5",
         ] {
             assert!(Decimal::parse(bad).is_none(), "{bad:?} should not parse");
         }
@@ -1430,7 +1481,10 @@ width = 4
         assert!(!dec("-1e-500").is_positive());
         for zero in ["0", "-0", "0.000", "-0e-5", ".0", "0e1000"] {
             let d = dec(zero);
-            assert!(d.is_zero() && !d.is_positive() && !d.is_negative(), "{zero}");
+            assert!(
+                d.is_zero() && !d.is_positive() && !d.is_negative(),
+                "{zero}"
+            );
         }
         assert!(dec("3").is_positive() && !dec("3").is_zero());
     }
@@ -1445,11 +1499,30 @@ width = 4
         assert!(close(dec("-12.5e3").log10_abs(), 12500f64.log10()));
         assert!(close(dec("000.0025e-2").log10_abs(), 2.5e-5f64.log10()));
         assert_eq!(dec("0.0").log10_abs(), f64::NEG_INFINITY);
+        assert!(close(dec("1e-400").log10_abs(), -400.0));
+        assert!(close(dec("-2.5e-320").log10_abs(), 2.5f64.log10() - 320.0));
+        assert_eq!(dec("4").ln_abs(), 4f64.ln());
+        assert!(close(
+            dec("1e-500").ln_abs(),
+            -500.0 * std::f64::consts::LN_10
+        ));
+        assert_eq!(dec("-0").ln_abs(), f64::NEG_INFINITY);
     }
 
     #[test]
     fn decimal_from_f64_round_trips() {
-        for x in [0.0, -0.0, 1.0, 0.5, -0.75, 1e-11, 3.5, 1e300, 123456.789, f64::MIN_POSITIVE] {
+        for x in [
+            0.0,
+            -0.0,
+            1.0,
+            0.5,
+            -0.75,
+            1e-11,
+            3.5,
+            1e300,
+            123456.789,
+            f64::MIN_POSITIVE,
+        ] {
             let d = Decimal::from_f64(x);
             assert_eq!(d.to_f64(), x);
             assert_eq!(Decimal::parse(d.text()).map(|d| d.to_f64()), Some(x), "{x}");
@@ -1464,7 +1537,9 @@ width = 4
     #[test]
     fn colors() {
         assert_eq!(Rgb8::parse("#aBcDeF"), Some(Rgb8([0xab, 0xcd, 0xef])));
-        for bad in ["abcdef", "#abcde", "#abcdefa", "#ggg000", "#+1a2b3", "", "#", "#ébcde"] {
+        for bad in [
+            "abcdef", "#abcde", "#abcdefa", "#ggg000", "#+1a2b3", "", "#", "#ébcde",
+        ] {
             assert_eq!(Rgb8::parse(bad), None, "{bad:?}");
         }
         assert_eq!(Rgb8([1, 2, 255]).to_string(), "#0102ff");
@@ -1474,7 +1549,11 @@ width = 4
     fn syntax_errors_have_a_line() {
         assert_err("[video\nwidth = 5\n", Some(1), &["invalid TOML"]);
         assert_err(&with(4, "height = "), Some(5), &["invalid TOML"]);
-        assert_err(&with(4, "height = 5"), Some(5), &["invalid TOML", "duplicate key"]);
+        assert_err(
+            &with(4, "height = 5"),
+            Some(5),
+            &["invalid TOML", "duplicate key"],
+        );
     }
 
     #[test]
@@ -1482,10 +1561,20 @@ width = 4
         assert_err(
             &with(3, "wdith = 5"),
             Some(4),
-            &["unknown key `wdith` in [video] (expected one of width, height, fps, frames, seconds)"],
+            &[
+                "unknown key `wdith` in [video] (expected one of width, height, fps, frames, seconds)",
+            ],
         );
-        assert_err(&with(0, "titel = \"x\""), Some(1), &["unknown key `titel` at the top level"]);
-        assert_err(&with(10, "zoom = 2"), Some(11), &["unknown key `zoom` in keyframe[0]"]);
+        assert_err(
+            &with(0, "titel = \"x\""),
+            Some(1),
+            &["unknown key `titel` at the top level"],
+        );
+        assert_err(
+            &with(10, "zoom = 2"),
+            Some(11),
+            &["unknown key `zoom` in keyframe[0]"],
+        );
         assert_err(
             &format!("{MINIMAL}\n[render]\nsupersampling = 2\n"),
             Some(13),
@@ -1500,20 +1589,44 @@ width = 4
 
     #[test]
     fn missing_keys() {
-        assert_err(&MINIMAL.replace("width = 640\n", ""), Some(2), &["missing key video.width"]);
-        assert_err(&MINIMAL.replace("height = 480\n", ""), Some(2), &["missing key video.height"]);
+        assert_err(
+            &MINIMAL.replace("width = 640\n", ""),
+            Some(2),
+            &["missing key video.width"],
+        );
+        assert_err(
+            &MINIMAL.replace("height = 480\n", ""),
+            Some(2),
+            &["missing key video.height"],
+        );
         assert_err(
             &MINIMAL.replace("seconds = 2.5\n", ""),
             Some(2),
             &["missing key video.frames or video.seconds"],
         );
-        assert_err(&MINIMAL.replace("frame = 0\n", ""), Some(7), &["missing key keyframe[0].frame"]);
-        assert_err(&MINIMAL.replace("center = [0, 0]\n", ""), Some(7), &["missing key keyframe[0].center"]);
-        assert_err(&MINIMAL.replace("width = 4\n", ""), Some(7), &["missing key keyframe[0].width"]);
+        assert_err(
+            &MINIMAL.replace("frame = 0\n", ""),
+            Some(7),
+            &["missing key keyframe[0].frame"],
+        );
+        assert_err(
+            &MINIMAL.replace("center = [0, 0]\n", ""),
+            Some(7),
+            &["missing key keyframe[0].center"],
+        );
+        assert_err(
+            &MINIMAL.replace("width = 4\n", ""),
+            Some(7),
+            &["missing key keyframe[0].width"],
+        );
         let no_keyframes = MINIMAL.split("[[keyframe]]").next().unwrap_or("");
         assert_err(no_keyframes, None, &["missing key keyframe"]);
         assert_err("", None, &["missing key"]);
-        assert_err(&format!("keyframe = []\n{no_keyframes}"), Some(1), &["keyframe is empty"]);
+        assert_err(
+            &format!("keyframe = []\n{no_keyframes}"),
+            Some(1),
+            &["keyframe is empty"],
+        );
     }
 
     #[test]
@@ -1563,28 +1676,138 @@ width = 4
     #[test]
     fn out_of_range_values() {
         let cases: &[(&str, &str, usize, &str)] = &[
-            ("width = 640", "width = 15", 3, "video.width = 15 is invalid (expected 16 to 16384)"),
-            ("width = 640", "width = 16385", 3, "video.width = 16385 is invalid"),
-            ("height = 480", "height = -480", 4, "video.height = -480 is invalid (expected 16 to 16384)"),
-            ("seconds = 2.5", "seconds = 2.5\nfps = 0", 6, "video.fps = 0 is invalid (expected 1 to 240)"),
-            ("seconds = 2.5", "seconds = 2.5\nfps = 241", 6, "video.fps = 241 is invalid"),
-            ("seconds = 2.5", "frames = 0", 5, "video.frames = 0 is invalid (expected >= 1)"),
-            ("seconds = 2.5", "seconds = 0", 5, "video.seconds = 0 is invalid (expected > 0)"),
-            ("seconds = 2.5", "seconds = nan", 5, "video.seconds = nan is invalid (expected a finite number)"),
-            ("seconds = 2.5", "seconds = -inf", 5, "video.seconds = -inf is invalid"),
-            ("width = 4", "width = -1", 10, "keyframe[0].width = -1 is invalid (expected > 0)"),
-            ("width = 4", "width = 0.0", 10, "keyframe[0].width = 0.0 is invalid (expected > 0)"),
-            ("width = 4", "width = \"-1e-500\"", 10, "keyframe[0].width = \"-1e-500\" is invalid (expected > 0)"),
-            ("width = 4", "width = nan", 10, "keyframe[0].width = nan is invalid (expected a finite decimal"),
-            ("width = 4", "width = \"wide\"", 10, "keyframe[0].width = \"wide\" is invalid"),
-            ("width = 4", "width = 4\nrotation = inf", 11, "keyframe[0].rotation = inf is invalid (expected a finite number)"),
-            ("width = 4", "width = 4\nmax_iterations = 0", 11, "keyframe[0].max_iterations = 0 is invalid (expected 1 to 4294967295)"),
-            ("center = [0, 0]", "center = [0]", 9, "keyframe[0].center = [0] is invalid (expected [re, im], an array of exactly 2"),
-            ("center = [0, 0]", "center = [0, 0, 0]", 9, "keyframe[0].center = [0, 0, 0] is invalid"),
-            ("center = [0, 0]", "center = [\"0\", \"1e\"]", 9, "keyframe[0].center[1] = \"1e\" is invalid (expected a finite decimal number"),
-            ("center = [0, 0]", "center = [\"0x1\", 0]", 9, "keyframe[0].center[0] = \"0x1\" is invalid"),
-            ("frame = 0", "frame = 1", 8, "keyframe[0].frame = 1 is invalid (expected 0: the first keyframe"),
-            ("frame = 0", "frame = -1", 8, "keyframe[0].frame = -1 is invalid (expected >= 0)"),
+            (
+                "width = 640",
+                "width = 15",
+                3,
+                "video.width = 15 is invalid (expected 16 to 16384)",
+            ),
+            (
+                "width = 640",
+                "width = 16385",
+                3,
+                "video.width = 16385 is invalid",
+            ),
+            (
+                "height = 480",
+                "height = -480",
+                4,
+                "video.height = -480 is invalid (expected 16 to 16384)",
+            ),
+            (
+                "seconds = 2.5",
+                "seconds = 2.5\nfps = 0",
+                6,
+                "video.fps = 0 is invalid (expected 1 to 240)",
+            ),
+            (
+                "seconds = 2.5",
+                "seconds = 2.5\nfps = 241",
+                6,
+                "video.fps = 241 is invalid",
+            ),
+            (
+                "seconds = 2.5",
+                "frames = 0",
+                5,
+                "video.frames = 0 is invalid (expected >= 1)",
+            ),
+            (
+                "seconds = 2.5",
+                "seconds = 0",
+                5,
+                "video.seconds = 0 is invalid (expected > 0)",
+            ),
+            (
+                "seconds = 2.5",
+                "seconds = nan",
+                5,
+                "video.seconds = nan is invalid (expected a finite number)",
+            ),
+            (
+                "seconds = 2.5",
+                "seconds = -inf",
+                5,
+                "video.seconds = -inf is invalid",
+            ),
+            (
+                "width = 4",
+                "width = -1",
+                10,
+                "keyframe[0].width = -1 is invalid (expected > 0)",
+            ),
+            (
+                "width = 4",
+                "width = 0.0",
+                10,
+                "keyframe[0].width = 0.0 is invalid (expected > 0)",
+            ),
+            (
+                "width = 4",
+                "width = \"-1e-500\"",
+                10,
+                "keyframe[0].width = \"-1e-500\" is invalid (expected > 0)",
+            ),
+            (
+                "width = 4",
+                "width = nan",
+                10,
+                "keyframe[0].width = nan is invalid (expected a finite decimal",
+            ),
+            (
+                "width = 4",
+                "width = \"wide\"",
+                10,
+                "keyframe[0].width = \"wide\" is invalid",
+            ),
+            (
+                "width = 4",
+                "width = 4\nrotation = inf",
+                11,
+                "keyframe[0].rotation = inf is invalid (expected a finite number)",
+            ),
+            (
+                "width = 4",
+                "width = 4\nmax_iterations = 0",
+                11,
+                "keyframe[0].max_iterations = 0 is invalid (expected 1 to 4294967295)",
+            ),
+            (
+                "center = [0, 0]",
+                "center = [0]",
+                9,
+                "keyframe[0].center = [0] is invalid (expected [re, im], an array of exactly 2",
+            ),
+            (
+                "center = [0, 0]",
+                "center = [0, 0, 0]",
+                9,
+                "keyframe[0].center = [0, 0, 0] is invalid",
+            ),
+            (
+                "center = [0, 0]",
+                "center = [\"0\", \"1e\"]",
+                9,
+                "keyframe[0].center[1] = \"1e\" is invalid (expected a finite decimal number",
+            ),
+            (
+                "center = [0, 0]",
+                "center = [\"0x1\", 0]",
+                9,
+                "keyframe[0].center[0] = \"0x1\" is invalid",
+            ),
+            (
+                "frame = 0",
+                "frame = 1",
+                8,
+                "keyframe[0].frame = 1 is invalid (expected 0: the first keyframe",
+            ),
+            (
+                "frame = 0",
+                "frame = -1",
+                8,
+                "keyframe[0].frame = -1 is invalid (expected >= 0)",
+            ),
         ];
         for (from, to, line, part) in cases {
             let text = MINIMAL.replace(from, to);
@@ -1604,19 +1827,71 @@ width = 4
     #[test]
     fn render_and_color_ranges() {
         let cases: &[(&str, usize, &str)] = &[
-            ("[render]\nsupersample = 9", 13, "render.supersample = 9 is invalid (expected 1 to 8)"),
-            ("[render]\nsupersample = 0", 13, "render.supersample = 0 is invalid"),
-            ("[render]\nmax_iterations = 0", 13, "render.max_iterations = 0 is invalid (expected 1 to 4294967295)"),
-            ("[render]\nmax_iterations = 4294967296", 13, "render.max_iterations = 4294967296 is invalid"),
-            ("[color]\npalette = [\"#000000\"]", 13, "color.palette = [\"#000000\"] is invalid (expected at least 2 colors)"),
-            ("[color]\npalette = []", 13, "color.palette = [] is invalid (expected at least 2 colors)"),
-            ("[color]\npalette = [\"#000000\", \"fff000\"]", 13, "color.palette[1] = \"fff000\" is invalid (expected a color written \"#rrggbb\")"),
-            ("[color]\ninterior = \"black\"", 13, "color.interior = \"black\" is invalid (expected a color"),
-            ("[color]\ncycle = 0", 13, "color.cycle = 0 is invalid (expected > 0)"),
-            ("[color]\ncycle = -3.5", 13, "color.cycle = -3.5 is invalid (expected > 0)"),
-            ("[color]\ncycle = nan", 13, "color.cycle = nan is invalid (expected a finite number)"),
-            ("[color]\noffset = 1.0", 13, "color.offset = 1.0 is invalid (expected >= 0 and < 1)"),
-            ("[color]\noffset = -0.1", 13, "color.offset = -0.1 is invalid"),
+            (
+                "[render]\nsupersample = 9",
+                13,
+                "render.supersample = 9 is invalid (expected 1 to 8)",
+            ),
+            (
+                "[render]\nsupersample = 0",
+                13,
+                "render.supersample = 0 is invalid",
+            ),
+            (
+                "[render]\nmax_iterations = 0",
+                13,
+                "render.max_iterations = 0 is invalid (expected 1 to 4294967295)",
+            ),
+            (
+                "[render]\nmax_iterations = 4294967296",
+                13,
+                "render.max_iterations = 4294967296 is invalid",
+            ),
+            (
+                "[color]\npalette = [\"#000000\"]",
+                13,
+                "color.palette = [\"#000000\"] is invalid (expected at least 2 colors)",
+            ),
+            (
+                "[color]\npalette = []",
+                13,
+                "color.palette = [] is invalid (expected at least 2 colors)",
+            ),
+            (
+                "[color]\npalette = [\"#000000\", \"fff000\"]",
+                13,
+                "color.palette[1] = \"fff000\" is invalid (expected a color written \"#rrggbb\")",
+            ),
+            (
+                "[color]\ninterior = \"black\"",
+                13,
+                "color.interior = \"black\" is invalid (expected a color",
+            ),
+            (
+                "[color]\ncycle = 0",
+                13,
+                "color.cycle = 0 is invalid (expected > 0)",
+            ),
+            (
+                "[color]\ncycle = -3.5",
+                13,
+                "color.cycle = -3.5 is invalid (expected > 0)",
+            ),
+            (
+                "[color]\ncycle = nan",
+                13,
+                "color.cycle = nan is invalid (expected a finite number)",
+            ),
+            (
+                "[color]\noffset = 1.0",
+                13,
+                "color.offset = 1.0 is invalid (expected >= 0 and < 1)",
+            ),
+            (
+                "[color]\noffset = -0.1",
+                13,
+                "color.offset = -0.1 is invalid",
+            ),
         ];
         for (table, line, part) in cases {
             assert_err(&format!("{MINIMAL}\n{table}\n"), Some(*line), &[part]);
@@ -1625,7 +1900,9 @@ width = 4
 
     #[test]
     fn keyframe_order_and_range() {
-        let two = |second: &str| format!("{MINIMAL}\n[[keyframe]]\n{second}\ncenter = [0, 0]\nwidth = 1\n");
+        let two = |second: &str| {
+            format!("{MINIMAL}\n[[keyframe]]\n{second}\ncenter = [0, 0]\nwidth = 1\n")
+        };
         assert_err(
             &two("frame = 0"),
             Some(13),
@@ -1749,20 +2026,40 @@ width = 4
             "--set keyframe[0].center=[1, \"x\"]",
             &["keyframe[0].center[1] = \"x\" is invalid"],
         );
-        assert_set_err(&["video.width"], "--set video.width", &["expected key=value"]);
+        assert_set_err(
+            &["video.width"],
+            "--set video.width",
+            &["expected key=value"],
+        );
         assert_set_err(&["=3"], "--set =3", &["expected key=value"]);
         assert_set_err(&["a..b=3"], "--set a..b=3", &["expected key=value"]);
-        assert_set_err(&["keyframe[x].width=3"], "--set keyframe[x].width=3", &["expected key=value"]);
+        assert_set_err(
+            &["keyframe[x].width=3"],
+            "--set keyframe[x].width=3",
+            &["expected key=value"],
+        );
         assert_set_err(
             &["keyframe[5].width=3"],
             "--set keyframe[5].width=3",
             &["keyframe[5] does not exist"],
         );
-        assert_set_err(&["video.width.x=3"], "--set video.width.x=3", &["video.width is not a table"]);
-        assert_set_err(&["video[0]=3"], "--set video[0]=3", &["video is not an array"]);
+        assert_set_err(
+            &["video.width.x=3"],
+            "--set video.width.x=3",
+            &["video.width is not a table"],
+        );
+        assert_set_err(
+            &["video[0]=3"],
+            "--set video[0]=3",
+            &["video is not an array"],
+        );
         assert_set_err(&["video.frames=10"], "--set video.frames=10", &[]);
         let e = set(MINIMAL, &["video.frames=10"]).unwrap_err();
-        assert!(e.message.contains("video.frames and video.seconds are both set"), "{e}");
+        assert!(
+            e.message
+                .contains("video.frames and video.seconds are both set"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1771,7 +2068,10 @@ width = 4
         assert_eq!(e.file, "scenes/nope.toml");
         assert_eq!(e.line, None);
         assert!(e.message.starts_with("cannot read scene file: "), "{e}");
-        assert!(e.to_string().starts_with("scenes/nope.toml: cannot read scene file: "));
+        assert!(
+            e.to_string()
+                .starts_with("scenes/nope.toml: cannot read scene file: ")
+        );
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bin.toml");
@@ -1818,9 +2118,19 @@ width = 4
             let _ = load(input);
         }
         let overrides = [
-            "", "=", "[", "a[", "a[]=1", "a[99999999999999999999999]=1", "keyframe=[",
-            "keyframe[0]=1", "keyframe[0].center[9]=1", "video={}", "video.width=[[[[",
-            "ü=1", "keyframe[0].center[0]=\"1e-500\"",
+            "",
+            "=",
+            "[",
+            "a[",
+            "a[]=1",
+            "a[99999999999999999999999]=1",
+            "keyframe=[",
+            "keyframe[0]=1",
+            "keyframe[0].center[9]=1",
+            "video={}",
+            "video.width=[[[[",
+            "ü=1",
+            "keyframe[0].center[0]=\"1e-500\"",
         ];
         let deep = format!("{}a=1", "a.".repeat(100_000));
         let e = set(FULL, &[&deep]).unwrap_err();

@@ -4,19 +4,55 @@
 //! ([`super::in_cardioid_or_bulb`]) and otherwise iterates exactly as the module docs of
 //! [`super`] describe.
 
-use super::{ESCAPE_RADIUS_SQ, Escape, Kernel, SampleGrid, in_cardioid_or_bulb};
+use super::{
+    ESCAPE_RADIUS_SQ, Escape, Kernel, KernelOptions, PERIODICITY_FIRST_SAVE, SampleGrid,
+    in_cardioid_or_bulb,
+};
 
-/// The reference kernel.
+/// The reference kernel, without periodicity detection (see [`ScalarKernelWith`] for that).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ScalarKernel;
 
-/// Escape of the single point `(cx, cy)`, and the iterations spent on it.
+/// The reference kernel with [`KernelOptions`] (periodicity detection on or off).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ScalarKernelWith {
+    pub options: KernelOptions,
+}
+
+/// Escape of the single point `(cx, cy)`, and the iterations spent on it (no periodicity
+/// detection).
 #[inline]
 pub fn escape_point(cx: f64, cy: f64, max_iterations: u32) -> (Escape, u64) {
+    iterate::<false>(cx, cy, max_iterations)
+}
+
+/// Escape of the single point `(cx, cy)` and the iterations spent on it, with `options`.
+///
+/// The escape is the same whatever the options; with periodicity detection, an orbit that comes
+/// back exactly to a saved value stops early, counting the steps done so far.
+#[inline]
+pub fn escape_point_with(
+    cx: f64,
+    cy: f64,
+    max_iterations: u32,
+    options: KernelOptions,
+) -> (Escape, u64) {
+    if options.periodicity {
+        iterate::<true>(cx, cy, max_iterations)
+    } else {
+        iterate::<false>(cx, cy, max_iterations)
+    }
+}
+
+#[inline(always)]
+fn iterate<const PERIODICITY: bool>(cx: f64, cy: f64, max_iterations: u32) -> (Escape, u64) {
     if in_cardioid_or_bulb(cx, cy) {
         return (Escape::INTERIOR, 0);
     }
     let (mut x, mut y) = (0.0f64, 0.0f64);
+    // Brent's cycle finder: the saved z (bit patterns) and the step count of the next save.
+    let (mut saved_x, mut saved_y) = (0u64, 0u64);
+    let mut next_save = PERIODICITY_FIRST_SAVE;
     let mut n = 0u32;
     loop {
         let x2 = x * x;
@@ -32,7 +68,35 @@ pub fn escape_point(cx: f64, cy: f64, max_iterations: u32) -> (Escape, u64) {
         y = (xy + xy) + cy;
         x = (x2 - y2) + cx;
         n += 1;
+        if PERIODICITY {
+            if x.to_bits() == saved_x && y.to_bits() == saved_y {
+                // z_n repeats an earlier value whose whole cycle passed the escape test.
+                return (Escape::INTERIOR, u64::from(n));
+            }
+            if u64::from(n) == next_save {
+                (saved_x, saved_y) = (x.to_bits(), y.to_bits());
+                next_save *= 2;
+            }
+        }
     }
+}
+
+/// The reference row loop: one sample after another.
+fn reference_row(
+    grid: &SampleGrid,
+    sy: u32,
+    max_iterations: u32,
+    out: &mut [Escape],
+    options: KernelOptions,
+) -> u64 {
+    let mut iterations = 0;
+    for (sx, slot) in (0u32..).zip(out.iter_mut()) {
+        let c = grid.point(sx, sy);
+        let (escape, spent) = escape_point_with(c.re, c.im, max_iterations, options);
+        *slot = escape;
+        iterations += spent;
+    }
+    iterations
 }
 
 impl Kernel for ScalarKernel {
@@ -47,14 +111,29 @@ impl Kernel for ScalarKernel {
         max_iterations: u32,
         out: &mut [Escape],
     ) -> u64 {
-        let mut iterations = 0;
-        for (sx, slot) in (0u32..).zip(out.iter_mut()) {
-            let c = grid.point(sx, sy);
-            let (escape, spent) = escape_point(c.re, c.im, max_iterations);
-            *slot = escape;
-            iterations += spent;
-        }
-        iterations
+        reference_row(
+            grid,
+            sy,
+            max_iterations,
+            out,
+            KernelOptions { periodicity: false },
+        )
+    }
+}
+
+impl Kernel for ScalarKernelWith {
+    fn name(&self) -> &'static str {
+        "scalar"
+    }
+
+    fn escape_row(
+        &self,
+        grid: &SampleGrid,
+        sy: u32,
+        max_iterations: u32,
+        out: &mut [Escape],
+    ) -> u64 {
+        reference_row(grid, sy, max_iterations, out, self.options)
     }
 }
 
@@ -77,7 +156,14 @@ mod tests {
 
     #[test]
     fn points_in_the_cardioid_and_bulb_never_escape() {
-        for (x, y) in [(0.0, 0.0), (-0.5, 0.3), (0.2, 0.0), (-1.0, 0.0), (-1.1, 0.1), (0.25, 0.0)] {
+        for (x, y) in [
+            (0.0, 0.0),
+            (-0.5, 0.3),
+            (0.2, 0.0),
+            (-1.0, 0.0),
+            (-1.1, 0.1),
+            (0.25, 0.0),
+        ] {
             assert!(in_cardioid_or_bulb(x, y), "({x}, {y})");
             let (e, spent) = escape_point(x, y, 10_000);
             assert!(e.is_interior());
@@ -159,16 +245,28 @@ mod tests {
         let grid = SampleGrid::new(num_complex::Complex64::new(-0.5, 0.0), 4.0, 0.0, 4, 2, 1);
         // Pixel (0, 0) is at the top-left: x + 0.5 - W/2 = -1.5 pixels, 1 pixel = 1.0.
         let p = grid.point(0, 0);
-        assert!((p.re - (-2.0)).abs() < 1e-15 && (p.im - 0.5).abs() < 1e-15, "{p}");
+        assert!(
+            (p.re - (-2.0)).abs() < 1e-15 && (p.im - 0.5).abs() < 1e-15,
+            "{p}"
+        );
         let p = grid.point(3, 1);
-        assert!((p.re - 1.0).abs() < 1e-15 && (p.im + 0.5).abs() < 1e-15, "{p}");
+        assert!(
+            (p.re - 1.0).abs() < 1e-15 && (p.im + 0.5).abs() < 1e-15,
+            "{p}"
+        );
         // A 90-degree turn maps "right" to "up".
         let turned = SampleGrid::new(num_complex::Complex64::new(0.0, 0.0), 4.0, 90.0, 4, 4, 1);
         let p = turned.point(3, 1); // u = 1.5, v = -0.5
-        assert!((p.re + 0.5).abs() < 1e-12 && (p.im - 1.5).abs() < 1e-12, "{p}");
+        assert!(
+            (p.re + 0.5).abs() < 1e-12 && (p.im - 1.5).abs() < 1e-12,
+            "{p}"
+        );
         // Supersampling spreads samples evenly inside each pixel.
         let ss = SampleGrid::new(num_complex::Complex64::new(0.0, 0.0), 4.0, 0.0, 4, 2, 2);
         let a = ss.point(0, 0);
-        assert!((a.re - (-1.75)).abs() < 1e-15 && (a.im - 0.75).abs() < 1e-15, "{a}");
+        assert!(
+            (a.re - (-1.75)).abs() < 1e-15 && (a.im - 0.75).abs() < 1e-15,
+            "{a}"
+        );
     }
 }

@@ -1,0 +1,145 @@
+//! Deep-zoom timings (plain main, `harness = false`): `cargo bench --bench deep`.
+//!
+//! Prints: plain f64 iterations/s (ScalarKernel), perturbation iterations/s without BLA (f64
+//! and FloatExp deltas), a whole frame at 1e-100 with BLA on one thread, and reference-orbit
+//! times. Set `DEEP_BENCH_FULL=1` for the 1920x1080 frame at 1e-100 with 100,000 iterations.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use zoomgen::deep::{
+    BLA_EPS, Cx, DeltaGrid, Fixed, FixedC, FloatExp, PerturbKernel, ReferenceOrbit, locate,
+};
+use zoomgen::kernel::{Escape, Kernel, SampleGrid, ScalarKernel};
+
+const FRAC: usize = 58;
+
+fn misiurewicz() -> FixedC {
+    let start = FixedC {
+        re: Fixed::parse("-0.74329189085243019", FRAC).unwrap(),
+        im: Fixed::parse("0.13124055230879761", FRAC).unwrap(),
+    };
+    locate::newton(&start, 24, 2, 200).unwrap().0
+}
+
+fn near(m: &FixedC, depth: u32, frac: usize) -> FixedC {
+    let scale = FloatExp::exp(-f64::from(depth) * std::f64::consts::LN_10);
+    let off = Cx {
+        re: scale * FloatExp::from_f64(0.17),
+        im: scale * FloatExp::from_f64(0.11),
+    };
+    m.with_frac(frac).add(&FixedC::from_fe(off, frac))
+}
+
+/// Renders `w` x `h` samples with `kernel` on this thread; returns (seconds, iterations).
+fn frame(kernel: &dyn Kernel, grid: &SampleGrid, max: u32) -> (f64, u64, u64) {
+    let mut row = vec![Escape::INTERIOR; grid.samples_x as usize];
+    let t = Instant::now();
+    let mut its = 0;
+    let mut interior = 0;
+    for sy in 0..grid.samples_y {
+        its += kernel.escape_row(grid, sy, max, &mut row);
+        interior += row.iter().filter(|e| e.is_interior()).count() as u64;
+    }
+    (t.elapsed().as_secs_f64(), its, interior)
+}
+
+fn main() {
+    let m = misiurewicz();
+    // 1. Plain f64: a seahorse-valley frame at 1e-6.
+    let grid = SampleGrid::new(
+        num_complex::Complex64::new(-0.7436438870371587, 0.1318259042053120),
+        1e-6,
+        0.0,
+        480,
+        270,
+        1,
+    );
+    let (s, its, _) = frame(&ScalarKernel, &grid, 20_000);
+    let plain = its as f64 / s;
+    println!(
+        "scalar f64 kernel: {:.1} M iterations/s ({its} iterations, {s:.2} s)",
+        plain / 1e6
+    );
+
+    for (depth, label) in [(100u32, "f64 deltas"), (1000, "FloatExp deltas")] {
+        let frac = Fixed::frac_for_bits((f64::from(depth) * 3.33) as u64 + 80);
+        let c = near(&m, depth, frac);
+        let max = 100_000;
+        let t = Instant::now();
+        let orbit = Arc::new(ReferenceOrbit::compute(&c, max, &mut |_| {}));
+        let orbit_s = t.elapsed().as_secs_f64();
+        println!(
+            "1e-{depth}: reference orbit {} iterations at {} bits: {orbit_s:.2} s ({:.2} us/iteration), {} bytes",
+            orbit.len() - 1,
+            64 * frac,
+            orbit_s * 1e6 / (orbit.len() - 1) as f64,
+            orbit.memory_bytes()
+        );
+        let ln_w = -f64::from(depth) * std::f64::consts::LN_10;
+        for (w, h, eps, name) in [(160u32, 90u32, 0.0, "no BLA"), (480, 270, BLA_EPS, "BLA")] {
+            let dg = DeltaGrid::new(Cx::zero(), ln_w, 0.0, w);
+            let g = SampleGrid::new(num_complex::Complex64::new(0.0, 0.0), 1.0, 0.0, w, h, 1);
+            let glitches = Arc::new(AtomicU64::new(0));
+            let t = Instant::now();
+            let (s, its, interior) = if depth == 100 {
+                let k = PerturbKernel::<f64>::new(orbit.clone(), dg, w, h, eps, glitches.clone());
+                let build = t.elapsed().as_secs_f64();
+                let r = frame(&k, &g, max);
+                println!(
+                    "   table build {build:.3} s, {} bytes, steps {}",
+                    k.table_bytes(),
+                    k.steps()
+                );
+                r
+            } else {
+                let k =
+                    PerturbKernel::<FloatExp>::new(orbit.clone(), dg, w, h, eps, glitches.clone());
+                let build = t.elapsed().as_secs_f64();
+                let r = frame(&k, &g, max);
+                println!(
+                    "   table build {build:.3} s, {} bytes, steps {}",
+                    k.table_bytes(),
+                    k.steps()
+                );
+                r
+            };
+            println!(
+                "1e-{depth} {label}, {name}: {w}x{h} in {s:.3} s, {:.1} M iterations/s ({:.2}x plain f64 cost per iteration), {:.2} us/sample, interior {interior}",
+                its as f64 / s / 1e6,
+                plain / (its as f64 / s),
+                s * 1e6 / f64::from(w * h)
+            );
+        }
+    }
+    if std::env::var("DEEP_BENCH_FULL").is_ok() {
+        let depth = 100;
+        let frac = Fixed::frac_for_bits((f64::from(depth) * 3.33) as u64 + 80);
+        let c = near(&m, depth, frac);
+        let max = 100_000;
+        let t = Instant::now();
+        let orbit = Arc::new(ReferenceOrbit::compute(&c, max, &mut |_| {}));
+        let dg = DeltaGrid::new(
+            Cx::zero(),
+            -f64::from(depth) * std::f64::consts::LN_10,
+            0.0,
+            1920,
+        );
+        let k =
+            PerturbKernel::<f64>::new(orbit, dg, 1920, 1080, BLA_EPS, Arc::new(AtomicU64::new(0)));
+        let g = SampleGrid::new(
+            num_complex::Complex64::new(0.0, 0.0),
+            1.0,
+            0.0,
+            1920,
+            1080,
+            1,
+        );
+        let (s, its, interior) = frame(&k, &g, max);
+        println!(
+            "1920x1080 at 1e-100, 100000 max iterations, one thread: {s:.2} s render + {:.2} s orbit and table; {its} iterations, interior {interior}",
+            t.elapsed().as_secs_f64() - s
+        );
+    }
+}

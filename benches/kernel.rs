@@ -1,0 +1,114 @@
+//! Kernel throughput in iterations per second (criterion's "elem/s").
+//!
+//! `cargo bench --bench kernel` (about a minute and a half on one core). Each group runs every kernel this
+//! CPU has on the same rows; the throughput is the number of iterations the reference kernel
+//! counts for those rows (measured once, before timing), so the rates compare useful work:
+//!
+//! - `interior`: a row of points inside the period-3 bulb (not covered by the cardioid/bulb
+//!   shortcut), periodicity detection off, so every point runs its whole budget: the raw rate.
+//! - `seahorse`: 64 rows spread over a 1920x1080 frame in seahorse valley (width 1e-5, 3000
+//!   iterations), where neighbouring pixels escape at very different counts; with periodicity
+//!   detection (the default) and without.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use num_complex::Complex64;
+use zoomgen::kernel::{
+    Avx2Kernel, Avx512Kernel, Escape, InterleavedKernel, Kernel, KernelOptions, SampleGrid,
+    ScalarKernelWith,
+};
+
+/// Rows of one view to benchmark.
+struct Rows {
+    grid: SampleGrid,
+    rows: Vec<u32>,
+    max_iterations: u32,
+}
+
+impl Rows {
+    fn run(&self, kernel: &dyn Kernel, out: &mut [Escape]) -> u64 {
+        self.rows
+            .iter()
+            .map(|&sy| kernel.escape_row(&self.grid, sy, self.max_iterations, out))
+            .sum()
+    }
+}
+
+fn kernels(options: KernelOptions) -> Vec<Box<dyn Kernel>> {
+    let mut list: Vec<Box<dyn Kernel>> = vec![
+        Box::new(ScalarKernelWith { options }),
+        Box::new(InterleavedKernel::new(options)),
+    ];
+    match Avx2Kernel::new(options) {
+        Some(k) => list.push(Box::new(k)),
+        None => eprintln!("note: no AVX2 on this CPU, skipping avx2"),
+    }
+    match Avx512Kernel::new(options) {
+        Some(k) => list.push(Box::new(k)),
+        None => eprintln!("note: no AVX-512F on this CPU, skipping avx512"),
+    }
+    list
+}
+
+fn bench_rows(c: &mut Criterion, group_name: &str, rows: &Rows, options: KernelOptions) {
+    let mut out = vec![Escape::INTERIOR; rows.grid.samples_x as usize];
+    // The work to do, as the reference counts it; every kernel must count the same.
+    let iterations = rows.run(&ScalarKernelWith { options }, &mut out);
+    let mut group = c.benchmark_group(group_name);
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(iterations));
+    for kernel in kernels(options) {
+        assert_eq!(
+            rows.run(kernel.as_ref(), &mut out),
+            iterations,
+            "{}",
+            kernel.name()
+        );
+        group.bench_function(kernel.name(), |b| {
+            b.iter(|| black_box(rows.run(kernel.as_ref(), black_box(&mut out))))
+        });
+    }
+    group.finish();
+}
+
+fn interior(c: &mut Criterion) {
+    // 512 points of a tiny patch inside the period-3 bulb, 4000 steps each.
+    let grid = SampleGrid::new(Complex64::new(-0.1226, 0.7449), 1e-3, 0.0, 512, 1, 1);
+    let rows = Rows {
+        grid,
+        rows: vec![0],
+        max_iterations: 4000,
+    };
+    let mut out = vec![Escape::INTERIOR; 512];
+    rows.run(&ScalarKernelWith::default(), &mut out);
+    assert!(
+        out.iter().all(|e| e.is_interior()),
+        "the interior row escapes"
+    );
+    bench_rows(c, "interior", &rows, KernelOptions { periodicity: false });
+}
+
+fn seahorse(c: &mut Criterion) {
+    let center = Complex64::new(-0.743_643_887_037_158_7, 0.131_825_904_205_311_97);
+    let grid = SampleGrid::new(center, 1e-5, 0.0, 1920, 1080, 1);
+    let rows = Rows {
+        grid,
+        rows: (0..64).map(|i| 8 + i * 17).collect(),
+        max_iterations: 3000,
+    };
+    bench_rows(c, "seahorse", &rows, KernelOptions { periodicity: true });
+    bench_rows(
+        c,
+        "seahorse-noperiod",
+        &rows,
+        KernelOptions { periodicity: false },
+    );
+}
+
+criterion_group!(benches, interior, seahorse);
+criterion_main!(benches);

@@ -1,0 +1,373 @@
+//! Whole-machine throughput: band schedulers across thread counts and band heights, a whole
+//! scene with and without PNG encoding, and PNG compression levels.
+//!
+//! A plain binary (no criterion): the scheduler matrix has a hundred cells, and each wants a
+//! median of a few full 1080p frames. Run it with
+//!
+//! ```text
+//! cargo bench --bench throughput -- schedulers --threads 1,2,4,8,16 --bands 1,4,16,64
+//! cargo bench --bench throughput -- scene
+//! cargo bench --bench throughput -- png
+//! ```
+//!
+//! Every table is printed as Markdown, ready for docs/PERFORMANCE.md. Medians of `--reps` runs.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use num_complex::Complex64;
+use rayon::prelude::*;
+use zoomgen::bands::Scheduler;
+use zoomgen::color::Palette;
+use zoomgen::kernel::Kernel;
+use zoomgen::output::{FrameFolder, PngCompression, PngWriter, encode_png};
+use zoomgen::path::View;
+use zoomgen::pipeline::{ParallelSettings, RenderedFrame, render_frames};
+use zoomgen::render::{FrameJob, RenderStats, render_band};
+use zoomgen::scene::ColorSettings;
+
+struct Options {
+    what: String,
+    threads: Vec<usize>,
+    bands: Vec<u32>,
+    reps: usize,
+    width: u32,
+    height: u32,
+    frames: usize,
+}
+
+fn parse_options() -> Options {
+    let mut options = Options {
+        what: "schedulers".into(),
+        threads: vec![1, 2],
+        bands: vec![1, 4, 16, 64],
+        reps: 3,
+        width: 1920,
+        height: 1080,
+        frames: 2,
+    };
+    let mut args = std::env::args().skip(1);
+    let list = |s: String| -> Vec<usize> { s.split(',').filter_map(|x| x.parse().ok()).collect() };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--threads" => options.threads = list(args.next().unwrap_or_default()),
+            "--bands" => {
+                options.bands = list(args.next().unwrap_or_default())
+                    .into_iter()
+                    .map(|b| b as u32)
+                    .collect()
+            }
+            "--reps" => options.reps = args.next().and_then(|s| s.parse().ok()).unwrap_or(3),
+            "--frames" => options.frames = args.next().and_then(|s| s.parse().ok()).unwrap_or(2),
+            "--size" => {
+                let s = args.next().unwrap_or_default();
+                if let Some((w, h)) = s.split_once('x') {
+                    options.width = w.parse().unwrap_or(1920);
+                    options.height = h.parse().unwrap_or(1080);
+                }
+            }
+            "--bench" => {}
+            other if !other.starts_with('-') => options.what = other.to_string(),
+            other => eprintln!("ignoring unknown option {other}"),
+        }
+    }
+    options
+}
+
+fn kernel() -> Arc<dyn Kernel> {
+    Arc::from(zoomgen::kernel::select_kernel().unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn palette() -> Palette {
+    Palette::new(&ColorSettings {
+        palette: ["#000764", "#206bcb", "#edffff", "#ffaa00", "#000200"]
+            .iter()
+            .map(|c| zoomgen::scene::Rgb8::parse(c).unwrap())
+            .collect(),
+        cycle: 64.0,
+        offset: 0.0,
+        interior: zoomgen::scene::Rgb8([0, 0, 0]),
+    })
+}
+
+/// `frames` views zooming into `center` from `width`, each 10% narrower than the last.
+fn views(name: &str, frames: usize) -> Vec<View> {
+    let (center, width, iterations) = match name {
+        // The whole set: a third of the pixels are interior (max_iterations each), the rest
+        // escape in a few steps; rows through the set cost 100x rows above it.
+        "full" => (Complex64::new(-0.75, 0.0), 3.5, 1000),
+        // Seahorse valley: neighbouring pixels escape at very different counts.
+        _ => (
+            Complex64::new(-0.743_643_887_037_158_7, 0.131_825_904_205_311_97),
+            5e-5,
+            4000,
+        ),
+    };
+    (0..frames)
+        .map(|f| View {
+            frame: f as u64,
+            center,
+            ln_width: f64::ln(width) + f as f64 * 0.9f64.ln(),
+            rotation_deg: 0.0,
+            max_iterations: iterations,
+            segment: 0,
+            center_fraction: 0.0,
+        })
+        .collect()
+}
+
+fn jobs(views: &[View], o: &Options, kernel: &Arc<dyn Kernel>) -> Vec<FrameJob> {
+    views
+        .iter()
+        .map(|v| FrameJob::new(v.clone(), o.width, o.height, 1, kernel.clone()))
+        .collect()
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Renders the jobs with one of our schedulers; returns seconds and the stats.
+fn run_ours(
+    jobs: &[FrameJob],
+    palette: &Palette,
+    settings: &ParallelSettings,
+) -> (f64, RenderStats) {
+    let cancel = AtomicBool::new(false);
+    let mut stats = RenderStats::default();
+    let start = Instant::now();
+    render_frames(jobs, palette, settings, &cancel, &mut |_| {}, &mut |f| {
+        stats.add(&f.stats);
+        Ok(())
+    })
+    .unwrap();
+    (start.elapsed().as_secs_f64(), stats)
+}
+
+/// Renders the jobs frame by frame with rayon's `par_chunks_mut` (the outside reference).
+fn run_rayon(jobs: &[FrameJob], palette: &Palette, threads: usize, band_height: u32) -> f64 {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    pool.install(|| {
+        for job in jobs {
+            let row_bytes = job.row_bytes();
+            let mut pixels = vec![0u8; row_bytes * job.height as usize];
+            pixels
+                .par_chunks_mut(row_bytes * band_height as usize)
+                .enumerate()
+                .for_each_init(Vec::new, |scratch, (band, chunk)| {
+                    let first = band as u32 * band_height;
+                    let rows = first..first + (chunk.len() / row_bytes) as u32;
+                    render_band(job, palette, rows, scratch, chunk, None);
+                });
+            std::hint::black_box(&pixels);
+        }
+    });
+    start.elapsed().as_secs_f64()
+}
+
+fn schedulers(o: &Options) {
+    let kernel = kernel();
+    let palette = palette();
+    println!(
+        "kernel {}, {}x{}, {} frames per run, median of {} runs; cell = ms per frame (speed-up over 1 thread, lockfree, 4-row bands)\n",
+        kernel.name(),
+        o.width,
+        o.height,
+        o.frames,
+        o.reps
+    );
+    for view in ["full", "seahorse"] {
+        let jobs = jobs(&views(view, o.frames), o, &kernel);
+        let base = median(
+            (0..o.reps)
+                .map(|_| {
+                    run_ours(
+                        &jobs,
+                        &palette,
+                        &ParallelSettings {
+                            threads: 1,
+                            band_height: 4,
+                            scheduler: Scheduler::LockFree,
+                            frames_in_flight: 3,
+                            keep_escapes: false,
+                        },
+                    )
+                    .0
+                })
+                .collect(),
+        );
+        let (_, stats) = run_ours(&jobs, &palette, &ParallelSettings::default());
+        println!(
+            "### {view} view: {:.2} G iterations per frame, 1 thread {:.0} ms per frame ({:.2} G it/s)\n",
+            stats.iterations as f64 / jobs.len() as f64 / 1e9,
+            base * 1e3 / jobs.len() as f64,
+            stats.iterations as f64 / base / 1e9
+        );
+        print!("| scheduler | band rows |");
+        for t in &o.threads {
+            print!(" {t} threads |");
+        }
+        println!();
+        print!("|---|---|");
+        for _ in &o.threads {
+            print!("---|");
+        }
+        println!();
+        for name in ["static", "mutex", "lockfree-cas", "lockfree", "rayon"] {
+            for &band_height in &o.bands {
+                if name == "static" && band_height != o.bands[0] {
+                    continue; // static ignores the band height: one run of rows per thread
+                }
+                print!(
+                    "| {name} | {} |",
+                    if name == "static" {
+                        "H/T".to_string()
+                    } else {
+                        band_height.to_string()
+                    }
+                );
+                for &threads in &o.threads {
+                    let secs = median(
+                        (0..o.reps)
+                            .map(|_| match Scheduler::from_name(name) {
+                                Some(scheduler) => {
+                                    run_ours(
+                                        &jobs,
+                                        &palette,
+                                        &ParallelSettings {
+                                            threads,
+                                            band_height,
+                                            scheduler,
+                                            frames_in_flight: 3,
+                                            keep_escapes: false,
+                                        },
+                                    )
+                                    .0
+                                }
+                                None => run_rayon(&jobs, &palette, threads, band_height),
+                            })
+                            .collect(),
+                    );
+                    print!(
+                        " {:.0} ({:.2}x) |",
+                        secs * 1e3 / jobs.len() as f64,
+                        base / secs
+                    );
+                }
+                println!();
+            }
+        }
+        println!();
+    }
+}
+
+/// A whole seahorse segment rendered with PNG encoding and without: encoding must hide.
+fn scene(o: &Options) {
+    let kernel = kernel();
+    let palette = palette();
+    let threads = *o.threads.last().unwrap_or(&1);
+    let frames = o.frames.max(8);
+    let jobs = jobs(&views("seahorse", frames), o, &kernel);
+    let settings = ParallelSettings {
+        threads,
+        ..ParallelSettings::default()
+    };
+    let mut render_only = Vec::new();
+    let mut with_png = Vec::new();
+    let mut stats = RenderStats::default();
+    for _ in 0..o.reps {
+        let (secs, s) = run_ours(&jobs, &palette, &settings);
+        render_only.push(secs);
+        stats = s;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = FrameFolder::new(dir.path(), frames as u64);
+        let writer = PngWriter::start(folder, PngCompression::Fast, threads.div_ceil(8), 2);
+        let cancel = AtomicBool::new(false);
+        let start = Instant::now();
+        render_frames(&jobs, &palette, &settings, &cancel, &mut |_| {}, &mut |f| {
+            writer.submit(f)
+        })
+        .unwrap();
+        writer.finish().unwrap();
+        with_png.push(start.elapsed().as_secs_f64());
+    }
+    let (r, w) = (median(render_only), median(with_png));
+    println!(
+        "| {}x{} seahorse, {frames} frames, {threads} threads | render only | with PNG (fast) | ratio |",
+        o.width, o.height
+    );
+    println!("|---|---|---|---|");
+    println!(
+        "| frames/s | {:.2} | {:.2} | {:.3} |",
+        frames as f64 / r,
+        frames as f64 / w,
+        w / r
+    );
+    println!(
+        "| G iterations/s | {:.2} | {:.2} | |",
+        stats.iterations as f64 / r / 1e9,
+        stats.iterations as f64 / w / 1e9
+    );
+}
+
+/// PNG compression levels on a 1080p seahorse frame: milliseconds and bytes.
+fn png(o: &Options) {
+    let kernel = kernel();
+    let palette = palette();
+    let jobs = jobs(&views("seahorse", 1), o, &kernel);
+    let mut frame: Option<RenderedFrame> = None;
+    let cancel = AtomicBool::new(false);
+    render_frames(
+        &jobs,
+        &palette,
+        &ParallelSettings::default(),
+        &cancel,
+        &mut |_| {},
+        &mut |f| {
+            frame = Some(f);
+            Ok(())
+        },
+    )
+    .unwrap();
+    let frame = frame.unwrap();
+    println!(
+        "| level ({}x{}) | ms per frame | bytes |",
+        o.width, o.height
+    );
+    println!("|---|---|---|");
+    for (name, level) in [
+        ("fast", PngCompression::Fast),
+        ("default", PngCompression::Default),
+        ("best", PngCompression::Best),
+    ] {
+        let mut bytes = 0;
+        let secs = median(
+            (0..o.reps)
+                .map(|_| {
+                    let mut out = Vec::new();
+                    let start = Instant::now();
+                    encode_png(&frame, level, &mut out).unwrap();
+                    bytes = out.len();
+                    start.elapsed().as_secs_f64()
+                })
+                .collect(),
+        );
+        println!("| {name} | {:.1} | {bytes} |", secs * 1e3);
+    }
+}
+
+fn main() {
+    let o = parse_options();
+    match o.what.as_str() {
+        "schedulers" => schedulers(&o),
+        "scene" => scene(&o),
+        "png" => png(&o),
+        other => eprintln!("unknown benchmark {other} (expected schedulers, scene or png)"),
+    }
+}

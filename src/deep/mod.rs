@@ -1,0 +1,349 @@
+//! Deep zoom: exact frames far below the `f64` range (widths of `1e-300`, `1e-1000`, beyond).
+//!
+//! Plain `f64` kernels fail near a width of `1e-13`: neighbouring samples round to the same
+//! point. Below that, a frame is rendered by *perturbation*: one reference orbit `Z_n` of a point
+//! `C` is computed in arbitrary precision ([`fixed`], our own fixed-point numbers on `u64`
+//! limbs), and every sample `c = C + δc` iterates only its difference `δz` in hardware floats
+//! ([`perturb`]), with Zhuoran's rebasing instead of glitch detection and the bilinear
+//! approximation (BLA, [`bla`]) to skip many iterations at once.
+//!
+//! Sources:
+//! - K. I. Martin, "Superfractalthing maths" (2013): perturbation of a high-precision reference.
+//! - Zhuoran, "Another solution to perturbation glitches", fractalforums.org (2021): rebasing
+//!   and the bilinear approximation.
+//! - Claude Heiland-Allen, "Deep zoom theory and practice (again)", mathr.co.uk (2022): BLA
+//!   tables, merging rule and validity radii, the choice of number types by depth.
+//!
+//! # Number types, chosen per frame
+//!
+//! With `s` the sample spacing (`width / samples_x`) and `c` the frame center:
+//! - `s > 2^-42 max(|c|, 1)` (about 2,000 `f64` steps of the center per sample): the existing
+//!   `f64` kernels are exact enough; [`DeepRenderer::kernel_for`] returns `None`.
+//! - `2^-960 <= s` (down to about `1e-289`): perturbation with `f64` deltas and BLA
+//!   coefficients.
+//! - `s < 2^-960`: perturbation with [`FloatExp`] (f64 mantissa, i64 exponent) deltas and
+//!   coefficients.
+//!
+//! # Reference orbits
+//!
+//! Inside a segment between keyframes `A` and `B` the center is
+//! `c = cD + (cS - cD) g` where `D` is the deeper keyframe, `S` the other one and
+//! `g = (w - wD) / (wS - wD) = rD expm1(ln w - ln wD) / (1 - rD)`, `rD = wD / wS`, with `g` a
+//! [`FloatExp`] (it underflows `f64`). The reference point of every frame of the segment is the
+//! deeper keyframe's center `cD`, parsed from the scene's decimal text: one orbit for the whole
+//! segment (frames past the last keyframe use the last keyframe's), computed once at the
+//! precision of the deepest frame that uses it and for the largest iteration budget. A frame
+//! whose offset `|c - cD|` exceeds 1,000 widths (a pan between equal widths, or keyframes far
+//! apart) gets an orbit of its own at its exact center. Orbits are stored as `f64` pairs
+//! (16 bytes per iteration, [`orbit`]); BLA tables are built per frame (their radii depend on the
+//! frame's largest `|δc|`) and freed with the frame's kernel.
+//!
+//! # Glitches
+//!
+//! With rebasing there is no reference-dependent glitch. A sample is still counted as a glitch
+//! (see [`DeepRenderer::glitches`]) if its delta stops being finite. The accuracy tests
+//! (`tests/deep_accuracy.rs`) compare sampled pixels with direct fixed-point iteration.
+
+pub mod bla;
+pub mod fixed;
+pub mod floatexp;
+pub mod locate;
+pub mod orbit;
+pub mod perturb;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use crate::kernel::{Kernel, SampleGrid};
+use crate::path::{View, ZoomPath};
+use crate::scene::Scene;
+
+pub use fixed::{Fixed, FixedC};
+pub use floatexp::{Cx, FloatExp};
+pub use orbit::ReferenceOrbit;
+pub use perturb::{DeltaGrid, PerturbKernel};
+
+/// BLA tolerance `ε` (relative error allowed per skipped step).
+pub const BLA_EPS: f64 = 1.0 / (1u64 << 53) as f64;
+
+/// `log2` of the sample spacing below which deltas need [`FloatExp`].
+pub const FLOATEXP_BELOW_LOG2: f64 = -960.0;
+
+/// `log2` of (spacing / max(|c|, 1)) above which plain `f64` kernels are used.
+pub const F64_ABOVE_LOG2: f64 = -42.0;
+
+/// Extra bits of the reference orbit beyond the sample spacing.
+pub const GUARD_BITS: u64 = 64;
+
+/// A proposed iteration budget for a frame of width `10^log10_width`:
+/// `clamp(500 + 200 d^1.2, 500, 10^8)` with `d = max(0, -log10 width)`.
+///
+/// Escape counts near the boundary grow roughly linearly with the zoom depth `d` (each
+/// magnification by a constant factor adds a constant number of iterations near a Misiurewicz
+/// point, and more near minibrots, whose periods grow with depth); the power 1.2 leaves room
+/// for the latter. It gives about 4,000 at `1e-11`, 50,000 at `1e-100`, 190,000 at `1e-300`
+/// and 800,000 at `1e-1000`.
+pub fn auto_max_iterations(log10_width: f64) -> u32 {
+    let d = (-log10_width).max(0.0);
+    (500.0 + 200.0 * d.powf(1.2)).clamp(500.0, 1e8).round() as u32
+}
+
+/// Which reference orbit a frame uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrbitKey {
+    /// The center of keyframe `i`.
+    Keyframe(usize),
+    /// The exact center of one frame.
+    Frame(u64),
+}
+
+/// What a perturbation frame needs.
+#[derive(Debug, Clone)]
+struct FramePlan {
+    key: OrbitKey,
+    /// The reference point, at `frac` limbs.
+    center: FixedC,
+    frac: usize,
+    /// Frame center minus reference point.
+    offset: Cx<FloatExp>,
+    extended: bool,
+}
+
+/// Deep-zoom kernels for the frames of one run.
+pub struct DeepRenderer {
+    path: ZoomPath,
+    /// Keyframe centers as decimal text.
+    centers: Vec<[String; 2]>,
+    orbits: Mutex<HashMap<OrbitKey, Arc<ReferenceOrbit>>>,
+    glitches: Mutex<HashMap<u64, Arc<AtomicU64>>>,
+    samples_x: u32,
+}
+
+impl std::fmt::Debug for DeepRenderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeepRenderer")
+            .field("keyframes", &self.centers.len())
+            .field("orbits", &self.orbit_count())
+            .field("orbit_memory_bytes", &self.orbit_memory_bytes())
+            .finish()
+    }
+}
+
+impl DeepRenderer {
+    /// Prepares reference orbits for every frame in `frames` that needs perturbation (the rest
+    /// use plain `f64` kernels). `progress(done_fraction)` is called while orbits are computed.
+    pub fn new(
+        scene: &Scene,
+        path: &ZoomPath,
+        frames: &[u64],
+        width: u32,
+        _height: u32,
+        supersample: u32,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<DeepRenderer, String> {
+        let centers = scene
+            .keyframes
+            .iter()
+            .map(|k| {
+                [
+                    k.center[0].text().to_string(),
+                    k.center[1].text().to_string(),
+                ]
+            })
+            .collect();
+        let renderer = DeepRenderer {
+            path: path.clone(),
+            centers,
+            orbits: Mutex::new(HashMap::new()),
+            glitches: Mutex::new(HashMap::new()),
+            samples_x: width * supersample,
+        };
+        // What each orbit must serve: the finest precision and the largest budget.
+        let mut needs: HashMap<OrbitKey, (FixedC, u32)> = HashMap::new();
+        for &frame in frames {
+            let view = path.view(frame);
+            if let Some(plan) = renderer.plan(&view, renderer.samples_x)? {
+                let entry = needs.entry(plan.key).or_insert((plan.center.clone(), 0));
+                if plan.frac > entry.0.frac() {
+                    entry.0 = plan.center;
+                }
+                entry.1 = entry.1.max(view.max_iterations);
+            }
+        }
+        let cost = |c: &FixedC, it: u32| (c.frac() as f64 + 1.0).powi(2) * f64::from(it);
+        let total: f64 = needs
+            .values()
+            .map(|(c, it)| cost(c, *it))
+            .sum::<f64>()
+            .max(1.0);
+        let mut done = 0.0;
+        let mut keys: Vec<_> = needs.into_iter().collect();
+        keys.sort_by_key(|(k, _)| match k {
+            OrbitKey::Keyframe(i) => (0, *i as u64),
+            OrbitKey::Frame(f) => (1, *f),
+        });
+        for (key, (center, iterations)) in keys {
+            let share = cost(&center, iterations) / total;
+            let orbit =
+                ReferenceOrbit::compute(&center, iterations, &mut |f| progress(done + share * f));
+            done += share;
+            renderer.orbits.lock().unwrap().insert(key, Arc::new(orbit));
+        }
+        progress(1.0);
+        Ok(renderer)
+    }
+
+    /// The kernel for one frame, or `None` when plain `f64` is exact enough for it.
+    ///
+    /// A frame whose orbit was not prepared by [`DeepRenderer::new`] gets it computed here.
+    pub fn kernel_for(&self, view: &View, grid: &SampleGrid) -> Option<Arc<dyn Kernel>> {
+        let plan = match self.plan(view, grid.samples_x) {
+            Ok(p) => p?,
+            // Unparsable centers were rejected by `new`; fall back to f64 rather than panic.
+            Err(_) => return None,
+        };
+        let orbit = self.orbit(&plan, view.max_iterations);
+        let delta = DeltaGrid::new(
+            plan.offset,
+            view.ln_width,
+            view.rotation_deg,
+            grid.samples_x,
+        );
+        let glitches = self
+            .glitches
+            .lock()
+            .unwrap()
+            .entry(view.frame)
+            .or_default()
+            .clone();
+        let (sx, sy) = (grid.samples_x, grid.samples_y);
+        Some(if plan.extended {
+            Arc::new(PerturbKernel::<FloatExp>::new(
+                orbit, delta, sx, sy, BLA_EPS, glitches,
+            ))
+        } else {
+            Arc::new(PerturbKernel::<f64>::new(
+                orbit, delta, sx, sy, BLA_EPS, glitches,
+            ))
+        })
+    }
+
+    /// Samples of `frame` whose result cannot be trusted (so far; 0 for `f64` frames).
+    pub fn glitches(&self, frame: u64) -> u64 {
+        self.glitches
+            .lock()
+            .unwrap()
+            .get(&frame)
+            .map_or(0, |g| g.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Bytes held by reference orbits.
+    pub fn orbit_memory_bytes(&self) -> usize {
+        self.orbits
+            .lock()
+            .unwrap()
+            .values()
+            .map(|o| o.memory_bytes())
+            .sum()
+    }
+
+    /// Number of reference orbits held.
+    pub fn orbit_count(&self) -> usize {
+        self.orbits.lock().unwrap().len()
+    }
+
+    /// The orbit for `plan`, computing (or recomputing, finer or longer) it when needed.
+    fn orbit(&self, plan: &FramePlan, max_iterations: u32) -> Arc<ReferenceOrbit> {
+        if let Some(o) = self.orbits.lock().unwrap().get(&plan.key) {
+            if o.serves(plan.frac, max_iterations) {
+                return o.clone();
+            }
+        }
+        let orbit = Arc::new(ReferenceOrbit::compute(
+            &plan.center,
+            max_iterations,
+            &mut |_| {},
+        ));
+        self.orbits.lock().unwrap().insert(plan.key, orbit.clone());
+        orbit
+    }
+
+    fn parse_center(&self, key: usize, frac: usize) -> Result<FixedC, String> {
+        let [re, im] = &self.centers[key];
+        let p = |t: &str| {
+            Fixed::parse(t, frac)
+                .ok_or_else(|| format!("keyframe center {t} out of range for deep zoom"))
+        };
+        Ok(FixedC {
+            re: p(re)?,
+            im: p(im)?,
+        })
+    }
+
+    /// How `view` is rendered: `None` for plain `f64`.
+    fn plan(&self, view: &View, samples_x: u32) -> Result<Option<FramePlan>, String> {
+        let spacing_log2 = (view.ln_width - f64::from(samples_x).ln()) / std::f64::consts::LN_2;
+        let scale = view.center.norm().max(1.0);
+        if spacing_log2 - scale.log2() > F64_ABOVE_LOG2 && view.center.norm().is_finite() {
+            return Ok(None);
+        }
+        let bits = (-spacing_log2).ceil().max(0.0) as u64 + GUARD_BITS;
+        let frac = Fixed::frac_for_bits(bits);
+        let extended = spacing_log2 < FLOATEXP_BELOW_LOG2;
+        let (a, b) = self.path.segment_keys(view);
+        let ln_w = view.ln_width;
+        if a == b {
+            let center = self.parse_center(a, frac)?;
+            return Ok(Some(FramePlan {
+                key: OrbitKey::Keyframe(a),
+                center,
+                frac,
+                offset: Cx::zero(),
+                extended,
+            }));
+        }
+        let (ln_a, ln_b) = (self.path.key_ln_width(a), self.path.key_ln_width(b));
+        let frame_plan = |center: FixedC| FramePlan {
+            key: OrbitKey::Frame(view.frame),
+            center,
+            frac,
+            offset: Cx::zero(),
+            extended,
+        };
+        if ln_a == ln_b {
+            // A pan: the center moves linearly in the frame number; an orbit per frame.
+            let (ca, cb) = (self.parse_center(a, frac)?, self.parse_center(b, frac)?);
+            let t = Fixed::from_f64(view.center_fraction, frac);
+            let d = cb.sub(&ca);
+            let c = ca.add(&FixedC {
+                re: d.re.mul(&t),
+                im: d.im.mul(&t),
+            });
+            return Ok(Some(frame_plan(c)));
+        }
+        let (d, s, ln_d, ln_s) = if ln_b < ln_a {
+            (b, a, ln_b, ln_a)
+        } else {
+            (a, b, ln_a, ln_b)
+        };
+        let (cd, cs) = (self.parse_center(d, frac)?, self.parse_center(s, frac)?);
+        // g = (w - wD) / (wS - wD) = rD expm1(ln w - ln wD) / (1 - rD), rD = wD / wS < 1.
+        let r_d = FloatExp::exp(ln_d - ln_s);
+        let g = r_d * FloatExp::from_f64((ln_w - ln_d).exp_m1() / -(ln_d - ln_s).exp_m1());
+        let diff = cs.sub(&cd).to_fe();
+        let offset = diff.scale(g);
+        let far = offset.norm().log2_abs() - ln_w / std::f64::consts::LN_2 > 1000f64.log2();
+        if far {
+            let c = cd.add(&FixedC::from_fe(offset, frac));
+            return Ok(Some(frame_plan(c)));
+        }
+        Ok(Some(FramePlan {
+            key: OrbitKey::Keyframe(d),
+            center: cd,
+            frac,
+            offset,
+            extended,
+        }))
+    }
+}

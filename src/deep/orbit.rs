@@ -1,0 +1,127 @@
+//! Reference orbits: `Z_{n+1} = Z_n^2 + C` in fixed point, stored as `f64` pairs.
+//!
+//! The orbit is iterated at the precision of the deepest frame that uses it and then rounded to
+//! `f64` pairs (16 bytes per iteration): perturbation only needs `Z_n` to `f64` precision. `Z_n`
+//! values whose both parts lie below `2^-960` (close to a nucleus of a deep minibrot) lose their
+//! relative precision in an `f64`; they are kept exactly, as [`FloatExp`] pairs, in a short
+//! side list that kernels with extended-exponent deltas consult.
+
+use super::fixed::FixedC;
+use super::floatexp::{Cx, FloatExp, Real};
+use crate::kernel::ESCAPE_RADIUS_SQ;
+
+/// `|x|` below which an `f64` orbit value is looked up in the exact side list.
+pub const TINY: f64 = 1e-289;
+
+/// One reference orbit.
+#[derive(Debug, Clone)]
+pub struct ReferenceOrbit {
+    /// The reference point `C`.
+    center: FixedC,
+    /// `Z_0 = 0, Z_1 = C, ...` up to the iteration budget or the first `|Z_n| > R`.
+    z: Vec<[f64; 2]>,
+    /// Exact values of the entries whose parts are both below [`TINY`], by index.
+    tiny: Vec<(u32, Cx<FloatExp>)>,
+    /// Whether the orbit ended by escaping (rather than by reaching its budget).
+    escaped: bool,
+    /// The budget it was computed for.
+    max_iterations: u32,
+}
+
+impl ReferenceOrbit {
+    /// Iterates `C` for up to `max_iterations` steps at `C`'s precision. `progress` gets the
+    /// fraction done now and then; returning `false` from `cancel` is not supported (orbits are
+    /// short next to the frames that use them).
+    pub fn compute(
+        center: &FixedC,
+        max_iterations: u32,
+        progress: &mut dyn FnMut(f64),
+    ) -> ReferenceOrbit {
+        let mut z = Vec::with_capacity(max_iterations as usize + 1);
+        let mut tiny = Vec::new();
+        let mut cur = FixedC::zero(center.frac());
+        z.push([0.0, 0.0]);
+        let mut escaped = false;
+        for n in 1..=max_iterations {
+            cur = cur.sqr_add(center);
+            let fe = cur.to_fe();
+            let (x, y) = (fe.re.to_f64(), fe.im.to_f64());
+            if x.abs() < TINY && y.abs() < TINY {
+                tiny.push((n, fe));
+            }
+            z.push([x, y]);
+            if x * x + y * y > ESCAPE_RADIUS_SQ {
+                escaped = true;
+                break;
+            }
+            if n % 4096 == 0 {
+                progress(f64::from(n) / f64::from(max_iterations));
+            }
+        }
+        progress(1.0);
+        ReferenceOrbit {
+            center: center.clone(),
+            z,
+            tiny,
+            escaped,
+            max_iterations,
+        }
+    }
+
+    /// The reference point.
+    pub fn center(&self) -> &FixedC {
+        &self.center
+    }
+
+    /// Stored entries `Z_0 ..`.
+    pub fn len(&self) -> usize {
+        self.z.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.z.is_empty()
+    }
+
+    pub fn escaped(&self) -> bool {
+        self.escaped
+    }
+
+    pub fn max_iterations(&self) -> u32 {
+        self.max_iterations
+    }
+
+    /// Fraction limbs of the reference point (its precision).
+    pub fn frac(&self) -> usize {
+        self.center.frac()
+    }
+
+    /// Whether this orbit serves a frame needing `frac` limbs and `max_iterations` steps.
+    pub fn serves(&self, frac: usize, max_iterations: u32) -> bool {
+        self.frac() >= frac && (self.escaped || self.max_iterations >= max_iterations)
+    }
+
+    /// `Z_n` as `f64` parts.
+    #[inline]
+    pub fn z_f64(&self) -> &[[f64; 2]] {
+        &self.z
+    }
+
+    /// `Z_n` as a complex of `T`, exact also for tiny entries when `T` is [`FloatExp`].
+    #[inline]
+    pub fn z_at<T: Real>(&self, n: usize) -> Cx<T> {
+        let [x, y] = self.z[n];
+        if T::EXTENDED && x.abs() < TINY && y.abs() < TINY && !self.tiny.is_empty() {
+            if let Ok(i) = self.tiny.binary_search_by_key(&(n as u32), |e| e.0) {
+                return Cx::from_fe(self.tiny[i].1);
+            }
+        }
+        Cx::from_f64(x, y)
+    }
+
+    /// Bytes held by this orbit (entries, side list, reference point).
+    pub fn memory_bytes(&self) -> usize {
+        self.z.capacity() * 16
+            + self.tiny.capacity() * std::mem::size_of::<(u32, Cx<FloatExp>)>()
+            + 2 * 8 * (self.center.frac() + 1)
+    }
+}

@@ -1,0 +1,317 @@
+//! The command line as a user runs it: tiny scenes rendered by the built binary.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+const TINY: &str = r##"
+title = "tiny"
+[video]
+width = 64
+height = 36
+fps = 24
+frames = 3
+[render]
+max_iterations = 200
+supersample = 2
+[color]
+palette = ["#000764", "#206bcb", "#edffff", "#ffaa00", "#000200"]
+cycle = 32.0
+[[keyframe]]
+frame = 0
+center = ["-0.75", "0.0"]
+width = 3.5
+[[keyframe]]
+frame = 2
+center = ["-0.7436438870371587", "0.1318259042053120"]
+width = "0.01"
+max_iterations = 600
+"##;
+
+fn zoomgen() -> Command {
+    Command::cargo_bin("zoomgen").unwrap()
+}
+
+fn write_scene(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, text).unwrap();
+    path
+}
+
+fn decode(path: &Path) -> image::RgbImage {
+    image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8()
+}
+
+#[test]
+fn a_tiny_scene_renders_three_frames_and_a_rerun_skips_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = write_scene(dir.path(), "tiny.toml", TINY);
+    let out = dir.path().join("out");
+    zoomgen()
+        .arg(&scene)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("rendered 3 frames (0 skipped)"))
+        .stderr(predicate::str::contains(format!(
+            "ffmpeg -framerate 24 -i {}",
+            out.join("frame_%05d.png").display()
+        )));
+    let frames: Vec<_> = (0..3)
+        .map(|n| decode(&out.join(format!("frame_{n:05}.png"))))
+        .collect();
+    for f in &frames {
+        assert_eq!(f.dimensions(), (64, 36));
+    }
+    assert_ne!(frames[0], frames[1]);
+    assert_ne!(frames[1], frames[2]);
+    let names: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        names.len(),
+        3,
+        "only the frames, no temporary files: {names:?}"
+    );
+
+    let before = fs::metadata(out.join("frame_00001.png"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    zoomgen()
+        .arg(&scene)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("rendered 0 frames (3 skipped)"));
+    let after = fs::metadata(out.join("frame_00001.png"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before, after, "a skipped frame is not rewritten");
+
+    // A missing frame is filled in; --overwrite renders everything again, identically.
+    fs::remove_file(out.join("frame_00001.png")).unwrap();
+    zoomgen()
+        .arg(&scene)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("rendered 1 frames (2 skipped)"));
+    assert_eq!(decode(&out.join("frame_00001.png")), frames[1]);
+    zoomgen()
+        .arg(&scene)
+        .arg("-o")
+        .arg(&out)
+        .arg("--overwrite")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("rendered 3 frames (0 skipped)"));
+    assert_eq!(decode(&out.join("frame_00002.png")), frames[2]);
+}
+
+#[test]
+fn the_default_output_folder_is_named_after_the_scene() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = write_scene(dir.path(), "little-zoom.toml", TINY);
+    zoomgen()
+        .current_dir(dir.path())
+        .arg(&scene)
+        .args(["--frames", "1", "-q"])
+        .assert()
+        .success()
+        .stderr("");
+    assert!(
+        dir.path()
+            .join("frames/little-zoom/frame_00001.png")
+            .is_file()
+    );
+    assert!(
+        !dir.path()
+            .join("frames/little-zoom/frame_00000.png")
+            .exists()
+    );
+}
+
+#[test]
+fn same_bytes_for_any_thread_count_band_height_and_scheduler() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = write_scene(dir.path(), "tiny.toml", TINY);
+    let render = |name: &str, args: &[&str]| {
+        let out = dir.path().join(name);
+        zoomgen()
+            .arg(&scene)
+            .arg("-o")
+            .arg(&out)
+            .args(args)
+            .arg("-q")
+            .assert()
+            .success();
+        (0..3)
+            .map(|n| fs::read(out.join(format!("frame_{n:05}.png"))).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let reference = render("ref", &["-j", "1", "--band-height", "36"]);
+    for (name, args) in [
+        ("j2", &["-j", "2"][..]),
+        ("j3b1", &["-j", "3", "--band-height", "1"]),
+        ("j8b5", &["-j", "8", "--band-height", "5"]),
+        ("static", &["-j", "3", "--scheduler", "static"]),
+        ("mutex", &["-j", "3", "--scheduler", "mutex"]),
+        (
+            "cas",
+            &[
+                "-j",
+                "3",
+                "--scheduler",
+                "lockfree-cas",
+                "--band-height",
+                "2",
+            ],
+        ),
+    ] {
+        assert!(render(name, args) == reference, "{name} differs");
+    }
+}
+
+#[test]
+fn frames_size_and_preview_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = write_scene(dir.path(), "tiny.toml", TINY);
+    let out = dir.path().join("sized");
+    zoomgen()
+        .arg(&scene)
+        .args(["--frames", "1..3", "--size", "40x20", "-q", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(!out.join("frame_00000.png").exists());
+    assert_eq!(decode(&out.join("frame_00002.png")).dimensions(), (40, 20));
+    let preview = dir.path().join("preview");
+    zoomgen()
+        .arg(&scene)
+        .args(["--preview", "--size", "256x128", "-q", "-o"])
+        .arg(&preview)
+        .assert()
+        .success();
+    assert_eq!(
+        decode(&preview.join("frame_00000.png")).dimensions(),
+        (64, 32)
+    );
+}
+
+#[test]
+fn check_prints_the_plan_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = write_scene(dir.path(), "tiny.toml", TINY);
+    let out = dir.path().join("never");
+    zoomgen()
+        .arg(&scene)
+        .arg("--check")
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("frames:         3 of 3"))
+        .stdout(predicate::str::contains("deepest width:  1e-2.00"))
+        .stdout(predicate::str::contains("max iterations: 200..=600"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn bad_command_line_values_exit_2_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = write_scene(dir.path(), "tiny.toml", TINY);
+    let out = dir.path().join("never");
+    for (args, message) in [
+        (&["--frames", "3"][..], "--frames 3 is invalid"),
+        (
+            &["--frames", "2..1"],
+            "--frames 2..1 is invalid (the range is empty)",
+        ),
+        (&["--frames", "x"], "--frames x is invalid"),
+        (
+            &["--size", "10x10"],
+            "--size 10x10 is invalid (expected each side in 16..=16384)",
+        ),
+        (&["--size", "big"], "--size big is invalid"),
+        (&["--threads", "0"], "--threads 0 is invalid"),
+        (&["--band-height", "0"], "--band-height 0 is invalid"),
+        (&["--scheduler", "fastest"], "invalid value 'fastest'"),
+    ] {
+        zoomgen()
+            .arg(&scene)
+            .arg("-o")
+            .arg(&out)
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+        assert!(!out.exists(), "{args:?} wrote something");
+    }
+}
+
+#[test]
+fn a_frame_too_large_for_memory_is_refused_with_what_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = write_scene(dir.path(), "tiny.toml", TINY);
+    let out = dir.path().join("never");
+    zoomgen()
+        .env("ZOOMGEN_MEMORY_LIMIT", "1M")
+        .arg(&scene)
+        .args(["--size", "4000x3000", "-o"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("a 4000x3000 frame is too large"))
+        .stderr(predicate::str::contains("MiB of memory"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn an_output_folder_that_cannot_be_created_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = write_scene(dir.path(), "tiny.toml", TINY);
+    let blocker = dir.path().join("file");
+    fs::write(&blocker, b"not a folder").unwrap();
+    zoomgen()
+        .arg(&scene)
+        .arg("-o")
+        .arg(blocker.join("out"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot create output folder"))
+        .stderr(predicate::str::contains(
+            blocker.join("out").display().to_string(),
+        ));
+}
+
+#[test]
+fn every_scene_in_the_scenes_folder_is_valid() {
+    let scenes = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes");
+    let mut count = 0;
+    for entry in fs::read_dir(&scenes).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            count += 1;
+            zoomgen()
+                .arg(&path)
+                .arg("--check")
+                .assert()
+                .success()
+                .stdout(predicate::str::contains("frames:"));
+        }
+    }
+    assert!(
+        count >= 3,
+        "expected at least three example scenes, found {count}"
+    );
+}

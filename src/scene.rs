@@ -57,11 +57,30 @@ pub struct Video {
     pub frames: u64,
 }
 
+/// An iteration budget as a scene gives it: a number, or `"auto"` (derived from the depth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IterationBudget {
+    /// This many iterations, >= 1.
+    Fixed(u32),
+    /// [`crate::deep::auto_max_iterations`] of the keyframe's width: grows with the depth.
+    Auto,
+}
+
+impl IterationBudget {
+    /// The budget for a view of width `10^log10_width`.
+    pub fn at(self, log10_width: f64) -> u32 {
+        match self {
+            IterationBudget::Fixed(n) => n,
+            IterationBudget::Auto => crate::deep::auto_max_iterations(log10_width),
+        }
+    }
+}
+
 /// `[render]`: quality settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderSettings {
-    /// Default iteration budget for keyframes that do not set their own, >= 1.
-    pub max_iterations: u32,
+    /// Default iteration budget for keyframes that do not set their own.
+    pub max_iterations: IterationBudget,
     /// Samples per pixel along each axis, 1..=8.
     pub supersample: u32,
 }
@@ -623,7 +642,7 @@ struct VideoFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RenderFile {
-    max_iterations: Option<Spanned<Int>>,
+    max_iterations: Option<Spanned<Budget>>,
     supersample: Option<Spanned<Int>>,
 }
 
@@ -643,7 +662,41 @@ struct KeyframeFile {
     center: Spanned<Vec<Spanned<NumberText>>>,
     width: Spanned<NumberText>,
     rotation: Option<Spanned<Float>>,
-    max_iterations: Option<Spanned<Int>>,
+    max_iterations: Option<Spanned<Budget>>,
+}
+
+/// An iteration budget: a TOML integer, or a string (only `"auto"` is valid).
+enum Budget {
+    Count(i128),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for Budget {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BudgetVisitor;
+        impl Visitor<'_> for BudgetVisitor {
+            type Value = Budget;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or \"auto\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Budget, E> {
+                Ok(Budget::Text(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Budget, E> {
+                Ok(Budget::Count(v.into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Budget, E> {
+                Ok(Budget::Count(v.into()))
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Budget, E> {
+                Ok(Budget::Count(v))
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Budget, E> {
+                Ok(Budget::Count(i128::try_from(v).unwrap_or(i128::MAX)))
+            }
+        }
+        deserializer.deserialize_any(BudgetVisitor)
+    }
 }
 
 /// A TOML integer, of any size the parser accepts (ranges are checked in validation).
@@ -796,6 +849,15 @@ impl Validator<'_> {
         Err(self.invalid(path, &value.span(), &expected))
     }
 
+    fn budget(&self, path: &str, value: &Spanned<Budget>) -> Result<IterationBudget, SceneError> {
+        let expected = "an integer from 1 to 4294967295, or \"auto\"";
+        match value.get_ref() {
+            Budget::Count(n) if ITERATIONS.contains(n) => Ok(IterationBudget::Fixed(*n as u32)),
+            Budget::Text(text) if text == "auto" => Ok(IterationBudget::Auto),
+            _ => Err(self.invalid(path, &value.span(), expected)),
+        }
+    }
+
     fn finite(&self, path: &str, value: &Spanned<Float>) -> Result<f64, SceneError> {
         let v = value.get_ref().0;
         if v.is_finite() {
@@ -907,14 +969,14 @@ impl Validator<'_> {
 
     fn render(&self, file: Option<&Spanned<RenderFile>>) -> Result<RenderSettings, SceneError> {
         let mut render = RenderSettings {
-            max_iterations: 1000,
+            max_iterations: IterationBudget::Fixed(1000),
             supersample: 1,
         };
         let Some(file) = file.map(Spanned::get_ref) else {
             return Ok(render);
         };
         if let Some(it) = &file.max_iterations {
-            render.max_iterations = self.int_in("render.max_iterations", it, ITERATIONS)? as u32;
+            render.max_iterations = self.budget("render.max_iterations", it)?;
         }
         if let Some(ss) = &file.supersample {
             render.supersample = self.int_in("render.supersample", ss, SUPERSAMPLE)? as u32;
@@ -1034,10 +1096,11 @@ impl Validator<'_> {
             Some(r) => self.finite(&key("rotation"), r)?,
             None => 0.0,
         };
-        let max_iterations = match &kf.max_iterations {
-            Some(it) => self.int_in(&key("max_iterations"), it, ITERATIONS)? as u32,
+        let budget = match &kf.max_iterations {
+            Some(it) => self.budget(&key("max_iterations"), it)?,
             None => render.max_iterations,
         };
+        let max_iterations = budget.at(width.log10_abs());
 
         Ok(Keyframe {
             frame: frame as u64,
@@ -1329,6 +1392,52 @@ width = 4
     }
 
     #[test]
+    fn max_iterations_auto_grows_with_depth() {
+        let text = r#"
+[video]
+width = 64
+height = 36
+frames = 3
+[render]
+max_iterations = "auto"
+[[keyframe]]
+frame = 0
+center = [0, 0]
+width = 4
+[[keyframe]]
+frame = 1
+center = [0, 0]
+width = "1e-100"
+[[keyframe]]
+frame = 2
+center = [0, 0]
+width = "1e-100"
+max_iterations = 77
+"#;
+        let scene = Scene::from_toml_str(text, Path::new("auto.toml")).unwrap();
+        assert_eq!(scene.render.max_iterations, IterationBudget::Auto);
+        let k = &scene.keyframes;
+        assert_eq!(
+            k[0].max_iterations,
+            crate::deep::auto_max_iterations(4f64.log10())
+        );
+        assert_eq!(
+            k[1].max_iterations,
+            crate::deep::auto_max_iterations(-100.0)
+        );
+        assert!(k[1].max_iterations > 10 * k[0].max_iterations);
+        assert_eq!(k[2].max_iterations, 77);
+        let bad = text.replace(r#"max_iterations = "auto""#, r#"max_iterations = "many""#);
+        let e = Scene::from_toml_str(&bad, Path::new("auto.toml")).unwrap_err();
+        assert_eq!(e.line, Some(7), "{e}");
+        assert!(
+            e.message
+                .contains(r#"render.max_iterations = "many" is invalid (expected an integer"#),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn full_scene_reads_every_value() {
         let scene = load(FULL).unwrap();
         assert_eq!(scene.source, PathBuf::from("scenes/x.toml"));
@@ -1346,7 +1455,7 @@ width = 4
         assert_eq!(
             scene.render,
             RenderSettings {
-                max_iterations: 2000,
+                max_iterations: IterationBudget::Fixed(2000),
                 supersample: 3
             }
         );
@@ -1397,7 +1506,7 @@ width = 4
         assert_eq!(scene.title, None);
         assert_eq!(scene.video.fps, 30);
         assert_eq!(scene.video.frames, 75); // 2.5 s * 30 fps
-        assert_eq!(scene.render.max_iterations, 1000);
+        assert_eq!(scene.render.max_iterations, IterationBudget::Fixed(1000));
         assert_eq!(scene.render.supersample, 1);
         assert_eq!(scene.color.palette, DEFAULT_PALETTE.to_vec());
         assert_eq!(
@@ -1770,7 +1879,7 @@ width = 4
                 "width = 4",
                 "width = 4\nmax_iterations = 0",
                 11,
-                "keyframe[0].max_iterations = 0 is invalid (expected 1 to 4294967295)",
+                "keyframe[0].max_iterations = 0 is invalid (expected an integer from 1 to 4294967295, or \"auto\")",
             ),
             (
                 "center = [0, 0]",
@@ -1840,7 +1949,7 @@ width = 4
             (
                 "[render]\nmax_iterations = 0",
                 13,
-                "render.max_iterations = 0 is invalid (expected 1 to 4294967295)",
+                "render.max_iterations = 0 is invalid (expected an integer from 1 to 4294967295, or \"auto\")",
             ),
             (
                 "[render]\nmax_iterations = 4294967296",

@@ -118,12 +118,12 @@ const CASES: &[(&str, Option<usize>, &str)] = &[
     (
         "max_iterations_zero",
         Some(11),
-        "render.max_iterations = 0 is invalid (expected 1 to 4294967295)",
+        "render.max_iterations = 0 is invalid (expected an integer from 1 to 4294967295, or \"auto\")",
     ),
     (
         "keyframe_max_iterations_zero",
         Some(24),
-        "keyframe[0].max_iterations = 0 is invalid (expected 1 to 4294967295)",
+        "keyframe[0].max_iterations = 0 is invalid (expected an integer from 1 to 4294967295, or \"auto\")",
     ),
     (
         "palette_one_stop",

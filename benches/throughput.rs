@@ -117,10 +117,10 @@ fn views(name: &str, frames: usize) -> Vec<View> {
         .collect()
 }
 
-fn jobs(views: &[View], o: &Options, kernel: &Arc<dyn Kernel>) -> Vec<FrameJob> {
+fn jobs(views: &[View], o: &Options) -> Vec<FrameJob> {
     views
         .iter()
-        .map(|v| FrameJob::new(v.clone(), o.width, o.height, 1, kernel.clone()))
+        .map(|v| FrameJob::new(v.clone(), o.width, o.height, 1))
         .collect()
 }
 
@@ -132,13 +132,14 @@ fn median(mut xs: Vec<f64>) -> f64 {
 /// Renders the jobs with one of our schedulers; returns seconds and the stats.
 fn run_ours(
     jobs: &[FrameJob],
+    kernel: &Arc<dyn Kernel>,
     palette: &Palette,
     settings: &ParallelSettings,
 ) -> (f64, RenderStats) {
     let cancel = AtomicBool::new(false);
     let mut stats = RenderStats::default();
     let start = Instant::now();
-    render_frames(jobs, palette, settings, &cancel, &mut |_| {}, &mut |f| {
+    render_frames(jobs, kernel, palette, settings, &cancel, &mut |_| {}, &mut |f| {
         stats.add(&f.stats);
         Ok(())
     })
@@ -147,7 +148,13 @@ fn run_ours(
 }
 
 /// Renders the jobs frame by frame with rayon's `par_chunks_mut` (the outside reference).
-fn run_rayon(jobs: &[FrameJob], palette: &Palette, threads: usize, band_height: u32) -> f64 {
+fn run_rayon(
+    jobs: &[FrameJob],
+    kernel: &Arc<dyn Kernel>,
+    palette: &Palette,
+    threads: usize,
+    band_height: u32,
+) -> f64 {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -163,7 +170,7 @@ fn run_rayon(jobs: &[FrameJob], palette: &Palette, threads: usize, band_height: 
                 .for_each_init(Vec::new, |scratch, (band, chunk)| {
                     let first = band as u32 * band_height;
                     let rows = first..first + (chunk.len() / row_bytes) as u32;
-                    render_band(job, palette, rows, scratch, chunk, None);
+                    render_band(job, kernel.as_ref(), palette, rows, scratch, chunk, None);
                 });
             std::hint::black_box(&pixels);
         }
@@ -183,12 +190,13 @@ fn schedulers(o: &Options) {
         o.reps
     );
     for view in ["full", "seahorse"] {
-        let jobs = jobs(&views(view, o.frames), o, &kernel);
+        let jobs = jobs(&views(view, o.frames), o);
         let base = median(
             (0..o.reps)
                 .map(|_| {
                     run_ours(
                         &jobs,
+                        &kernel,
                         &palette,
                         &ParallelSettings {
                             threads: 1,
@@ -202,7 +210,7 @@ fn schedulers(o: &Options) {
                 })
                 .collect(),
         );
-        let (_, stats) = run_ours(&jobs, &palette, &ParallelSettings::default());
+        let (_, stats) = run_ours(&jobs, &kernel, &palette, &ParallelSettings::default());
         println!(
             "### {view} view: {:.2} G iterations per frame, 1 thread {:.0} ms per frame ({:.2} G it/s)\n",
             stats.iterations as f64 / jobs.len() as f64 / 1e9,
@@ -239,6 +247,7 @@ fn schedulers(o: &Options) {
                                 Some(scheduler) => {
                                     run_ours(
                                         &jobs,
+                                        &kernel,
                                         &palette,
                                         &ParallelSettings {
                                             threads,
@@ -250,7 +259,7 @@ fn schedulers(o: &Options) {
                                     )
                                     .0
                                 }
-                                None => run_rayon(&jobs, &palette, threads, band_height),
+                                None => run_rayon(&jobs, &kernel, &palette, threads, band_height),
                             })
                             .collect(),
                     );
@@ -273,7 +282,7 @@ fn scene(o: &Options) {
     let palette = palette();
     let threads = *o.threads.last().unwrap_or(&1);
     let frames = o.frames.max(8);
-    let jobs = jobs(&views("seahorse", frames), o, &kernel);
+    let jobs = jobs(&views("seahorse", frames), o);
     let settings = ParallelSettings {
         threads,
         ..ParallelSettings::default()
@@ -282,7 +291,7 @@ fn scene(o: &Options) {
     let mut with_png = Vec::new();
     let mut stats = RenderStats::default();
     for _ in 0..o.reps {
-        let (secs, s) = run_ours(&jobs, &palette, &settings);
+        let (secs, s) = run_ours(&jobs, &kernel, &palette, &settings);
         render_only.push(secs);
         stats = s;
         let dir = tempfile::tempdir().unwrap();
@@ -290,7 +299,7 @@ fn scene(o: &Options) {
         let writer = PngWriter::start(folder, PngCompression::Fast, threads.div_ceil(8), 2);
         let cancel = AtomicBool::new(false);
         let start = Instant::now();
-        render_frames(&jobs, &palette, &settings, &cancel, &mut |_| {}, &mut |f| {
+        render_frames(&jobs, &kernel, &palette, &settings, &cancel, &mut |_| {}, &mut |f| {
             writer.submit(f)
         })
         .unwrap();
@@ -320,11 +329,12 @@ fn scene(o: &Options) {
 fn png(o: &Options) {
     let kernel = kernel();
     let palette = palette();
-    let jobs = jobs(&views("seahorse", 1), o, &kernel);
+    let jobs = jobs(&views("seahorse", 1), o);
     let mut frame: Option<RenderedFrame> = None;
     let cancel = AtomicBool::new(false);
     render_frames(
         &jobs,
+        &kernel,
         &palette,
         &ParallelSettings::default(),
         &cancel,

@@ -14,6 +14,9 @@ use crate::scene::{ColorSettings, Rgb8};
 
 /// Entries per palette cycle in the lookup table.
 const PALETTE_STEPS: usize = 4096;
+/// Entries per cycle in the direct sRGB table used without supersampling (fine enough that
+/// neighbouring entries differ by at most about one 8-bit level).
+const DIRECT_STEPS: usize = 16384;
 /// Entries in the linear-to-sRGB table (linear light quantized to 1/65536: finer than any
 /// 8-bit step, also near black where the sRGB curve is steepest).
 const ENCODE_STEPS: usize = 65536;
@@ -28,6 +31,10 @@ pub struct Palette {
     offset: f64,
     interior: [f32; 3],
     encode: Vec<u8>,
+    /// 8-bit sRGB at the centers of `DIRECT_STEPS` even bins around one cycle: one lookup per
+    /// pixel when there is one sample per pixel.
+    direct: Vec<[u8; 3]>,
+    interior8: [u8; 3],
 }
 
 impl Palette {
@@ -54,13 +61,41 @@ impl Palette {
                 (linear_to_srgb(linear) * 255.0).round() as u8
             })
             .collect();
-        Palette {
+        let mut palette = Palette {
             table,
             inv_cycle: 1.0 / settings.cycle,
             offset: settings.offset,
             interior: rgb8_to_linear(settings.interior),
             encode,
-        }
+            direct: Vec::new(),
+            interior8: settings.interior.0,
+        };
+        palette.direct = (0..DIRECT_STEPS)
+            .map(|i| {
+                let c = palette.at_cycle_position((i as f64 + 0.5) / DIRECT_STEPS as f64);
+                [
+                    palette.encode(c[0]),
+                    palette.encode(c[1]),
+                    palette.encode(c[2]),
+                ]
+            })
+            .collect();
+        palette
+    }
+
+    /// Linear-light color at `position` cycles (in `[0, 1)`) around the palette.
+    #[inline]
+    fn at_cycle_position(&self, position: f64) -> [f32; 3] {
+        let scaled = position * PALETTE_STEPS as f64;
+        let whole = scaled as u64;
+        let i = (whole % PALETTE_STEPS as u64) as usize;
+        let t = (scaled - whole as f64) as f32;
+        let (a, b) = (self.table[i], self.table[i + 1]);
+        [
+            a[0] + (b[0] - a[0]) * t,
+            a[1] + (b[1] - a[1]) * t,
+            a[2] + (b[2] - a[2]) * t,
+        ]
     }
 
     /// Linear-light color of one sample.
@@ -69,16 +104,10 @@ impl Palette {
         if escape.is_interior() {
             return self.interior;
         }
-        let pos = escape.smooth() * self.inv_cycle + self.offset;
-        let scaled = (pos - pos.floor()) * PALETTE_STEPS as f64;
-        let i = (scaled as usize).min(PALETTE_STEPS - 1);
-        let t = (scaled - i as f64) as f32;
-        let (a, b) = (self.table[i], self.table[i + 1]);
-        [
-            a[0] + (b[0] - a[0]) * t,
-            a[1] + (b[1] - a[1]) * t,
-            a[2] + (b[2] - a[2]) * t,
-        ]
+        // Never negative (counts and offset are not), so truncating casts below are floors,
+        // without a libm call.
+        let position = escape.smooth() * self.inv_cycle + self.offset;
+        self.at_cycle_position(position - (position as u64) as f64)
     }
 
     /// 8-bit sRGB of a linear-light value in `[0, 1]` (clamped).
@@ -97,9 +126,15 @@ impl Palette {
         let row_len = width * supersample;
         debug_assert_eq!(samples.len(), row_len * supersample);
         if supersample == 1 {
+            let steps = DIRECT_STEPS as f64;
             for (px, &e) in out.chunks_exact_mut(3).zip(samples) {
-                let c = self.linear(e);
-                px.copy_from_slice(&[self.encode(c[0]), self.encode(c[1]), self.encode(c[2])]);
+                let rgb = if e.is_interior() {
+                    &self.interior8
+                } else {
+                    let bin = ((e.smooth() * self.inv_cycle + self.offset) * steps) as u64;
+                    &self.direct[(bin % DIRECT_STEPS as u64) as usize]
+                };
+                px.copy_from_slice(rgb);
             }
             return;
         }
@@ -193,6 +228,28 @@ mod tests {
         for v in 0..=255u8 {
             let linear = srgb_to_linear(f64::from(v) / 255.0) as f32;
             assert_eq!(p.encode(linear), v);
+        }
+    }
+
+    #[test]
+    fn one_sample_per_pixel_matches_the_exact_color_within_one_level() {
+        let p = Palette::new(&settings(&[
+            [0, 7, 100],
+            [32, 107, 203],
+            [237, 255, 255],
+            [255, 170, 0],
+        ]));
+        let samples: Vec<Escape> = (0..5000)
+            .map(|i| at(i / 7, (i % 7) as f32 / 7.0))
+            .chain([Escape::INTERIOR])
+            .collect();
+        let mut out = vec![0u8; samples.len() * 3];
+        p.color_row(&samples, 1, &mut out);
+        for (px, &e) in out.chunks_exact(3).zip(&samples) {
+            let exact = p.linear(e).map(|v| p.encode(v));
+            for c in 0..3 {
+                assert!(px[c].abs_diff(exact[c]) <= 1, "{e:?}: {px:?} vs {exact:?}");
+            }
         }
     }
 

@@ -40,7 +40,7 @@ use std::array;
 
 use super::{
     ESCAPE_RADIUS_SQ, Escape, Kernel, KernelOptions, PERIODICITY_FIRST_SAVE, SampleGrid,
-    in_cardioid_or_bulb, scalar::escape_point_with,
+    in_cardioid_or_bulb, scalar::escape_point_with, smooth_fraction,
 };
 
 /// Most lanes the engine keeps in flight (4 vectors of 8 `f64`).
@@ -533,8 +533,17 @@ impl Pending {
 
     #[inline(never)]
     fn flush(&mut self, out: &mut [Escape]) {
+        // All fractions first, over the whole fixed-size array (unused slots hold harmless
+        // values): a loop the compiler vectorizes. Then the scattered stores.
+        let mut nf = [0.0f32; PENDING];
+        for (nf, &norm) in nf.iter_mut().zip(&self.norm) {
+            *nf = smooth_fraction(norm.max(ESCAPE_RADIUS_SQ));
+        }
         for i in 0..self.len {
-            out[self.pixel[i] as usize] = Escape::escaped(self.n[i], self.norm[i]);
+            out[self.pixel[i] as usize] = Escape {
+                n: self.n[i],
+                nf: nf[i],
+            };
         }
         self.len = 0;
     }

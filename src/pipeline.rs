@@ -516,13 +516,16 @@ mod tests {
         let mut pixels = Vec::new();
         let mut escapes = Vec::new();
         for y in 0..job.height {
-            for x in 0..job.width {
-                let c = job.grid.point(x, y);
-                let (e, _) =
-                    crate::kernel::scalar::escape_point(c.re, c.im, job.view.max_iterations);
-                pixels.extend(palette.linear(e).map(|v| palette.encode(v)));
-                escapes.push(e);
-            }
+            let row: Vec<_> = (0..job.width)
+                .map(|x| {
+                    let c = job.grid.point(x, y);
+                    crate::kernel::scalar::escape_point(c.re, c.im, job.view.max_iterations).0
+                })
+                .collect();
+            let mut rgb = vec![0u8; job.row_bytes()];
+            palette.color_row(&row, 1, &mut rgb);
+            pixels.extend(rgb);
+            escapes.extend(row);
         }
         assert_eq!(got.pixels, pixels);
         assert_eq!(got.escapes, Some(escapes));

@@ -139,10 +139,18 @@ fn run_ours(
     let cancel = AtomicBool::new(false);
     let mut stats = RenderStats::default();
     let start = Instant::now();
-    render_frames(jobs, kernel, palette, settings, &cancel, &mut |_| {}, &mut |f| {
-        stats.add(&f.stats);
-        Ok(())
-    })
+    render_frames(
+        jobs,
+        kernel,
+        palette,
+        settings,
+        &cancel,
+        &mut |_| {},
+        &mut |f| {
+            stats.add(&f.stats);
+            Ok(())
+        },
+    )
     .unwrap();
     (start.elapsed().as_secs_f64(), stats)
 }
@@ -299,9 +307,15 @@ fn scene(o: &Options) {
         let writer = PngWriter::start(folder, PngCompression::Fast, threads.div_ceil(8), 2);
         let cancel = AtomicBool::new(false);
         let start = Instant::now();
-        render_frames(&jobs, &kernel, &palette, &settings, &cancel, &mut |_| {}, &mut |f| {
-            writer.submit(f)
-        })
+        render_frames(
+            &jobs,
+            &kernel,
+            &palette,
+            &settings,
+            &cancel,
+            &mut |_| {},
+            &mut |f| writer.submit(f),
+        )
         .unwrap();
         writer.finish().unwrap();
         with_png.push(start.elapsed().as_secs_f64());

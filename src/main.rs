@@ -1,15 +1,19 @@
 //! The `zoomgen` command: parse arguments, call the library, map errors to exit codes.
+//!
+//! Exit codes: 0 done; 2 bad input (before anything is written); 1 a failure while rendering;
+//! 130 / 143 stopped by SIGINT / SIGTERM (finished frames kept, rerun to resume).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 
 use clap::{Parser, ValueEnum};
 use zoomgen::bands::Scheduler;
 use zoomgen::error::{Error, Result};
 use zoomgen::output::PngCompression;
 use zoomgen::progress::ProgressMode;
-use zoomgen::run::{Plan, RunOptions};
+use zoomgen::run::{Output, Plan, RunOptions};
+use zoomgen::signals::Signals;
+use zoomgen::stream::PipeFormat;
 
 /// Render a Mandelbrot zoom video, described by a TOML scene file, into numbered PNG frames.
 #[derive(Debug, Parser)]
@@ -66,6 +70,36 @@ struct Cli {
     /// PNG compression: fast (default), default, or best (smallest files, slowest).
     #[arg(long, value_enum, default_value_t = CompressionArg::Fast)]
     png_compression: CompressionArg,
+
+    /// Write frames in order to stdout instead of files: raw rgb24, or a PNG stream.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pipe: Option<PipeArg>,
+
+    /// Also encode the frames into this video with ffmpeg (found on PATH).
+    #[arg(long, value_name = "FILE")]
+    video: Option<PathBuf>,
+
+    /// ffmpeg encoding arguments for --video [default: -c:v libx264 -pix_fmt yuv420p -crf 18].
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    ffmpeg_args: Option<String>,
+
+    /// Render only frames whose number mod N is K: K/N, or auto (Slurm array / Kubernetes).
+    #[arg(long, value_name = "K/N|auto")]
+    shard: Option<String>,
+
+    /// Number of shards for --shard auto in a Kubernetes Indexed Job.
+    #[arg(long, value_name = "N")]
+    shard_count: Option<u64>,
+
+    /// Write each frame's escape data (N, NF) as OpenEXR beside its PNG.
+    #[arg(long)]
+    data: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PipeArg {
+    Raw,
+    Png,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -86,7 +120,7 @@ enum CompressionArg {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::from(err.exit_code())
@@ -94,7 +128,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<u8> {
     let options = RunOptions {
         scene: cli.scene,
         overrides: cli.set,
@@ -117,14 +151,35 @@ fn run(cli: Cli) -> Result<()> {
             CompressionArg::Best => PngCompression::Best,
         },
         progress: ProgressMode::detect(cli.quiet),
+        pipe: cli.pipe.map(|p| match p {
+            PipeArg::Raw => PipeFormat::Raw,
+            PipeArg::Png => PipeFormat::Png,
+        }),
+        video: cli.video,
+        ffmpeg_args: cli.ffmpeg_args,
+        shard: cli.shard,
+        shard_count: cli.shard_count,
+        data: cli.data,
     };
     let plan = Plan::new(&options)?;
     if cli.check {
         print!("{}", plan.describe());
-        return Ok(());
+        return Ok(0);
     }
-    let cancel = AtomicBool::new(false);
-    let summary = plan.execute(&cancel)?;
+    let signals = Signals::install()?;
+    let summary = plan.execute(signals.cancel_flag())?;
+    if let Some((name, code)) = signals.received() {
+        if summary.cancelled {
+            eprintln!(
+                "stopped by {name}: {} frames rendered, {} skipped, {} still missing; {}",
+                summary.rendered,
+                summary.skipped,
+                summary.missing,
+                plan.resume_hint()
+            );
+            return Ok(code);
+        }
+    }
     if !cli.quiet {
         let seconds = summary.elapsed.as_secs_f64();
         if summary.stale_temporaries > 0 {
@@ -141,7 +196,17 @@ fn run(cli: Cli) -> Result<()> {
             summary.rendered as f64 / seconds.max(1e-9),
             summary.stats.iterations as f64 / seconds.max(1e-9) / 1e9
         );
-        eprintln!("make the video with:\n  {}", plan.ffmpeg_command());
+        if summary.glitches > 0 {
+            eprintln!(
+                "{} samples of deep frames could not be trusted (glitches; see render-log.jsonl)",
+                summary.glitches
+            );
+        }
+        match (&plan.output, &summary.video) {
+            (_, Some(video)) => eprintln!("video written to {}", video.display()),
+            (Output::Pipe(_), _) => {}
+            _ => eprintln!("make the video with:\n  {}", plan.ffmpeg_command()),
+        }
     }
-    Ok::<(), Error>(())
+    Ok::<u8, Error>(0)
 }

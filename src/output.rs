@@ -8,6 +8,14 @@
 //!
 //! Encoding runs on its own threads behind a bounded channel, so frame N is compressed while
 //! frame N + 1 renders; the channel's bound keeps memory in check when the disk is slow.
+//!
+//! Every PNG carries the text chunks of [`crate::metadata::png_text`] (the scene hash among
+//! them), which is what lets a rerun trust a file it finds. With `--data`, the frame's escape
+//! data goes beside it as `frame_00042.exr` ([`crate::exr`]), written the same way and before
+//! the PNG, so a PNG under its final name means both files are complete.
+//!
+//! A failed write (a full disk, a file size limit) is reported naming the frame's final file;
+//! the temporary file is removed, so nothing cut short ever carries a final name.
 
 use std::fs;
 use std::io::{BufWriter, Write};
@@ -86,9 +94,15 @@ impl FrameFolder {
         self.dir.join(format!("frame_%0{}d.png", self.digits))
     }
 
-    fn temp_path(&self, frame: u64) -> PathBuf {
+    /// The final name of frame `frame`'s escape data (`--data`).
+    pub fn data_path(&self, frame: u64) -> PathBuf {
+        self.dir
+            .join(format!("frame_{:0width$}.exr", frame, width = self.digits))
+    }
+
+    fn temp_path(&self, frame: u64, extension: &str) -> PathBuf {
         self.dir.join(format!(
-            ".frame_{:0width$}.png.{}.tmp",
+            ".frame_{:0width$}.{extension}.{}.tmp",
             frame,
             std::process::id(),
             width = self.digits
@@ -107,6 +121,16 @@ impl FrameFolder {
 
     /// Removes temporary files left by a run that was killed. Returns how many were removed.
     pub fn remove_stale_temporaries(&self) -> Result<usize> {
+        self.remove_stale_temporaries_of(&|_| true)
+    }
+
+    /// Removes the temporary files left by a killed run whose frame `owned` accepts (`None`:
+    /// the manifest's): with shards sharing a folder, each removes only its own frames'
+    /// leftovers, never a file another shard is writing right now.
+    pub fn remove_stale_temporaries_of(
+        &self,
+        owned: &dyn Fn(Option<u64>) -> bool,
+    ) -> Result<usize> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -117,7 +141,13 @@ impl FrameFolder {
             let entry = entry.map_err(|e| Error::io(&self.dir, e))?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with(".frame_") && name.ends_with(".tmp") {
+            let ours = name.starts_with(".frame_")
+                || name.starts_with(&format!(".{}.", crate::metadata::MANIFEST_NAME));
+            let frame = name
+                .strip_prefix(".frame_")
+                .and_then(|n| n.split('.').next())
+                .and_then(|n| n.parse::<u64>().ok());
+            if ours && name.ends_with(".tmp") && owned(frame) {
                 fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
                 removed += 1;
             }
@@ -130,40 +160,84 @@ impl FrameFolder {
         self.frame_path(frame).is_file()
     }
 
-    /// Encodes `frame` as PNG and puts it in place atomically.
-    pub fn write_frame(&self, frame: &RenderedFrame, compression: PngCompression) -> Result<()> {
+    /// Encodes `frame` as PNG (and, with `data`, its escapes as OpenEXR, first) and puts each
+    /// file in place atomically.
+    pub fn write_frame(
+        &self,
+        frame: &RenderedFrame,
+        compression: PngCompression,
+        scene_hash: &str,
+        data: bool,
+    ) -> Result<()> {
         let number = frame.job.view.frame;
-        let temp = self.temp_path(number);
-        let result = self.write_temp(&temp, frame, compression).and_then(|()| {
-            fs::rename(&temp, self.frame_path(number)).map_err(|e| Error::io(&temp, e))
-        });
+        if data {
+            let escapes = frame.escapes.as_deref().ok_or_else(|| {
+                Error::Render(format!(
+                    "frame {number}: no escape data was kept for --data"
+                ))
+            })?;
+            self.place(number, "exr", &self.data_path(number), &mut |out| {
+                crate::exr::encode_escapes(
+                    escapes,
+                    frame.job.width,
+                    frame.job.height,
+                    &frame.job.view,
+                    scene_hash,
+                    out,
+                )
+            })?;
+        }
+        self.place(number, "png", &self.frame_path(number), &mut |out| {
+            encode_png_tagged(frame, compression, scene_hash, out)
+        })
+    }
+
+    /// Writes a file through a temporary name, syncs it and renames it to `target`.
+    fn place(
+        &self,
+        number: u64,
+        extension: &str,
+        target: &Path,
+        encode: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let temp = self.temp_path(number, extension);
+        let result = write_temp(&temp, encode)
+            .and_then(|()| fs::rename(&temp, target))
+            .map_err(|e| Error::io(target, e));
         if result.is_err() {
             // Best effort: the error that matters is the one being returned.
             let _ = fs::remove_file(&temp);
         }
         result
     }
-
-    fn write_temp(
-        &self,
-        temp: &Path,
-        frame: &RenderedFrame,
-        compression: PngCompression,
-    ) -> Result<()> {
-        let file = fs::File::create(temp).map_err(|e| Error::io(temp, e))?;
-        let mut writer = BufWriter::with_capacity(1 << 20, file);
-        encode_png(frame, compression, &mut writer).map_err(|e| Error::io(temp, e))?;
-        let file = writer
-            .into_inner()
-            .map_err(|e| Error::io(temp, e.into_error()))?;
-        file.sync_data().map_err(|e| Error::io(temp, e))
-    }
 }
 
-/// Writes `frame` as an 8-bit RGB PNG with zoomgen's text metadata.
+fn write_temp(
+    temp: &Path,
+    encode: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let file = fs::File::create(temp)?;
+    let mut writer = BufWriter::with_capacity(1 << 20, file);
+    encode(&mut writer)?;
+    let file = writer.into_inner().map_err(|e| e.into_error())?;
+    file.sync_data()
+}
+
+/// Writes `frame` as an 8-bit RGB PNG with zoomgen's text metadata and an empty scene hash
+/// (for benchmarks and streams; files in an output folder use [`encode_png_tagged`]).
 pub fn encode_png(
     frame: &RenderedFrame,
     compression: PngCompression,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    encode_png_tagged(frame, compression, "", out)
+}
+
+/// Writes `frame` as an 8-bit RGB PNG with zoomgen's text metadata, `scene_hash` among them.
+pub fn encode_png_tagged(
+    frame: &RenderedFrame,
+    compression: PngCompression,
+    scene_hash: &str,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let job = &frame.job;
@@ -171,17 +245,7 @@ pub fn encode_png(
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     encoder.set_compression(compression.to_png());
-    let view = &job.view;
-    let text = [
-        ("Software", format!("zoomgen {}", env!("CARGO_PKG_VERSION"))),
-        ("zoomgen.frame", view.frame.to_string()),
-        (
-            "zoomgen.center",
-            format!("{:e} {:e}", view.center.re, view.center.im),
-        ),
-        ("zoomgen.width", format!("{:e}", view.width())),
-        ("zoomgen.max_iterations", view.max_iterations.to_string()),
-    ];
+    let text = crate::metadata::png_text(&job.view, scene_hash);
     for (key, value) in text {
         encoder
             .add_text_chunk(key.to_string(), value)
@@ -203,10 +267,23 @@ pub struct PngWriter {
 }
 
 impl PngWriter {
-    /// Starts `threads` encoder threads writing into `folder`.
+    /// Starts `threads` encoder threads writing PNGs without a scene hash into `folder`.
     pub fn start(
         folder: FrameFolder,
         compression: PngCompression,
+        threads: usize,
+        capacity: usize,
+    ) -> Self {
+        PngWriter::start_tagged(folder, compression, String::new(), false, threads, capacity)
+    }
+
+    /// Starts `threads` encoder threads writing into `folder`: PNGs tagged with `scene_hash`,
+    /// and with `data` each frame's escape data as OpenEXR beside it.
+    pub fn start_tagged(
+        folder: FrameFolder,
+        compression: PngCompression,
+        scene_hash: String,
+        data: bool,
         threads: usize,
         capacity: usize,
     ) -> Self {
@@ -214,11 +291,15 @@ impl PngWriter {
         let failure = Arc::new(Mutex::new(None));
         let threads = (0..threads.max(1))
             .map(|_| {
-                let (receiver, failure, folder) =
-                    (receiver.clone(), failure.clone(), folder.clone());
+                let (receiver, failure, folder, hash) = (
+                    receiver.clone(),
+                    failure.clone(),
+                    folder.clone(),
+                    scene_hash.clone(),
+                );
                 std::thread::spawn(move || {
                     for frame in receiver {
-                        if let Err(e) = folder.write_frame(&frame, compression) {
+                        if let Err(e) = folder.write_frame(&frame, compression, &hash, data) {
                             let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
                             slot.get_or_insert(e);
                             return;

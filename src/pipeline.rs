@@ -77,11 +77,14 @@ impl KernelSource for Arc<dyn Kernel> {
     }
 }
 
+/// A frame's kernel, once the first worker to reach the frame has prepared it.
+type PreparedKernel = Arc<OnceLock<Arc<dyn Kernel>>>;
+
 /// Per-frame kernels, prepared once by the first worker that needs one.
 struct KernelCache<'a> {
     source: &'a dyn KernelSource,
     /// Frames (by position in the run) whose kernel is prepared or being prepared.
-    frames: Mutex<BTreeMap<usize, Arc<OnceLock<Arc<dyn Kernel>>>>>,
+    frames: Mutex<BTreeMap<usize, PreparedKernel>>,
 }
 
 impl KernelCache<'_> {

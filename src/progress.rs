@@ -4,6 +4,12 @@
 //! current frame's bands. When stderr is not a terminal (a log file under nohup or a batch
 //! scheduler), bars would fill the log with control codes, so plain lines are written instead,
 //! at most one every few seconds. `--quiet` shows nothing.
+//!
+//! The ETA is weighted by work, not by frame count: in a zoom the deep frames at the end can
+//! take a hundred times longer than the first ones, so "frames left times seconds per frame"
+//! would promise a finish hours too early. [`WorkEstimate`] predicts each frame's cost up
+//! front (samples times its iteration budget) and corrects the prediction with the measured
+//! thread-seconds of finished frames ([`RenderedFrame::cpu_seconds`]).
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -38,6 +44,90 @@ impl ProgressMode {
     }
 }
 
+/// Remaining-time estimate of a run, weighted by each frame's expected work.
+///
+/// Each frame's cost is predicted as `samples * (max_iterations + 64)` work units (the budget
+/// bounds the iterations of its slowest samples; the constant stands for the per-sample
+/// overhead of coloring). As frames finish, the measured thread-seconds per predicted unit is
+/// tracked as an exponentially weighted average over recent frames (neighbouring frames of a
+/// zoom cost about alike, so recent frames predict the next ones best), and the throughput in
+/// thread-seconds per wall second is measured over the whole run. The ETA is the predicted
+/// thread-seconds of the frames left divided by that throughput.
+#[derive(Debug, Clone)]
+pub struct WorkEstimate {
+    costs: Vec<f64>,
+    next: usize,
+    done_units: f64,
+    total_units: f64,
+    seconds_per_unit: Option<f64>,
+    cpu_done: f64,
+}
+
+impl WorkEstimate {
+    /// Weight of the newest frame in the running seconds-per-unit average.
+    const SMOOTHING: f64 = 0.3;
+
+    /// The predicted cost of a frame of `samples` samples with budget `max_iterations`.
+    pub fn frame_cost(samples: u64, max_iterations: u32) -> f64 {
+        samples as f64 * (f64::from(max_iterations) + 64.0)
+    }
+
+    /// An estimate for frames with these predicted costs, in the order they will finish.
+    pub fn new(costs: Vec<f64>) -> Self {
+        let total_units = costs.iter().sum();
+        WorkEstimate {
+            costs,
+            next: 0,
+            done_units: 0.0,
+            total_units,
+            seconds_per_unit: None,
+            cpu_done: 0.0,
+        }
+    }
+
+    /// The next frame finished, taking `cpu_seconds` thread-seconds.
+    pub fn frame_done(&mut self, cpu_seconds: f64) {
+        let cost = self.costs.get(self.next).copied().unwrap_or(0.0).max(1e-9);
+        self.next += 1;
+        self.done_units += cost;
+        self.cpu_done += cpu_seconds.max(0.0);
+        let measured = cpu_seconds.max(0.0) / cost;
+        self.seconds_per_unit = Some(match self.seconds_per_unit {
+            None => measured,
+            Some(old) => old + Self::SMOOTHING * (measured - old),
+        });
+    }
+
+    /// Share of the predicted work done, in `[0, 1]`.
+    pub fn fraction_done(&self) -> f64 {
+        if self.total_units <= 0.0 {
+            1.0
+        } else {
+            (self.done_units / self.total_units).clamp(0.0, 1.0)
+        }
+    }
+
+    /// Predicted wall time left, `elapsed` after the start; `None` before the first frame.
+    pub fn eta(&self, elapsed: Duration) -> Option<Duration> {
+        let per_unit = self.seconds_per_unit?;
+        let throughput = self.cpu_done / elapsed.as_secs_f64().max(1e-9);
+        if throughput <= 0.0 {
+            return None;
+        }
+        let left_units = (self.total_units - self.done_units).max(0.0);
+        let seconds = left_units * per_unit / throughput;
+        seconds
+            .is_finite()
+            .then(|| Duration::from_secs_f64(seconds.min(1e9)))
+    }
+}
+
+/// `h:mm:ss`.
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
 /// Seconds between log lines in [`ProgressMode::Lines`].
 const LINE_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -49,20 +139,23 @@ pub struct Progress {
     started: Instant,
     total: u64,
     done: u64,
+    work: WorkEstimate,
     stats: RenderStats,
     last_line: Option<Instant>,
     orbit_line: std::cell::Cell<Option<Instant>>,
 }
 
 impl Progress {
-    /// Progress of a run of `total` frames with `bands_per_frame` bands each.
-    pub fn new(mode: ProgressMode, total: u64, bands_per_frame: u64) -> Self {
+    /// Progress of a run of frames with these predicted costs (see [`WorkEstimate`]), in the
+    /// order they finish, with `bands_per_frame` bands each.
+    pub fn new(mode: ProgressMode, costs: Vec<f64>, bands_per_frame: u64) -> Self {
+        let total = costs.len() as u64;
         let bars = (mode == ProgressMode::Bars).then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
             let frames = multi.add(ProgressBar::new(total));
             frames.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} frames {pos}/{len} [{bar:40}] {percent}% {elapsed_precise} ETA {eta_precise} {msg}",
+                    "{spinner} frames {pos}/{len} [{bar:40}] {elapsed_precise} {msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
@@ -82,6 +175,7 @@ impl Progress {
             started: Instant::now(),
             total,
             done: 0,
+            work: WorkEstimate::new(costs),
             stats: RenderStats::default(),
             last_line: None,
             orbit_line: std::cell::Cell::new(None),
@@ -139,32 +233,35 @@ impl Progress {
     pub fn frame(&mut self, frame: &RenderedFrame) {
         self.done += 1;
         self.stats.add(&frame.stats);
+        self.work.frame_done(frame.cpu_seconds);
         let rate = self.giga_iterations_per_second();
-        let elapsed = self.started.elapsed().as_secs_f64();
+        let elapsed = self.started.elapsed();
+        let eta = match self.work.eta(elapsed) {
+            Some(d) if self.done < self.total => format_duration(d),
+            Some(_) => format_duration(Duration::ZERO),
+            None => "?".into(),
+        };
+        let work = self.work.fraction_done() * 100.0;
         match &self.bars {
             Some((_, frames, _)) => {
                 frames.set_position(self.done);
                 frames.set_message(format!(
-                    "{:.2} frames/s {:.2} G it/s",
-                    self.done as f64 / elapsed.max(1e-9),
-                    rate
+                    "{work:.1}% of the work, ETA {eta}, {:.2} frames/s, {rate:.2} G it/s",
+                    self.done as f64 / elapsed.as_secs_f64().max(1e-9),
                 ));
             }
             None if self.mode == ProgressMode::Lines => {
                 let due = self.last_line.is_none_or(|t| t.elapsed() >= LINE_INTERVAL);
                 if due || self.done == self.total {
                     self.last_line = Some(Instant::now());
-                    let remaining = self.total - self.done;
-                    let eta = elapsed / self.done as f64 * remaining as f64;
                     let _ = writeln!(
                         std::io::stderr(),
-                        "frame {} done: {}/{} frames, {:.1} s elapsed, ETA {:.0} s, {:.2} G it/s",
+                        "frame {} done: {}/{} frames, {work:.1}% of the work, {:.1} s elapsed, \
+                         ETA {eta}, {rate:.2} G it/s",
                         frame.job.view.frame,
                         self.done,
                         self.total,
-                        elapsed,
-                        eta,
-                        rate
+                        elapsed.as_secs_f64(),
                     );
                 }
             }
@@ -199,5 +296,26 @@ impl Progress {
             frames.finish_and_clear();
             let _ = multi.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_eta_weighs_frames_by_their_work() {
+        // Two cheap frames done in 1 s each; the two left are ten times the work.
+        let mut w = WorkEstimate::new(vec![1.0, 1.0, 10.0, 10.0]);
+        w.frame_done(1.0);
+        w.frame_done(1.0);
+        let eta = w.eta(Duration::from_secs(2)).unwrap().as_secs_f64();
+        assert!((eta - 20.0).abs() < 1e-6, "{eta}");
+        assert!((w.fraction_done() - 2.0 / 22.0).abs() < 1e-9);
+        // Measured time corrects the prediction: the third frame took 30 s, not 10.
+        w.frame_done(30.0);
+        let eta = w.eta(Duration::from_secs(32)).unwrap().as_secs_f64();
+        assert!(eta > 10.0, "{eta}");
+        assert_eq!(format_duration(Duration::from_secs(3725)), "1:02:05");
     }
 }

@@ -4,24 +4,50 @@
 //! memory) before anything touches the disk, so bad input exits with code 2 and writes
 //! nothing. [`Plan::execute`] then creates the folder, skips finished frames, renders the rest
 //! and returns a [`Summary`].
+//!
+//! **Resume.** Before anything is written, [`Plan::execute`] surveys the output folder: the
+//! manifest and every frame in the range must carry this scene's hash
+//! ([`crate::metadata`]); a frame that is whole and matches is skipped, one from a different
+//! scene makes the run refuse (exit code 2) unless `--overwrite` is given, in which case frames
+//! of the old scene are removed rather than left mixed with new ones.
+//!
+//! **Stopping.** When `cancel` is set (SIGINT or SIGTERM, see `main.rs`), workers stop after
+//! their current band, the frames already handed out are written, unfinished frames are
+//! dropped, and [`Summary::cancelled`] tells the caller to report how to resume.
+//!
+//! **The render log.** Each rendered frame appends one JSON line to `render-log.jsonl` in the
+//! output folder: `frame`, `seconds` (wall time since the previous frame was handed out),
+//! `cpu_seconds` (thread-seconds spent on its bands), `iterations`, `mean_escape`,
+//! `max_escape`, `interior_share`, `max_iterations`, `kernel` and `glitches` (samples of a
+//! deep frame whose perturbation result could not be trusted). A frame rendered again after an
+//! interruption appears again. A warning is printed once when a frame suggests that
+//! max_iterations is too low; see [`budget_looks_low`].
 
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
 use std::ops::Range;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::bands::Scheduler;
 use crate::color::Palette;
 use crate::deep::DeepRenderer;
 use crate::error::{Error, Result};
 use crate::kernel::{Kernel, select_kernel};
-use crate::output::{FrameFolder, PngCompression, PngWriter};
+use crate::metadata::{FrameState, Manifest, mismatch, read_frame_state, scene_hash};
+use crate::output::{FrameFolder, PngCompression, PngWriter, encode_png_tagged};
 use crate::path::ZoomPath;
-use crate::pipeline::{KernelSource, ParallelSettings, render_frames};
-use crate::progress::{Progress, ProgressMode};
+use crate::pipeline::{KernelSource, ParallelSettings, RenderedFrame, render_frames};
+use crate::progress::{Progress, ProgressMode, WorkEstimate};
 use crate::render::{FrameJob, RenderStats};
 use crate::scene::Scene;
+use crate::shard::Shard;
+use crate::stream::{DEFAULT_VIDEO_ARGS, FfmpegVideo, FrameStream, PipeFormat, find_on_path};
+
+/// The per-frame log's file name in the output folder.
+pub const RENDER_LOG_NAME: &str = "render-log.jsonl";
 
 /// Smallest and largest frame side, as for the scene file.
 const SIZE_RANGE: std::ops::RangeInclusive<u32> = 16..=16384;
@@ -53,6 +79,36 @@ pub struct RunOptions {
     pub compression: PngCompression,
     /// How progress is shown.
     pub progress: ProgressMode,
+    /// `--pipe raw|png`: frames on stdout instead of files.
+    pub pipe: Option<PipeFormat>,
+    /// `--video FILE`: also encode the frames with ffmpeg into this file.
+    pub video: Option<PathBuf>,
+    /// `--ffmpeg-args`: replaces the default encoding arguments of `--video`.
+    pub ffmpeg_args: Option<String>,
+    /// `--shard K/N` or `--shard auto`, as typed.
+    pub shard: Option<String>,
+    /// `--shard-count N` (for `--shard auto` under Kubernetes).
+    pub shard_count: Option<u64>,
+    /// `--data`: escape data as OpenEXR beside each PNG.
+    pub data: bool,
+}
+
+/// Where the frames of a run go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Numbered PNG files in the folder.
+    Folder,
+    /// Numbered PNG files, and a video encoded by ffmpeg on the fly.
+    Video {
+        /// The video file.
+        path: PathBuf,
+        /// The ffmpeg found on PATH.
+        ffmpeg: PathBuf,
+        /// Encoding arguments (between the input and the output).
+        args: Vec<String>,
+    },
+    /// A stream on stdout, no files.
+    Pipe(PipeFormat),
 }
 
 /// A validated run: everything needed to render, nothing written yet.
@@ -70,6 +126,14 @@ pub struct Plan {
     pub compression: PngCompression,
     pub progress: ProgressMode,
     pub kernel: Arc<dyn Kernel>,
+    /// The frames this run is responsible for: `frames`, less other shards' frames.
+    pub frame_list: Vec<u64>,
+    pub shard: Option<Shard>,
+    pub output: Output,
+    /// `--data`: escape data as OpenEXR beside each PNG.
+    pub data: bool,
+    /// [`crate::metadata::scene_hash`] of this run.
+    pub scene_hash: String,
 }
 
 impl std::fmt::Debug for Plan {
@@ -93,6 +157,14 @@ pub struct Summary {
     pub elapsed: Duration,
     pub stats: RenderStats,
     pub stale_temporaries: usize,
+    /// The run was stopped (SIGINT/SIGTERM) before it was done.
+    pub cancelled: bool,
+    /// Untrusted samples over the deep frames rendered.
+    pub glitches: u64,
+    /// The finished video (`--video`).
+    pub video: Option<PathBuf>,
+    /// Frames of the range (this shard's share) still missing.
+    pub missing: u64,
 }
 
 impl Plan {
@@ -136,9 +208,45 @@ impl Plan {
             band_height,
             scheduler: options.scheduler,
             frames_in_flight: 3,
-            keep_escapes: false,
+            keep_escapes: options.data,
         };
         check_memory(width, height, supersample, &parallel)?;
+        let shard = match &options.shard {
+            Some(text) => Some(Shard::parse(text, options.shard_count, &|name| {
+                std::env::var(name).ok()
+            })?),
+            None if options.shard_count.is_some() => {
+                return Err(Error::Usage("--shard-count needs --shard auto".into()));
+            }
+            None => None,
+        };
+        let output = output_of(options, width, height)?;
+        if shard.is_some() && output != Output::Folder {
+            return Err(Error::Usage(
+                "--shard renders a share of the frames into the folder: it cannot be combined \
+                 with --pipe or --video (make the video once every shard is done)"
+                    .into(),
+            ));
+        }
+        if options.data {
+            if matches!(output, Output::Pipe(_)) {
+                return Err(Error::Usage(
+                    "--data writes files beside the frames: it cannot be combined with --pipe"
+                        .into(),
+                ));
+            }
+            if supersample != 1 {
+                return Err(Error::Usage(format!(
+                    "--data needs one sample per pixel, but the scene has supersample = \
+                     {supersample}: add --set render.supersample=1 or --preview"
+                )));
+            }
+        }
+        let frame_list: Vec<u64> = frames
+            .clone()
+            .filter(|&f| shard.is_none_or(|s| s.owns(f)))
+            .collect();
+        let scene_hash = scene_hash(&scene, width, height, supersample);
         let out = options
             .out
             .clone()
@@ -157,6 +265,11 @@ impl Plan {
             compression: options.compression,
             progress: options.progress,
             kernel: Arc::from(select_kernel().map_err(Error::Usage)?),
+            frame_list,
+            shard,
+            output,
+            data: options.data,
+            scene_hash,
         })
     }
 
@@ -190,10 +303,29 @@ impl Plan {
         text += &format!("keyframes:      {}\n", self.scene.keyframes.len());
         text += &format!("deepest width:  1e{deepest:.2}\n");
         text += &format!("max iterations: {min_iter}..={max_iter}\n");
-        text += &format!(
-            "output:         {}\n",
-            self.folder.ffmpeg_pattern().display()
-        );
+        if let Some(shard) = self.shard {
+            text += &format!(
+                "shard:          {} of {} ({} frames)\n",
+                shard.index,
+                shard.count,
+                self.frame_list.len()
+            );
+        }
+        match &self.output {
+            Output::Pipe(format) => {
+                text += &format!("output:         stdout ({format:?} frames)\n");
+            }
+            Output::Folder | Output::Video { .. } => {
+                text += &format!(
+                    "output:         {}\n",
+                    self.folder.ffmpeg_pattern().display()
+                );
+            }
+        }
+        if let Output::Video { path, .. } = &self.output {
+            text += &format!("video:          {}\n", path.display());
+        }
+        text += &format!("scene hash:     {}\n", self.scene_hash);
         text
     }
 
@@ -221,26 +353,127 @@ impl Plan {
         Ok(RunKernels {
             plain: self.kernel.clone(),
             deep: (deep.orbit_count() > 0).then_some(deep),
+            names: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Looks at the output folder before anything is written: which frames of
+    /// [`Plan::frame_list`] are done (whole, with this scene's hash) and which must be rendered.
+    /// A manifest or frame of another scene is refused (exit code 2) unless `overwrite`.
+    pub fn survey(&self) -> Result<Survey> {
+        let dir = self.folder.dir();
+        let mut survey = Survey::default();
+        if !dir.is_dir() {
+            // Nothing there yet (or not a folder: creating it reports that).
+            survey.todo = self.frame_list.clone();
+            return Ok(survey);
+        }
+        if !self.overwrite
+            && let Some(found) = Manifest::read_hash(dir)?
+            && found != self.scene_hash
+        {
+            return Err(mismatch(
+                &crate::metadata::manifest_path(dir),
+                Some(&found),
+                &self.scene_hash,
+            ));
+        }
+        for &frame in &self.frame_list {
+            if self.overwrite {
+                survey.todo.push(frame);
+                continue;
+            }
+            let path = self.folder.frame_path(frame);
+            match read_frame_state(&path)? {
+                FrameState::Missing => survey.todo.push(frame),
+                FrameState::Damaged => {
+                    survey.damaged += 1;
+                    survey.todo.push(frame);
+                }
+                FrameState::Complete(Some(h)) if h == self.scene_hash => {
+                    if self.data && !self.folder.data_path(frame).is_file() {
+                        survey.todo.push(frame);
+                    } else {
+                        survey.done.push(frame);
+                    }
+                }
+                FrameState::Complete(other) => {
+                    return Err(mismatch(&path, other.as_deref(), &self.scene_hash));
+                }
+            }
+        }
+        Ok(survey)
+    }
+
+    /// With `--overwrite`, removes frames of another scene (any hash but this one), so the
+    /// folder never mixes two scenes. Frames of this scene (another shard's) are kept.
+    fn remove_foreign_frames(&self) -> Result<usize> {
+        let dir = self.folder.dir();
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name
+                .strip_prefix("frame_")
+                .and_then(|n| n.strip_suffix(".png"))
+            else {
+                continue;
+            };
+            let path = entry.path();
+            if let FrameState::Complete(Some(h)) = read_frame_state(&path)?
+                && h == self.scene_hash
+            {
+                continue;
+            }
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            let _ = std::fs::remove_file(dir.join(format!("frame_{stem}.exr")));
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     /// Renders the frames that are missing (all of them with `overwrite`).
     pub fn execute(&self, cancel: &AtomicBool) -> Result<Summary> {
-        self.folder.create()?;
-        let stale_temporaries = self.folder.remove_stale_temporaries()?;
-        let todo: Vec<u64> = self
-            .frames
-            .clone()
-            .filter(|&f| self.overwrite || !self.folder.has_frame(f))
-            .collect();
-        let skipped = (self.frames.end - self.frames.start) - todo.len() as u64;
+        let started = Instant::now();
+        let to_folder = !matches!(self.output, Output::Pipe(_));
+        let survey = if to_folder {
+            self.survey()?
+        } else {
+            Survey {
+                todo: self.frame_list.clone(),
+                ..Survey::default()
+            }
+        };
+        let mut stale_temporaries = 0;
+        if to_folder {
+            self.folder.create()?;
+            stale_temporaries = self.folder.remove_stale_temporaries_of(&|frame| {
+                match (self.shard, frame) {
+                    (None, _) => true,
+                    (Some(shard), Some(f)) => shard.owns(f),
+                    // Another shard may be writing the manifest right now.
+                    (Some(_), None) => false,
+                }
+            })?;
+            let manifest = Manifest::new(&self.scene, self.width, self.height, self.supersample);
+            if self.overwrite {
+                let previous = Manifest::read_hash(self.folder.dir())?;
+                if previous.as_deref() != Some(self.scene_hash.as_str()) {
+                    self.remove_foreign_frames()?;
+                }
+            }
+            manifest.write(self.folder.dir(), self.overwrite)?;
+        }
+        let todo = survey.todo.clone();
+        let skipped = survey.done.len() as u64;
         let kernels = {
             // Shown only when there are orbits to compute (the callback ends with 1.0 anyway).
             let mut orbit_progress: Option<Progress> = None;
             let kernels = self.kernels(&todo, &mut |f| {
                 if f < 1.0 || orbit_progress.is_some() {
                     orbit_progress
-                        .get_or_insert_with(|| Progress::new(self.progress, 0, 0))
+                        .get_or_insert_with(|| Progress::new(self.progress, Vec::new(), 0))
                         .orbit(f);
                 }
             })?;
@@ -254,19 +487,76 @@ impl Plan {
         let bands_per_frame = self
             .height
             .div_ceil(self.parallel.band_height.clamp(1, self.height));
-        let progress = std::cell::RefCell::new(Progress::new(
-            self.progress,
-            jobs.len() as u64,
-            bands_per_frame.into(),
-        ));
+        let samples =
+            u64::from(self.width * self.supersample) * u64::from(self.height * self.supersample);
+        let costs = jobs
+            .iter()
+            .map(|j| WorkEstimate::frame_cost(samples, j.view.max_iterations))
+            .collect();
+        let progress =
+            std::cell::RefCell::new(Progress::new(self.progress, costs, bands_per_frame.into()));
+        if survey.damaged > 0 {
+            progress.borrow().message(&format!(
+                "rendering {} damaged frames again (cut short outside zoomgen)",
+                survey.damaged
+            ));
+        }
         if skipped > 0 {
             progress.borrow().message(&format!(
                 "skipping {skipped} frames already in {}",
                 self.folder.dir().display()
             ));
         }
-        let encoders = self.parallel.threads.div_ceil(8);
-        let writer = PngWriter::start(self.folder.clone(), self.compression, encoders, 2);
+        let mut stream = match &self.output {
+            Output::Folder => None,
+            Output::Pipe(format) => {
+                progress.borrow().message(&format!(
+                    "streaming frames to stdout; read them with:\n  {}",
+                    crate::stream::pipe_command(
+                        *format,
+                        self.width,
+                        self.height,
+                        self.scene.video.fps,
+                        &format!("{}.mp4", self.scene.stem())
+                    )
+                ));
+                Some(FrameStream::Stdout(*format, std::io::stdout()))
+            }
+            Output::Video { path, ffmpeg, args } => {
+                let video = FfmpegVideo::start(
+                    ffmpeg,
+                    path,
+                    self.width,
+                    self.height,
+                    self.scene.video.fps,
+                    args,
+                )?;
+                progress
+                    .borrow()
+                    .message(&format!("encoding with: {}", video.command()));
+                Some(FrameStream::Video(Box::new(video)))
+            }
+        };
+        // Frames already on disk that the video needs, in order, read back when their turn comes.
+        let mut reuse: VecDeque<u64> = match self.output {
+            Output::Video { .. } => survey.done.iter().copied().collect(),
+            _ => VecDeque::new(),
+        };
+        let mut log = if to_folder {
+            Some(RenderLog::open(self.folder.dir())?)
+        } else {
+            None
+        };
+        let writer = to_folder.then(|| {
+            PngWriter::start_tagged(
+                self.folder.clone(),
+                self.compression,
+                self.scene_hash.clone(),
+                self.data,
+                self.parallel.threads.div_ceil(8),
+                2,
+            )
+        });
         if let Some(deep) = &kernels.deep {
             progress.borrow().message(&format!(
                 "deep zoom: {} reference orbits, {}",
@@ -274,6 +564,10 @@ impl Plan {
                 human_bytes(deep.orbit_memory_bytes() as u64)
             ));
         }
+        let mut warned = false;
+        let mut glitches = 0;
+        let mut last_out = Instant::now();
+        let compression = self.compression;
         let result = render_frames(
             &jobs,
             &kernels,
@@ -286,22 +580,110 @@ impl Plan {
                 }
             },
             &mut |frame| {
+                let number = frame.job.view.frame;
                 progress.borrow_mut().frame(&frame);
-                writer.submit(frame)
+                let frame_glitches = kernels.glitches(number);
+                glitches += frame_glitches;
+                if !warned && budget_looks_low(&frame) {
+                    warned = true;
+                    progress.borrow().message(&budget_warning(&frame));
+                }
+                if let Some(log) = &mut log {
+                    let now = Instant::now();
+                    log.frame(
+                        &frame,
+                        now.duration_since(last_out).as_secs_f64(),
+                        kernels.name_of(number).unwrap_or("unknown"),
+                        frame_glitches,
+                    )?;
+                    last_out = now;
+                }
+                if let Some(stream) = &mut stream {
+                    while reuse.front().is_some_and(|&f| f < number) {
+                        let f = reuse.pop_front().unwrap_or_default();
+                        stream.write(&self.read_frame(f)?, &|_| Ok(()))?;
+                    }
+                    let png = |out: &mut dyn Write| {
+                        encode_png_tagged(&frame, compression, &self.scene_hash, out)
+                    };
+                    stream.write(&frame.pixels, &png)?;
+                }
+                match &writer {
+                    Some(writer) => writer.submit(frame),
+                    None => Ok(()),
+                }
             },
         );
-        let finished = writer.finish();
+        let finished = writer.map_or(Ok(()), PngWriter::finish);
         let progress = progress.into_inner();
         progress.finish();
-        result?;
-        finished?;
+        let cancelled = cancel.load(Ordering::SeqCst);
+        let mut video = None;
+        let outcome = result.and(finished).and_then(|()| {
+            if let Some(stream) = stream.take() {
+                match stream {
+                    FrameStream::Video(mut v) if !cancelled => {
+                        while let Some(f) = reuse.pop_front() {
+                            v.write(&self.read_frame(f)?)?;
+                        }
+                        video = Some(v.finish()?);
+                    }
+                    FrameStream::Video(v) => v.abort(),
+                    FrameStream::Stdout(..) => {}
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = outcome {
+            if let Some(FrameStream::Video(v)) = stream {
+                v.abort();
+            }
+            return Err(e);
+        }
+        let rendered = progress.frames_done();
         Ok(Summary {
-            rendered: progress.frames_done(),
+            rendered,
             skipped,
-            elapsed: progress.elapsed(),
+            elapsed: started.elapsed(),
             stats: progress.stats(),
             stale_temporaries,
+            cancelled,
+            glitches,
+            video,
+            missing: (self.frame_list.len() as u64).saturating_sub(skipped + rendered),
         })
+    }
+
+    /// The RGB pixels of frame `frame` as written in the folder (for a resumed `--video`).
+    fn read_frame(&self, frame: u64) -> Result<Vec<u8>> {
+        let path = self.folder.frame_path(frame);
+        let image = image::open(&path)
+            .map_err(|e| Error::Render(format!("cannot read {}: {e}", path.display())))?
+            .to_rgb8();
+        if image.dimensions() != (self.width, self.height) {
+            return Err(Error::Render(format!(
+                "{} is {}x{}, expected {}x{}",
+                path.display(),
+                image.width(),
+                image.height(),
+                self.width,
+                self.height
+            )));
+        }
+        Ok(image.into_raw())
+    }
+
+    /// How to carry on after a stop: the same command again.
+    pub fn resume_hint(&self) -> String {
+        match self.output {
+            Output::Pipe(_) => {
+                "a piped run cannot resume: run it again (or render to a folder)".into()
+            }
+            _ => format!(
+                "rerun the same command to resume: finished frames in {} are kept and skipped",
+                self.folder.dir().display()
+            ),
+        }
     }
 
     /// The ffmpeg command that turns the frames into a video.
@@ -327,6 +709,24 @@ impl Plan {
 pub struct RunKernels {
     plain: Arc<dyn Kernel>,
     deep: Option<DeepRenderer>,
+    /// The name of the kernel each frame got, for the render log.
+    names: Mutex<HashMap<u64, &'static str>>,
+}
+
+impl RunKernels {
+    /// The name of the kernel that rendered `frame` (`None` before it was chosen).
+    pub fn name_of(&self, frame: u64) -> Option<&'static str> {
+        self.names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&frame)
+            .copied()
+    }
+
+    /// Untrusted samples of deep frame `frame` (0 for `f64` frames).
+    pub fn glitches(&self, frame: u64) -> u64 {
+        self.deep.as_ref().map_or(0, |d| d.glitches(frame))
+    }
 }
 
 impl std::fmt::Debug for RunKernels {
@@ -340,10 +740,173 @@ impl std::fmt::Debug for RunKernels {
 
 impl KernelSource for RunKernels {
     fn kernel_for(&self, job: &FrameJob) -> Arc<dyn Kernel> {
-        self.deep
+        let kernel = self
+            .deep
             .as_ref()
             .and_then(|deep| deep.kernel_for(&job.view, &job.grid))
-            .unwrap_or_else(|| self.plain.clone())
+            .unwrap_or_else(|| self.plain.clone());
+        self.names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(job.view.frame, kernel.name());
+        kernel
+    }
+}
+
+/// What [`Plan::survey`] found in the output folder.
+#[derive(Debug, Clone, Default)]
+pub struct Survey {
+    /// Frames to render, in order.
+    pub todo: Vec<u64>,
+    /// Frames done and matching, in order.
+    pub done: Vec<u64>,
+    /// Frames found cut short (damaged outside zoomgen), to render again.
+    pub damaged: u64,
+}
+
+/// Where the frames go, from `--pipe`, `--video` and `--ffmpeg-args`.
+fn output_of(options: &RunOptions, width: u32, height: u32) -> Result<Output> {
+    match (&options.pipe, &options.video) {
+        (Some(_), Some(_)) => Err(Error::Usage(
+            "--pipe and --video cannot be combined (--video runs ffmpeg itself)".into(),
+        )),
+        (Some(_), None) if options.ffmpeg_args.is_some() => Err(Error::Usage(
+            "--ffmpeg-args goes with --video (with --pipe you run ffmpeg yourself)".into(),
+        )),
+        (Some(format), None) => Ok(Output::Pipe(*format)),
+        (None, None) if options.ffmpeg_args.is_some() => {
+            Err(Error::Usage("--ffmpeg-args goes with --video".into()))
+        }
+        (None, None) => Ok(Output::Folder),
+        (None, Some(path)) => {
+            let ffmpeg = find_on_path("ffmpeg").ok_or_else(|| {
+                Error::Usage(
+                    "--video needs ffmpeg, and there is no ffmpeg on PATH: install it \
+                     (e.g. apt-get install ffmpeg), or render frames and make the video \
+                     elsewhere"
+                        .into(),
+                )
+            })?;
+            let parent = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            if !parent.is_dir() {
+                return Err(Error::Usage(format!(
+                    "--video {}: the folder {} does not exist",
+                    path.display(),
+                    parent.display()
+                )));
+            }
+            if path.file_name().is_none() || path.is_dir() {
+                return Err(Error::Usage(format!(
+                    "--video {} is invalid (expected a file name such as zoom.mp4)",
+                    path.display()
+                )));
+            }
+            let args = match &options.ffmpeg_args {
+                Some(text) => text.split_whitespace().map(str::to_string).collect(),
+                None => {
+                    let mut args: Vec<String> =
+                        DEFAULT_VIDEO_ARGS.split(' ').map(str::to_string).collect();
+                    if width % 2 == 1 || height % 2 == 1 {
+                        // yuv420p needs even sides.
+                        args.extend(["-vf".into(), "pad=ceil(iw/2)*2:ceil(ih/2)*2".into()]);
+                    }
+                    args
+                }
+            };
+            Ok(Output::Video {
+                path: path.clone(),
+                ffmpeg,
+                args,
+            })
+        }
+    }
+}
+
+/// Whether a frame suggests that its iteration budget is too low: its escaped samples need a
+/// good share of the budget (mean escape count at least 10% of max_iterations), some come
+/// within 10% of it, and more than 5% of all samples reach it. A low budget shows up exactly
+/// so: the boundary's slow points are painted as interior. Views that merely contain the
+/// set's interior (the whole set, a minibrot) have most escapes far below the budget, and do
+/// not warn.
+pub fn budget_looks_low(frame: &RenderedFrame) -> bool {
+    let budget = f64::from(frame.job.view.max_iterations);
+    let s = &frame.stats;
+    f64::from(s.escape_max) >= 0.9 * budget
+        && s.interior_share() > 0.05
+        && s.escape_mean() >= 0.1 * budget
+}
+
+fn budget_warning(frame: &RenderedFrame) -> String {
+    let s = &frame.stats;
+    format!(
+        "warning: max_iterations may be too low: in frame {}, {:.1}% of the samples reached the \
+         budget of {} iterations, and escaped samples needed {:.0} on average (up to {}); raise \
+         max_iterations (e.g. --set render.max_iterations=N or per keyframe) if the set looks \
+         blotchy (this warning is shown once)",
+        frame.job.view.frame,
+        s.interior_share() * 100.0,
+        frame.job.view.max_iterations,
+        s.escape_mean(),
+        s.escape_max
+    )
+}
+
+/// `render-log.jsonl`: one JSON object per rendered frame, appended as frames finish.
+#[derive(Debug)]
+struct RenderLog {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl RenderLog {
+    fn open(dir: &Path) -> Result<RenderLog> {
+        let path = dir.join(RENDER_LOG_NAME);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(RenderLog { path, file })
+    }
+
+    fn frame(
+        &mut self,
+        frame: &RenderedFrame,
+        seconds: f64,
+        kernel: &str,
+        glitches: u64,
+    ) -> Result<()> {
+        let s = &frame.stats;
+        let line = format!(
+            "{{\"frame\":{},\"seconds\":{},\"cpu_seconds\":{},\"iterations\":{},\
+             \"mean_escape\":{},\"max_escape\":{},\"interior_share\":{},\"max_iterations\":{},\
+             \"kernel\":\"{}\",\"glitches\":{}}}\n",
+            frame.job.view.frame,
+            json_number(seconds),
+            json_number(frame.cpu_seconds),
+            s.iterations,
+            json_number(s.escape_mean()),
+            s.escape_max,
+            json_number(s.interior_share()),
+            frame.job.view.max_iterations,
+            kernel.escape_default(),
+            glitches
+        );
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+/// A finite number as JSON (JSON has no NaN or infinity).
+fn json_number(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:?}")
+    } else {
+        "null".into()
     }
 }
 

@@ -70,14 +70,21 @@ fn a_tiny_scene_renders_three_frames_and_a_rerun_skips_them() {
     }
     assert_ne!(frames[0], frames[1]);
     assert_ne!(frames[1], frames[2]);
-    let names: Vec<_> = fs::read_dir(&out)
+    let mut names: Vec<_> = fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
+    names.sort();
     assert_eq!(
-        names.len(),
-        3,
-        "only the frames, no temporary files: {names:?}"
+        names,
+        [
+            "frame_00000.png",
+            "frame_00001.png",
+            "frame_00002.png",
+            "render-log.jsonl",
+            "zoomgen-manifest.toml"
+        ],
+        "the frames, the log and the manifest; no temporary files"
     );
 
     let before = fs::metadata(out.join("frame_00001.png"))

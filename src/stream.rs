@@ -1,0 +1,258 @@
+//! Frames as a stream, in order: `--pipe raw|png` on stdout, or `--video` into an ffmpeg that
+//! zoomgen starts itself.
+//!
+//! The pipeline hands finished frames to its sink in frame order (they finish out of order),
+//! so a stream only has to write each frame as it comes. Writing blocks when the reader is
+//! slow, and the pipeline's bounded window then stops the workers: memory stays bounded.
+//!
+//! `--video`: ffmpeg is found on `PATH` before any rendering starts (a missing ffmpeg is bad
+//! input, exit code 2). It reads raw `rgb24` on its stdin and writes to a temporary name beside
+//! the video (`.NAME.<pid>.tmp.EXT`, so ffmpeg still picks the container from the extension),
+//! which is renamed to the final name only when ffmpeg exits successfully. ffmpeg runs in its
+//! own process group, so a Ctrl-C at the terminal reaches zoomgen only, which then stops
+//! cleanly (killing ffmpeg and removing the temporary video). If ffmpeg dies, the error gives
+//! its exit status and the last lines of its stderr, not a bare "broken pipe".
+
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::error::{Error, Result};
+
+/// The format of `--pipe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PipeFormat {
+    /// Raw `rgb24`, `width * height * 3` bytes per frame, no headers.
+    Raw,
+    /// One whole PNG after the other (ffmpeg's `-f image2pipe`).
+    Png,
+}
+
+/// ffmpeg's default encoding arguments for `--video` (replaced by `--ffmpeg-args`).
+pub const DEFAULT_VIDEO_ARGS: &str = "-c:v libx264 -pix_fmt yuv420p -crf 18";
+
+/// The ffmpeg command that reads a `--pipe` stream of this size and rate.
+pub fn pipe_command(format: PipeFormat, width: u32, height: u32, fps: u32, out: &str) -> String {
+    let pad = if width % 2 == 1 || height % 2 == 1 {
+        " -vf pad=ceil(iw/2)*2:ceil(ih/2)*2"
+    } else {
+        ""
+    };
+    let input = match format {
+        PipeFormat::Raw => {
+            format!("-f rawvideo -pix_fmt rgb24 -s {width}x{height} -r {fps} -i -")
+        }
+        PipeFormat::Png => format!("-f image2pipe -c:v png -r {fps} -i -"),
+    };
+    format!("ffmpeg {input}{pad} {DEFAULT_VIDEO_ARGS} {out}")
+}
+
+/// Finds `program` on `PATH`.
+pub fn find_on_path(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return p.is_file().then_some(p);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// Lines of ffmpeg's stderr kept for error messages.
+const STDERR_LINES: usize = 12;
+
+/// A running ffmpeg fed raw frames.
+#[derive(Debug)]
+pub struct FfmpegVideo {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stderr: Option<JoinHandle<()>>,
+    tail: Arc<Mutex<Vec<String>>>,
+    temp: PathBuf,
+    target: PathBuf,
+    command: String,
+}
+
+impl FfmpegVideo {
+    /// Starts `ffmpeg` encoding raw frames of this size and rate into `target`, with `args`
+    /// (the encoding arguments placed between the input and the output).
+    pub fn start(
+        ffmpeg: &Path,
+        target: &Path,
+        width: u32,
+        height: u32,
+        fps: u32,
+        args: &[String],
+    ) -> Result<FfmpegVideo> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "video.mp4".into());
+        let (stem, ext) = match name.rsplit_once('.') {
+            Some((s, e)) => (s.to_string(), format!(".{e}")),
+            None => (name.clone(), String::new()),
+        };
+        let temp = target.with_file_name(format!(".{stem}.{}.tmp{ext}", std::process::id()));
+        let mut command = Command::new(ffmpeg);
+        command
+            .args(["-hide_banner", "-loglevel", "error", "-nostats", "-y"])
+            .args(["-f", "rawvideo", "-pix_fmt", "rgb24"])
+            .args(["-s", &format!("{width}x{height}"), "-r", &fps.to_string()])
+            .args(["-i", "-"])
+            .args(args)
+            .arg(&temp)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let shown = format!(
+            "ffmpeg -f rawvideo -pix_fmt rgb24 -s {width}x{height} -r {fps} -i - {} {}",
+            args.join(" "),
+            target.display()
+        );
+        let mut child = command
+            .spawn()
+            .map_err(|e| Error::Render(format!("cannot start {}: {e}", ffmpeg.display())))?;
+        let tail = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().map(|mut err| {
+            let tail = tail.clone();
+            std::thread::spawn(move || {
+                let mut text = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = err.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    text.extend_from_slice(&buf[..n]);
+                    let s = String::from_utf8_lossy(&text).into_owned();
+                    let lines: Vec<String> = s.lines().map(str::to_string).collect();
+                    let keep = lines.len().saturating_sub(STDERR_LINES);
+                    *tail.lock().unwrap_or_else(|p| p.into_inner()) = lines[keep..].to_vec();
+                    if text.len() > 64 * 1024 {
+                        text.drain(..text.len() - 16 * 1024);
+                    }
+                }
+            })
+        });
+        Ok(FfmpegVideo {
+            stdin: child.stdin.take(),
+            child,
+            stderr,
+            tail,
+            temp,
+            target: target.to_path_buf(),
+            command: shown,
+        })
+    }
+
+    /// The command as a person would type it.
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
+    /// Sends one frame's RGB bytes. If ffmpeg is gone, the error says how it ended.
+    pub fn write(&mut self, pixels: &[u8]) -> Result<()> {
+        let Some(stdin) = self.stdin.as_mut() else {
+            return Err(Error::Render("ffmpeg input already closed".into()));
+        };
+        if stdin.write_all(pixels).is_ok() {
+            return Ok(());
+        }
+        self.stdin.take();
+        let status = self.child.wait();
+        Err(self.failure(status.ok()))
+    }
+
+    /// Closes ffmpeg's input, waits for it, and puts the video under its final name.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        self.stdin.take();
+        let status = self.child.wait().ok();
+        if let Some(t) = self.stderr.take() {
+            let _ = t.join();
+        }
+        if status.is_some_and(|s| s.success()) {
+            std::fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
+            Ok(self.target.clone())
+        } else {
+            let _ = std::fs::remove_file(&self.temp);
+            Err(self.failure(status))
+        }
+    }
+
+    /// Stops ffmpeg and removes the unfinished video (a cancelled or failed run).
+    pub fn abort(mut self) {
+        self.stdin.take();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(t) = self.stderr.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.temp);
+    }
+
+    fn failure(&mut self, status: Option<std::process::ExitStatus>) -> Error {
+        if let Some(t) = self.stderr.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.temp);
+        let how = match status {
+            Some(s) => match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
+                (Some(code), _) => format!("exited with status {code}"),
+                (None, Some(sig)) => format!("was killed by signal {sig}"),
+                _ => format!("ended ({s})"),
+            },
+            None => "ended (status unknown)".into(),
+        };
+        let tail = self.tail.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut text = format!("ffmpeg {how} while encoding {}", self.target.display());
+        if tail.is_empty() {
+            text += " (it printed nothing on stderr)";
+        } else {
+            text += "; its last lines:\n";
+            text += &tail
+                .iter()
+                .map(|l| format!("  {l}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        text += &format!("\ncommand: {}", self.command);
+        Error::Render(text)
+    }
+}
+
+/// Where an in-order stream of frames goes.
+#[derive(Debug)]
+pub enum FrameStream {
+    /// `--pipe`: stdout.
+    Stdout(PipeFormat, std::io::Stdout),
+    /// `--video`: a running ffmpeg.
+    Video(Box<FfmpegVideo>),
+}
+
+impl FrameStream {
+    /// Writes one frame (`pixels`: RGB rows of a `width` x `height` image).
+    pub fn write(
+        &mut self,
+        pixels: &[u8],
+        encode_png: &dyn Fn(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<()> {
+        match self {
+            FrameStream::Stdout(format, out) => {
+                let mut lock = out.lock();
+                let result = match format {
+                    PipeFormat::Raw => lock.write_all(pixels),
+                    PipeFormat::Png => encode_png(&mut lock),
+                };
+                result.and_then(|()| lock.flush()).map_err(|e| {
+                    Error::Render(format!(
+                        "cannot write frames to stdout: {e} (did the reading program stop?)"
+                    ))
+                })
+            }
+            FrameStream::Video(video) => video.write(pixels),
+        }
+    }
+}

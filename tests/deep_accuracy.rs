@@ -54,7 +54,7 @@ fn scene(keys: &[(u64, [String; 2], String, f64, u32)]) -> Scene {
             frames: keys.last().unwrap().0 + 1,
         },
         render: RenderSettings {
-            max_iterations: 1000,
+            max_iterations: zoomgen::scene::IterationBudget::Fixed(1000),
             supersample: 1,
         },
         color: ColorSettings {

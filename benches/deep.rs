@@ -32,6 +32,18 @@ fn near(m: &FixedC, depth: u32, frac: usize) -> FixedC {
     m.with_frac(frac).add(&FixedC::from_fe(off, frac))
 }
 
+/// The colleague's one-sample-at-a-time path of a perturbation kernel, as a [`Kernel`].
+struct OneByOne<'a, T: zoomgen::deep::floatexp::Real>(&'a PerturbKernel<T>);
+
+impl<T: zoomgen::deep::floatexp::Real> Kernel for OneByOne<'_, T> {
+    fn name(&self) -> &'static str {
+        "one-by-one"
+    }
+    fn escape_row(&self, grid: &SampleGrid, sy: u32, max: u32, out: &mut [Escape]) -> u64 {
+        self.0.escape_row_scalar(grid, sy, max, out)
+    }
+}
+
 /// Renders `w` x `h` samples with `kernel` on this thread; returns (seconds, iterations).
 fn frame(kernel: &dyn Kernel, grid: &SampleGrid, max: u32) -> (f64, u64, u64) {
     let mut row = vec![Escape::INTERIOR; grid.samples_x as usize];
@@ -47,21 +59,40 @@ fn frame(kernel: &dyn Kernel, grid: &SampleGrid, max: u32) -> (f64, u64, u64) {
 
 fn main() {
     let m = misiurewicz();
-    // 1. Plain f64: a seahorse-valley frame at 1e-6.
+    // 1. Plain f64: a seahorse-valley frame at 1e-6, scalar, portable interleaved and the
+    //    kernel `select_kernel` picks (AVX-512 on this machine).
     let grid = SampleGrid::new(
-        num_complex::Complex64::new(-0.7436438870371587, 0.1318259042053120),
+        num_complex::Complex64::new(-0.7436438870371587, 0.131825904205312),
         1e-6,
         0.0,
-        480,
-        270,
+        240,
+        135,
         1,
     );
-    let (s, its, _) = frame(&ScalarKernel, &grid, 20_000);
-    let plain = its as f64 / s;
-    println!(
-        "scalar f64 kernel: {:.1} M iterations/s ({its} iterations, {s:.2} s)",
-        plain / 1e6
-    );
+    let best = zoomgen::kernel::select_kernel().expect("a kernel");
+    let interleaved = zoomgen::kernel::InterleavedKernel::default();
+    let kernels: [(&str, &dyn Kernel); 3] = [
+        ("scalar", &ScalarKernel),
+        ("interleaved", &interleaved),
+        (best.name(), best.as_ref()),
+    ];
+    let mut plain_rates = Vec::new();
+    for (name, k) in kernels {
+        let (s, its, _) = frame(k, &grid, 20_000);
+        let rate = its as f64 / s;
+        plain_rates.push((name, rate));
+        println!(
+            "plain {name} kernel: {:.1} M iterations/s ({its} iterations, {s:.2} s)",
+            rate / 1e6
+        );
+    }
+    let ratios = |rate: f64| {
+        plain_rates
+            .iter()
+            .map(|(n, r)| format!("{:.2}x {n}", r / rate))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
 
     for (depth, label) in [(100u32, "f64 deltas"), (1000, "FloatExp deltas")] {
         let frac = Fixed::frac_for_bits((f64::from(depth) * 3.33) as u64 + 80);
@@ -78,7 +109,15 @@ fn main() {
             orbit.memory_bytes()
         );
         let ln_w = -f64::from(depth) * std::f64::consts::LN_10;
-        for (w, h, eps, name) in [(160u32, 90u32, 0.0, "no BLA"), (480, 270, BLA_EPS, "BLA")] {
+        let no_bla = if depth == 100 {
+            (160u32, 90u32)
+        } else {
+            (64, 36)
+        };
+        for (w, h, eps, name) in [
+            (no_bla.0, no_bla.1, 0.0, "no BLA"),
+            (480, 270, BLA_EPS, "BLA"),
+        ] {
             let dg = DeltaGrid::new(Cx::zero(), ln_w, 0.0, w);
             let g = SampleGrid::new(num_complex::Complex64::new(0.0, 0.0), 1.0, 0.0, w, h, 1);
             let glitches = Arc::new(AtomicU64::new(0));
@@ -86,6 +125,11 @@ fn main() {
             let (s, its, interior) = if depth == 100 {
                 let k = PerturbKernel::<f64>::new(orbit.clone(), dg, w, h, eps, glitches.clone());
                 let build = t.elapsed().as_secs_f64();
+                let (s1, its1, _) = frame(&OneByOne(&k), &g, max);
+                println!(
+                    "   one sample at a time (before): {s1:.3} s, {:.1} M iterations/s",
+                    its1 as f64 / s1 / 1e6
+                );
                 let r = frame(&k, &g, max);
                 println!(
                     "   table build {build:.3} s, {} bytes, steps {}",
@@ -97,6 +141,11 @@ fn main() {
                 let k =
                     PerturbKernel::<FloatExp>::new(orbit.clone(), dg, w, h, eps, glitches.clone());
                 let build = t.elapsed().as_secs_f64();
+                let (s1, its1, _) = frame(&OneByOne(&k), &g, max);
+                println!(
+                    "   one sample at a time, FloatExp throughout (before): {s1:.3} s, {:.1} M iterations/s",
+                    its1 as f64 / s1 / 1e6
+                );
                 let r = frame(&k, &g, max);
                 println!(
                     "   table build {build:.3} s, {} bytes, steps {}",
@@ -106,9 +155,9 @@ fn main() {
                 r
             };
             println!(
-                "1e-{depth} {label}, {name}: {w}x{h} in {s:.3} s, {:.1} M iterations/s ({:.2}x plain f64 cost per iteration), {:.2} us/sample, interior {interior}",
+                "1e-{depth} {label}, {name}: {w}x{h} in {s:.3} s, {:.1} M iterations/s (cost per iteration: {}), {:.2} us/sample, interior {interior}",
                 its as f64 / s / 1e6,
-                plain / (its as f64 / s),
+                ratios(its as f64 / s),
                 s * 1e6 / f64::from(w * h)
             );
         }

@@ -168,17 +168,17 @@ fn run(cli: Cli) -> Result<u8> {
     }
     let signals = Signals::install()?;
     let summary = plan.execute(signals.cancel_flag())?;
-    if let Some((name, code)) = signals.received() {
-        if summary.cancelled {
-            eprintln!(
-                "stopped by {name}: {} frames rendered, {} skipped, {} still missing; {}",
-                summary.rendered,
-                summary.skipped,
-                summary.missing,
-                plan.resume_hint()
-            );
-            return Ok(code);
-        }
+    if let Some((name, code)) = signals.received()
+        && summary.cancelled
+    {
+        eprintln!(
+            "stopped by {name}: {} frames rendered, {} skipped, {} still missing; {}",
+            summary.rendered,
+            summary.skipped,
+            summary.missing,
+            plan.resume_hint()
+        );
+        return Ok(code);
     }
     if !cli.quiet {
         let seconds = summary.elapsed.as_secs_f64();

@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 
-use zoomgen::deep::{DeepRenderer, Fixed, FixedC, FloatExp, locate};
+use zoomgen::deep::{Cx, DeepRenderer, Fixed, FixedC, FloatExp, locate};
 use zoomgen::kernel::{ESCAPE_RADIUS_SQ, Escape, SampleGrid};
 use zoomgen::path::ZoomPath;
 use zoomgen::scene::{ColorSettings, Decimal, Keyframe, RenderSettings, Rgb8, Scene, Video};
@@ -93,15 +93,26 @@ fn direct(c: &FixedC, max_iterations: u32) -> Escape {
 }
 
 struct Outcome {
+    checked: usize,
     equal: usize,
     off_by_one: usize,
     worse: usize,
+    /// Samples interior in the direct iteration (all of them must be interior in the kernel).
+    interior_direct: usize,
+    /// Samples interior in both.
+    interior_both: usize,
     distinct_counts: usize,
     glitches: u64,
 }
 
-/// Renders `frame` of `scene` and checks 64 samples; `exact_center` is the frame's center.
-fn check(scene: &Scene, frame: u64, exact_center: impl Fn(usize) -> FixedC) -> Outcome {
+/// Renders `frame` of `scene` and checks `samples` samples (all of them when `samples` is at
+/// least the frame's sample count); `exact_center` is the frame's center.
+fn check(
+    scene: &Scene,
+    frame: u64,
+    samples: usize,
+    exact_center: impl Fn(usize) -> FixedC,
+) -> Outcome {
     let path = ZoomPath::new(scene);
     let (w, h) = (scene.video.width, scene.video.height);
     let deep = DeepRenderer::new(scene, &path, &[frame], w, h, 1, &mut |_| {}).unwrap();
@@ -129,6 +140,9 @@ fn check(scene: &Scene, frame: u64, exact_center: impl Fn(usize) -> FixedC) -> O
     let step = FloatExp::exp(view.ln_width) * FloatExp::from_f64(1.0 / f64::from(w));
     let (s, co) = view.rotation_deg.to_radians().sin_cos();
     let mut out = Outcome {
+        checked: 0,
+        interior_direct: 0,
+        interior_both: 0,
         equal: 0,
         off_by_one: 0,
         worse: 0,
@@ -136,24 +150,32 @@ fn check(scene: &Scene, frame: u64, exact_center: impl Fn(usize) -> FixedC) -> O
         glitches: 0,
     };
     let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ frame;
-    for _ in 0..64 {
+    let all = samples >= (w * h) as usize;
+    for k in 0..samples.min((w * h) as usize) {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        let (sx, sy) = (
-            (state % u64::from(w)) as u32,
-            ((state >> 32) % u64::from(h)) as u32,
-        );
+        let (sx, sy) = if all {
+            (k as u32 % w, k as u32 / w)
+        } else {
+            (
+                (state % u64::from(w)) as u32,
+                ((state >> 32) % u64::from(h)) as u32,
+            )
+        };
         let (u, v) = (grid.u(sx), grid.v(sy));
         // offset = step * e^{i rot} * (u - i v)
         let (du, dv) = (u * co + v * s, u * s - v * co);
-        let offset = zoomgen::deep::Cx {
+        let offset = Cx {
             re: step * FloatExp::from_f64(du),
             im: step * FloatExp::from_f64(dv),
         };
         let c = center.add(&FixedC::from_fe(offset, frac));
         let want = direct(&c, view.max_iterations);
         let got = rows[sy as usize][sx as usize];
+        out.checked += 1;
+        out.interior_direct += usize::from(want.is_interior());
+        out.interior_both += usize::from(want.is_interior() && got.is_interior());
         if want.n == got.n {
             out.equal += 1;
         } else if !want.is_interior() && !got.is_interior() && want.n.abs_diff(got.n) == 1 {
@@ -177,16 +199,32 @@ fn parse_c(text: &[String; 2], frac: usize) -> FixedC {
     }
 }
 
-fn run_depth(m: &FixedC, depth: u32, iterations: u32, rotation: f64) {
-    // Two keyframes: from 10^(5 - depth) near the point to 10^-depth, centers a fraction of a
-    // width away from the Misiurewicz point (so the reference is not the special point).
-    let a = near(m, depth - 5, 0.21, -0.13);
-    let b = near(m, depth, 0.17, 0.11);
+/// Decimal text of `10^lg`.
+fn width_text(lg: f64) -> String {
+    let e = lg.floor();
+    format!("{:.6}e{}", 10f64.powf(lg - e), e as i64)
+}
+
+/// Checks frames 10 (the deeper keyframe, reference at its center) and 7 (between keyframes,
+/// reference off-center) of a two-keyframe scene: `a` at `10^ln_a` wide, `b` at `10^lg_b`.
+#[allow(clippy::too_many_arguments)]
+fn run_case(
+    kind: &str,
+    a: [String; 2],
+    lg_a: f64,
+    b: [String; 2],
+    lg_b: f64,
+    rotation: f64,
+    iterations: u32,
+    samples: usize,
+    min_distinct: usize,
+) -> Vec<Outcome> {
     let sc = scene(&[
-        (0, a.clone(), format!("1e-{}", depth - 5), 0.0, iterations),
-        (10, b.clone(), format!("1e-{depth}"), rotation, iterations),
+        (0, a.clone(), width_text(lg_a), 0.0, iterations),
+        (10, b.clone(), width_text(lg_b), rotation, iterations),
     ]);
     let path = ZoomPath::new(&sc);
+    let mut outcomes = Vec::new();
     for frame in [10u64, 7] {
         let view = path.view(frame);
         let exact = |frac: usize| {
@@ -204,57 +242,260 @@ fn run_depth(m: &FixedC, depth: u32, iterations: u32, rotation: f64) {
                 im: d.im.mul(&t),
             })
         };
-        let o = check(&sc, frame, exact);
+        let o = check(&sc, frame, samples, exact);
+        // The reference (keyframe b's center) seen from the frame, in widths.
+        let off = {
+            let frac = 40;
+            let d = exact(frac).sub(&parse_c(&b, frac)).to_fe().norm();
+            d.log2_abs() / std::f64::consts::LOG2_10 - view.log10_width()
+        };
         eprintln!(
-            "depth 1e-{depth} frame {frame} (width 1e{:.2}): {} equal, {} off by one, {} worse; {} distinct counts; {} glitches",
+            "RESULT | {kind} | 1e{:.1} | {} | {} | {} | {} | {}/{} | {} | {} | 1e{off:.1} widths",
             view.log10_width(),
+            iterations,
+            o.checked,
             o.equal,
             o.off_by_one,
-            o.worse,
+            o.interior_both,
+            o.interior_direct,
             o.distinct_counts,
-            o.glitches
+            o.glitches,
         );
-        assert_eq!(o.worse, 0, "depth 1e-{depth} frame {frame}");
+        assert_eq!(o.worse, 0, "{kind} 1e{lg_b} frame {frame}");
+        assert_eq!(o.interior_both, o.interior_direct, "{kind} frame {frame}");
         assert!(
-            o.equal >= 63,
-            "depth 1e-{depth} frame {frame}: only {} of 64 equal",
-            o.equal
+            o.equal * 1000 >= o.checked * 999 || o.checked - o.equal <= 1,
+            "{kind} 1e{lg_b} frame {frame}: only {} of {} equal",
+            o.equal,
+            o.checked
         );
+        // Frame 7 may lie in a flat region (the Julia case puts it 400 widths away).
         assert!(
-            o.distinct_counts >= 8,
-            "depth 1e-{depth}: too little structure ({} counts)",
+            frame == 7 || o.distinct_counts >= min_distinct,
+            "{kind} 1e{lg_b}: too little structure ({} counts)",
             o.distinct_counts
         );
         assert_eq!(o.glitches, 0);
+        outcomes.push(o);
+    }
+    outcomes
+}
+
+fn run_depth(m: &FixedC, depth: u32, iterations: u32, rotation: f64, samples: usize) {
+    // Two keyframes: from 10^(5 - depth) near the point to 10^-depth, centers a fraction of a
+    // width away from the Misiurewicz point (so the reference is not the special point).
+    let a = near(m, depth - 5, 0.21, -0.13);
+    let b = near(m, depth, 0.17, 0.11);
+    let d = -f64::from(depth);
+    run_case(
+        "Misiurewicz spiral",
+        a,
+        d + 5.0,
+        b,
+        d,
+        rotation,
+        iterations,
+        samples,
+        8,
+    );
+}
+
+/// A minibrot found from the spiral around the Misiurewicz point: Newton from
+/// `M + (a + b i) 10^-start` for the nucleus of `period` (its atom domain's period).
+struct Minibrot {
+    nucleus: FixedC,
+    period: u32,
+    /// log10 of the size estimate.
+    size: f64,
+}
+
+fn minibrot(start: f64, a: f64, b: f64, period: u32) -> Minibrot {
+    let m = misiurewicz();
+    // Enough bits for frames 100x below the minibrot's size, plus guard bits.
+    let frac = (((2.0 * start + 4.0) * std::f64::consts::LOG2_10 + 192.0) / 64.0).ceil() as usize;
+    let m = m.with_frac(frac.min(FRAC));
+    let scale = FloatExp::exp(-start * std::f64::consts::LN_10);
+    let c0 = m.add(&FixedC {
+        re: Fixed::from_fe(scale * FloatExp::from_f64(a), m.frac()),
+        im: Fixed::from_fe(scale * FloatExp::from_f64(b), m.frac()),
+    });
+    let (nucleus, last) = locate::newton(&c0, 0, period, 300).expect("Newton converges");
+    assert!(
+        last < -(64.0 * m.frac() as f64) + 8.0,
+        "Newton stopped at 2^{last}"
+    );
+    // Size estimate (Heiland-Allen): 1 / |beta lambda^2|, lambda = prod 2 z_k, beta = sum 1/lambda_k.
+    let mut z = FixedC::zero(nucleus.frac());
+    let mut l = Cx::<FloatExp>::from_f64(1.0, 0.0);
+    let mut beta = Cx::<FloatExp>::from_f64(1.0, 0.0);
+    for _ in 1..period {
+        z = z.sqr_add(&nucleus);
+        let zf = z.to_fe();
+        l = Cx {
+            re: zf.re.double(),
+            im: zf.im.double(),
+        }
+        .mul(l);
+        let inv = l.norm_sqr().recip();
+        beta = beta.add(Cx {
+            re: l.re * inv,
+            im: -(l.im * inv),
+        });
+    }
+    let size = -beta.mul(l).mul(l).norm().log2_abs() / std::f64::consts::LOG2_10;
+    Minibrot {
+        nucleus,
+        period,
+        size,
     }
 }
 
+/// Decimal text of `c + (a + b i) 10^lg`.
+fn offset_text(c: &FixedC, lg: f64, a: f64, b: f64) -> [String; 2] {
+    let scale = FloatExp::exp(lg * std::f64::consts::LN_10);
+    let frac = c.frac();
+    let re =
+        c.re.add(&Fixed::from_fe(scale * FloatExp::from_f64(a), frac));
+    let im =
+        c.im.add(&Fixed::from_fe(scale * FloatExp::from_f64(b), frac));
+    let digits = (-lg) as usize + 40;
+    [
+        locate::to_decimal(&re, digits),
+        locate::to_decimal(&im, digits),
+    ]
+}
+
+/// The minibrot itself: frame 10 is centered on the nucleus (the reference orbit comes back to
+/// about 0 every `period` steps: every sample rebases there), `10^widen` size estimates wide, with
+/// interior samples; frame 7 (30 times wider) sees it from an off-center reference.
+fn run_minibrot(mb: &Minibrot, widen: f64, rotation: f64, samples: usize) {
+    let lg_b = mb.size + widen;
+    let b = offset_text(&mb.nucleus, lg_b, 0.0, 0.0);
+    let a = offset_text(&mb.nucleus, lg_b + 5.0, 0.11, -0.23);
+    let iterations = 5 * mb.period + 2000;
+    let out = run_case(
+        &format!("minibrot p{}", mb.period),
+        a,
+        lg_b + 5.0,
+        b,
+        lg_b,
+        rotation,
+        iterations,
+        samples,
+        1,
+    );
+    assert!(
+        out[0].interior_direct + out[1].interior_direct > 0,
+        "no interior samples near the minibrot"
+    );
+}
+
+/// The embedded Julia set around the minibrot, halfway in depth between the spiral where it was
+/// found and the minibrot; keyframe a lies 400 widths away, so frame 7's reference is about 400
+/// of its widths off.
+fn run_julia(mb: &Minibrot, start: f64, rotation: f64, samples: usize) {
+    let lg_b = 0.5 * (mb.size - start);
+    let b = offset_text(&mb.nucleus, lg_b, 0.13, 0.07);
+    let a = offset_text(&mb.nucleus, lg_b + 4.0, 400.0, -250.0);
+    let iterations = 5 * mb.period + 2000;
+    run_case(
+        &format!("embedded Julia p{}", mb.period),
+        a,
+        lg_b + 4.0,
+        b,
+        lg_b,
+        rotation,
+        iterations,
+        samples,
+        8,
+    );
+}
+
+const ALL: usize = 10_000;
+const WIDEN: f64 = 2.0;
+
 #[test]
 fn depth_1e20() {
-    run_depth(&misiurewicz(), 20, 2000, 0.0);
+    run_depth(&misiurewicz(), 20, 2000, 0.0, 64);
+}
+
+/// Every sample of the 1e-20 frames: 2 of 384 in frame 7 differ by ~100 iterations (also with
+/// the one-sample-at-a-time kernel and without BLA). The reference escapes (at 682 here,
+/// 1,588 at 1e-50) long before these samples; after the forced rebase at its end the sample is
+/// iterated like plain `f64` and its chaotic orbit amplifies rounding. See docs/DEEP.md.
+#[test]
+#[ignore = "known failing: escaping reference, see docs/DEEP.md"]
+fn depth_1e20_every_sample() {
+    run_depth(&misiurewicz(), 20, 2000, 0.0, ALL);
 }
 
 #[test]
 fn depth_1e50() {
-    run_depth(&misiurewicz(), 50, 3000, 30.0);
+    run_depth(&misiurewicz(), 50, 3000, 30.0, 64);
+}
+
+/// Every sample of the 1e-50 frames: 2 of 384 differ (see `depth_1e20_every_sample`).
+#[test]
+#[ignore = "known failing: escaping reference, see docs/DEEP.md"]
+fn depth_1e50_every_sample() {
+    run_depth(&misiurewicz(), 50, 3000, 30.0, ALL);
 }
 
 #[test]
 fn depth_1e100() {
-    run_depth(&misiurewicz(), 100, 4000, 0.0);
+    run_depth(&misiurewicz(), 100, 4000, 0.0, ALL);
 }
 
 #[test]
 fn depth_1e280_f64_deltas() {
-    run_depth(&misiurewicz(), 280, 12000, 0.0);
+    run_depth(&misiurewicz(), 280, 12000, 0.0, 96);
 }
 
 #[test]
 fn depth_1e300() {
-    run_depth(&misiurewicz(), 300, 13000, 200.0);
+    run_depth(&misiurewicz(), 300, 13000, 200.0, 96);
 }
 
 #[test]
 fn depth_1e1000() {
-    run_depth(&misiurewicz(), 1000, 40000, 0.0);
+    run_depth(&misiurewicz(), 1000, 40000, 0.0, 32);
+}
+
+/// 2 of 384 samples of the minibrot frame differ by a few iterations (see docs/DEEP.md).
+#[test]
+#[ignore = "known failing: 2 of 384 samples differ, see docs/DEEP.md"]
+fn minibrot_1e22_and_julia() {
+    let mb = minibrot(11.0, 0.17, 0.11, 313);
+    run_minibrot(&mb, 0.7, 0.0, ALL);
+    run_julia(&mb, 11.0, 45.0, ALL);
+}
+
+/// 1 of 384 samples of the wider frame differs by 120 iterations (see docs/DEEP.md).
+#[test]
+#[ignore = "known failing: 1 of 384 samples differs, see docs/DEEP.md"]
+fn minibrot_1e50_and_julia() {
+    let mb = minibrot(25.0, 0.17, 0.11, 765);
+    run_minibrot(&mb, 0.7, 10.0, ALL);
+    run_julia(&mb, 25.0, 0.0, ALL);
+}
+
+#[test]
+fn minibrot_1e112_and_julia() {
+    let mb = minibrot(50.0, 0.3, -0.2, 2058);
+    run_minibrot(&mb, WIDEN, 0.0, 192);
+    run_julia(&mb, 50.0, 0.0, 192);
+}
+
+#[test]
+fn minibrot_1e304_and_julia() {
+    let mb = minibrot(150.0, 0.17, 0.11, 4861);
+    run_minibrot(&mb, WIDEN, 300.0, 48);
+    run_julia(&mb, 150.0, 0.0, 48);
+}
+
+#[test]
+fn minibrot_1e1000_and_julia() {
+    let mb = minibrot(500.0, 0.17, 0.11, 16107);
+    run_minibrot(&mb, WIDEN, 0.0, 12);
+    run_julia(&mb, 500.0, 0.0, 12);
 }

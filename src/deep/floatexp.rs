@@ -349,6 +349,8 @@ pub struct Cx<T> {
     pub im: T,
 }
 
+// `add`/`mul` by value on a `Copy` type, named like the operators on purpose.
+#[allow(clippy::should_implement_trait)]
 impl<T: Real> Cx<T> {
     #[inline]
     pub fn new(re: T, im: T) -> Self {

@@ -40,13 +40,23 @@
 //!
 //! # Glitches
 //!
-//! With rebasing there is no reference-dependent glitch. A sample is still counted as a glitch
-//! (see [`DeepRenderer::glitches`]) if its delta stops being finite. The accuracy tests
-//! (`tests/deep_accuracy.rs`) compare sampled pixels with direct fixed-point iteration.
+//! With rebasing there is no reference-dependent glitch (Pauldelbrot's `|Z + δz| << |Z|` cannot
+//! persist: the sample is rebased as soon as `|Z_m + δz| < |δz|`). The criterion that remains,
+//! exactly: a sample is a glitch when, before some step `n`, `|z_n|^2 = |Z_m + δz|^2` has not
+//! exceeded `R^2` and `|δz|^2` is not finite (NaN). An infinite `δz` makes `|z_n|^2` infinite,
+//! which is an escape at `n`, not a glitch. A glitch sample is drawn as interior and counted in
+//! [`DeepRenderer::glitches`]; `deep::perturb::tests::glitches_are_counted` forces glitches (NaN
+//! frame offset) to check the counting. Wrong counts that stay finite are *not* detected: the
+//! accuracy tests (`tests/deep_accuracy.rs`, `docs/DEEP.md`) compare samples with direct
+//! fixed-point iteration, and show such misses where the reference escapes early.
+//!
+//! Rows are computed by the lane engine ([`lanes`]): several samples in flight with `f64`
+//! deltas, also in `FloatExp` frames once a delta reaches `2^-500`.
 
 pub mod bla;
 pub mod fixed;
 pub mod floatexp;
+pub mod lanes;
 pub mod locate;
 pub mod orbit;
 pub mod perturb;
@@ -255,10 +265,10 @@ impl DeepRenderer {
 
     /// The orbit for `plan`, computing (or recomputing, finer or longer) it when needed.
     fn orbit(&self, plan: &FramePlan, max_iterations: u32) -> Arc<ReferenceOrbit> {
-        if let Some(o) = self.orbits.lock().unwrap().get(&plan.key) {
-            if o.serves(plan.frac, max_iterations) {
-                return o.clone();
-            }
+        if let Some(o) = self.orbits.lock().unwrap().get(&plan.key)
+            && o.serves(plan.frac, max_iterations)
+        {
+            return o.clone();
         }
         let orbit = Arc::new(ReferenceOrbit::compute(
             &plan.center,

@@ -110,10 +110,13 @@ impl ReferenceOrbit {
     #[inline]
     pub fn z_at<T: Real>(&self, n: usize) -> Cx<T> {
         let [x, y] = self.z[n];
-        if T::EXTENDED && x.abs() < TINY && y.abs() < TINY && !self.tiny.is_empty() {
-            if let Ok(i) = self.tiny.binary_search_by_key(&(n as u32), |e| e.0) {
-                return Cx::from_fe(self.tiny[i].1);
-            }
+        if T::EXTENDED
+            && x.abs() < TINY
+            && y.abs() < TINY
+            && !self.tiny.is_empty()
+            && let Ok(i) = self.tiny.binary_search_by_key(&(n as u32), |e| e.0)
+        {
+            return Cx::from_fe(self.tiny[i].1);
         }
         Cx::from_f64(x, y)
     }

@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::bla::BlaTable;
 use super::floatexp::{Cx, FloatExp, Real};
+use super::lanes;
 use super::orbit::ReferenceOrbit;
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, Kernel, SampleGrid};
 
@@ -185,6 +186,8 @@ pub struct PerturbKernel<T: Real> {
     grid: DeltaGrid,
     glitches: Arc<AtomicU64>,
     steps: AtomicU64,
+    /// Orbit indices stepped in `FloatExp` even when the delta fits `f64` (`FloatExp` frames).
+    small: Vec<u32>,
 }
 
 impl<T: Real> std::fmt::Debug for PerturbKernel<T> {
@@ -212,12 +215,18 @@ impl<T: Real> PerturbKernel<T> {
         } else {
             BlaTable::empty()
         };
+        let small = if T::EXTENDED {
+            lanes::small_entries(&orbit)
+        } else {
+            Vec::new()
+        };
         PerturbKernel {
             orbit,
             table,
             grid,
             glitches,
             steps: AtomicU64::new(0),
+            small,
         }
     }
 
@@ -225,6 +234,26 @@ impl<T: Real> PerturbKernel<T> {
     pub fn sample(&self, u: f64, v: f64, max_iterations: u32) -> SampleResult {
         let dc = Cx::<T>::from_fe(self.grid.delta(u, v));
         iterate(&self.orbit, &self.table, dc, max_iterations)
+    }
+
+    /// One row the way the colleague's first kernel did it: one sample at a time through
+    /// [`iterate`] (BLA tried at every level start). For comparisons in tests and benchmarks;
+    /// returns the iterations represented.
+    pub fn escape_row_scalar(
+        &self,
+        grid: &SampleGrid,
+        sy: u32,
+        max_iterations: u32,
+        out: &mut [Escape],
+    ) -> u64 {
+        let v = grid.v(sy);
+        let mut iterations = 0;
+        for (sx, slot) in (0u32..).zip(out.iter_mut()) {
+            let r = self.sample(grid.u(sx), v, max_iterations);
+            *slot = r.escape;
+            iterations += r.iterations;
+        }
+        iterations
     }
 
     /// Samples with an untrustworthy result so far.
@@ -260,18 +289,83 @@ impl<T: Real> Kernel for PerturbKernel<T> {
         out: &mut [Escape],
     ) -> u64 {
         let v = grid.v(sy);
-        let (mut iterations, mut steps, mut glitches) = (0u64, 0u64, 0u64);
-        for (sx, slot) in (0u32..).zip(out.iter_mut()) {
-            let r = self.sample(grid.u(sx), v, max_iterations);
-            *slot = r.escape;
-            iterations += r.iterations;
-            steps += r.steps;
-            glitches += u64::from(r.glitch);
-        }
+        let frame = lanes::Frame {
+            orbit: &self.orbit,
+            table: &self.table,
+            small: &self.small,
+            max_iterations,
+        };
+        let stats = lanes::run_row(
+            &frame,
+            |i| Cx::<T>::from_fe(self.grid.delta(grid.u(i as u32), v)),
+            out,
+        );
+        let (iterations, steps, glitches) = (stats.iterations, stats.steps, stats.glitches);
         self.steps.fetch_add(steps, Ordering::Relaxed);
         if glitches > 0 {
             self.glitches.fetch_add(glitches, Ordering::Relaxed);
         }
         iterations
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deep::{Fixed, FixedC};
+
+    fn orbit() -> Arc<ReferenceOrbit> {
+        let c = FixedC {
+            re: Fixed::parse("-0.743291890852430196", 4).unwrap(),
+            im: Fixed::parse("0.131240552308797611", 4).unwrap(),
+        };
+        Arc::new(ReferenceOrbit::compute(&c, 3000, &mut |_| {}))
+    }
+
+    /// The glitch criterion (a delta that is NaN while `|z|` has not escaped) is counted: a
+    /// deliberately broken frame (NaN offset) makes every sample a glitch, and no sample of a
+    /// sound frame is one.
+    #[test]
+    fn glitches_are_counted() {
+        let grid = SampleGrid::new(num_complex::Complex64::new(0.0, 0.0), 1.0, 0.0, 20, 2, 1);
+        for (nan, extended) in [(true, false), (true, true), (false, false), (false, true)] {
+            let offset = if nan {
+                Cx::from_f64(f64::NAN, 0.0)
+            } else {
+                Cx::zero()
+            };
+            let delta = DeltaGrid::new(offset, -30.0 * std::f64::consts::LN_10, 0.0, 20);
+            let glitches = Arc::new(AtomicU64::new(0));
+            let mut row = vec![Escape::INTERIOR; 20];
+            if extended {
+                let k = PerturbKernel::<FloatExp>::new(orbit(), delta, 20, 2, 1e-16, glitches);
+                k.escape_row(&grid, 0, 3000, &mut row);
+                assert_eq!(k.glitches(), if nan { 20 } else { 0 });
+            } else {
+                let k = PerturbKernel::<f64>::new(orbit(), delta, 20, 2, 1e-16, glitches);
+                k.escape_row(&grid, 0, 3000, &mut row);
+                assert_eq!(k.glitches(), if nan { 20 } else { 0 });
+            }
+        }
+    }
+
+    /// The lane engine and the one-sample loop agree on an `f64` frame.
+    #[test]
+    fn lanes_match_one_by_one() {
+        let n = 64;
+        let grid = SampleGrid::new(num_complex::Complex64::new(0.0, 0.0), 1.0, 0.0, n, 4, 1);
+        let delta = DeltaGrid::new(Cx::zero(), -30.0 * std::f64::consts::LN_10, 0.0, n);
+        let k = PerturbKernel::<f64>::new(orbit(), delta, n, 4, 0.0, Arc::default());
+        let (mut a, mut b) = (
+            vec![Escape::INTERIOR; n as usize],
+            vec![Escape::INTERIOR; n as usize],
+        );
+        for sy in 0..4 {
+            let ia = k.escape_row(&grid, sy, 3000, &mut a);
+            let ib = k.escape_row_scalar(&grid, sy, 3000, &mut b);
+            // Without BLA both do the same operations in the same order.
+            assert_eq!(a, b);
+            assert_eq!(ia, ib);
+        }
     }
 }

@@ -1,0 +1,427 @@
+//! Several perturbation samples in flight, with `f64` deltas in lockstep.
+//!
+//! One perturbation step `δz -> (2 Z_m + δz) δz + δc` is a chain of dependent operations, like a
+//! plain step. As in [`crate::kernel::interleaved`], the engine here keeps [`LANES`] samples in
+//! flight in plain `[f64; LANES]` arrays (which the compiler keeps in vector registers: two
+//! `f64` per SSE2 register on baseline x86-64) and advances all of them in every step, so that
+//! their chains overlap. Each lane has its own reference index `m` (rebasing and BLA steps make
+//! them differ), so `Z_m` is gathered per lane; the arithmetic after that is lane-wise.
+//!
+//! The lockstep loop does plain perturbation steps only. Everything else happens per sample in
+//! [`handle`], one sample at a time, in the frame's delta type `T` (`f64` or [`FloatExp`](super::FloatExp)):
+//! the start of a sample, escape, the end of the budget, rebasing, BLA steps and, for
+//! `FloatExp` frames, the stretches where the delta is too small for `f64`. A lane is flagged
+//! out of the lockstep loop when, before a step,
+//!
+//! - `|z|^2 > R^2` or `|z|^2` is NaN (escape, or a non-finite delta: see the glitch criterion in
+//!   [`super::perturb`]),
+//! - `|z|^2 < |δz|^2` (rebase),
+//! - for `FloatExp` frames, `|δz|^2 < 2^-1000` ([`MIN_F64_NORM`]),
+//!
+//! or when it reaches its limit: the last orbit entry, its iteration budget, or (for `FloatExp`
+//! frames) an orbit entry with `|Z_m| < 2^-400` ([`SMALL_Z_NORM`]). [`handle`] then takes the
+//! sample over, does what the scalar loop ([`super::perturb::iterate`]) would do (rebase, BLA
+//! steps while one applies, `T` steps while the delta is small), and hands it back to the lockstep
+//! loop after at least one step, at a reference index where no BLA step applies; a finished sample
+//! is reported and its lane refilled with the next sample of the row.
+//!
+//! # `FloatExp` frames in `f64`
+//!
+//! In a frame below `2^-960` the deltas start far below the `f64` range, but most of them grow
+//! (each step multiplies by `|2 Z_m|`, and BLA skips the tiny stretch) to sizes an `f64` holds.
+//! From `|δz| >= 2^-500` on, a lane iterates in `f64` with `δc` rounded to `f64` (flushed to 0
+//! when below `2^-1000`: next to `|δz| >= 2^-500` it is below the rounding of the sum anyway).
+//! A step can shrink the delta by at most a factor `1.5 |Z_m|`: rebasing keeps `|z| >= |δz|`,
+//! so `|2 Z_m + δz| = |Z_m + z| >= 1.5 |Z_m|`. With `|Z_m| >= 2^-400` (entries below that are
+//! done in `FloatExp`) the result stays above `2^-900`, in the normal `f64` range with `δc`
+//! negligible, and the next step's check hands the lane back to `FloatExp` below `2^-500`.
+//!
+//! # Cost of BLA here
+//!
+//! BLA is tried where the scalar loop tries it right after a sample starts and after each
+//! rebase, and at the reference indices the sample visits inside [`handle`]; the lockstep loop
+//! does not try it. A BLA step needs `|δz|` below `2^-53 |2 Z_m|`; once a delta has outgrown
+//! that, it rarely falls back below before the next rebase, so few steps are lost (the benchmark
+//! reports steps done).
+
+use super::bla::BlaTable;
+use super::floatexp::{Cx, Real};
+use super::orbit::ReferenceOrbit;
+use crate::kernel::{ESCAPE_RADIUS_SQ, Escape};
+
+/// Samples in flight.
+pub const LANES: usize = 8;
+
+/// `|δz|^2` below which a `FloatExp` frame's lane leaves `f64` (`|δz| < 2^-500`).
+pub const MIN_F64_NORM: f64 = 9.332636185032189e-302; // 2^-1000
+
+/// `|Z_m|^2` below which a `FloatExp` frame's lane steps in `FloatExp` (`|Z_m| < 2^-400`).
+pub const SMALL_Z_NORM: f64 = 1.499_696_813_895_631e-241; // 2^-800
+
+/// Orbit indices whose `|Z_m|^2 < SMALL_Z_NORM`, sorted (for `FloatExp` frames).
+pub fn small_entries(orbit: &ReferenceOrbit) -> Vec<u32> {
+    orbit
+        .z_f64()
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, [x, y])| x * x + y * y < SMALL_Z_NORM)
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+/// What [`handle`] did with a sample.
+#[derive(Debug, Clone, Copy)]
+pub enum Handled {
+    /// Finished: escape, iterations done, glitch.
+    Done(Escape, u32, bool),
+    /// Back to the lockstep loop: `f64` delta, reference index, iteration count.
+    Lockstep([f64; 2], usize, u32),
+}
+
+/// The frame data the engine reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a, T: Real> {
+    pub orbit: &'a ReferenceOrbit,
+    pub table: &'a BlaTable<T>,
+    /// [`small_entries`] for `FloatExp` frames, empty for `f64` frames.
+    pub small: &'a [u32],
+    pub max_iterations: u32,
+}
+
+impl<T: Real> Frame<'_, T> {
+    /// Steps lane state `(m, n)` may do in lockstep before it must be handled.
+    #[inline]
+    fn limit(&self, m: usize, n: u32) -> u32 {
+        let last = self.orbit.len() - 1;
+        let mut lim = (last - m).min((self.max_iterations - n) as usize);
+        if T::EXTENDED {
+            let i = self.small.partition_point(|&s| (s as usize) < m);
+            if let Some(&s) = self.small.get(i) {
+                lim = lim.min(s as usize - m);
+            }
+        }
+        lim.min(u32::MAX as usize) as u32
+    }
+
+    #[inline]
+    fn is_small(&self, m: usize) -> bool {
+        T::EXTENDED && self.small.binary_search(&(m as u32)).is_ok()
+    }
+}
+
+/// `δc` as the lockstep loop uses it: `f64`, flushed to 0 below `2^-1000` (see module docs).
+#[inline]
+pub fn dc_f64<T: Real>(dc: Cx<T>) -> [f64; 2] {
+    let flush = |x: T| {
+        let v = x.to_f64();
+        if v.abs() < 9.332636185032189e-302 {
+            0.0
+        } else {
+            v
+        }
+    };
+    [flush(dc.re), flush(dc.im)]
+}
+
+/// Takes sample `δc` over at state `(δz, m, n)`: the scalar loop of
+/// [`super::perturb::iterate`], until the sample is done or may go back to lockstep (after at
+/// least one step, at `m != 0`, where no BLA step applies, and for `FloatExp` frames with
+/// `|δz|^2 >= MIN_F64_NORM` and `|Z_m|^2 >= SMALL_Z_NORM`). `steps` counts the steps done.
+#[inline(never)]
+pub fn handle<T: Real>(
+    frame: &Frame<'_, T>,
+    dc: Cx<T>,
+    mut dz: Cx<T>,
+    mut m: usize,
+    mut n: u32,
+    steps: &mut u64,
+) -> Handled {
+    let orbit = frame.orbit;
+    let table = frame.table;
+    let max_iterations = frame.max_iterations;
+    let last = orbit.len() - 1;
+    let levels = table.levels() as u32;
+    let mut stepped = false;
+    loop {
+        let zr = orbit.z_at::<T>(m);
+        let z = zr.add(dz);
+        let (x, y) = z.to_f64();
+        let norm = x * x + y * y;
+        if norm > ESCAPE_RADIUS_SQ {
+            return Handled::Done(Escape::escaped(n, norm), n, false);
+        }
+        if n >= max_iterations {
+            return Handled::Done(Escape::INTERIOR, n, false);
+        }
+        let mut dn = dz.norm_sqr();
+        if !dn.is_finite() {
+            return Handled::Done(Escape::INTERIOR, n, true);
+        }
+        let mut zr = zr;
+        let zn = if T::EXTENDED {
+            z.norm_sqr()
+        } else {
+            T::from_f64(norm)
+        };
+        if m == last || zn.lt(dn) {
+            dz = z;
+            dn = zn;
+            m = 0;
+            zr = Cx::zero();
+        }
+        if m & 1 == 1 && levels > 0 {
+            let mut k = ((m - 1).trailing_zeros()).min(levels);
+            let mut jumped = false;
+            while k >= 1 {
+                if let Some(b) = table.get(k, m) {
+                    let len = 1u32 << k;
+                    if dn.lt(b.r2) && max_iterations - n >= len {
+                        dz = b.a.mul(dz).add(b.b.mul(dc));
+                        m += len as usize;
+                        n += len;
+                        *steps += 1;
+                        jumped = true;
+                        break;
+                    }
+                }
+                k -= 1;
+            }
+            if jumped {
+                stepped = true;
+                continue;
+            }
+        }
+        if stepped && m != 0 {
+            if !T::EXTENDED {
+                return Handled::Lockstep([dz.re.to_f64(), dz.im.to_f64()], m, n);
+            }
+            let d = dc_f64(dz);
+            if d[0] * d[0] + d[1] * d[1] >= MIN_F64_NORM && !frame.is_small(m) {
+                return Handled::Lockstep(d, m, n);
+            }
+        }
+        let two_z = Cx {
+            re: zr.re.double(),
+            im: zr.im.double(),
+        };
+        dz = two_z.add(dz).mul(dz).add(dc);
+        m += 1;
+        n += 1;
+        *steps += 1;
+        stepped = true;
+    }
+}
+
+/// Totals of one row.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RowStats {
+    /// Iterations represented (sum of the samples' final `n`).
+    pub iterations: u64,
+    /// Perturbation and BLA steps done.
+    pub steps: u64,
+    pub glitches: u64,
+}
+
+/// The lane state of the lockstep loop.
+struct Lanes<T: Real> {
+    dzr: [f64; LANES],
+    dzi: [f64; LANES],
+    dcr: [f64; LANES],
+    dci: [f64; LANES],
+    m: [usize; LANES],
+    n: [u32; LANES],
+    lim: [u32; LANES],
+    active: [bool; LANES],
+    idx: [usize; LANES],
+    dc: [Cx<T>; LANES],
+}
+
+/// A row being computed: lanes, the next sample, totals.
+struct Row<'a, 'f, T: Real, D: Fn(usize) -> Cx<T>> {
+    frame: &'a Frame<'f, T>,
+    delta: D,
+    out: &'a mut [Escape],
+    next: usize,
+    stats: RowStats,
+    lanes: Lanes<T>,
+}
+
+impl<T: Real, D: Fn(usize) -> Cx<T>> Row<'_, '_, T, D> {
+    /// Puts `h` (the outcome of [`handle`] for lane `i`, `None` for a free lane) in place,
+    /// refilling the lane while samples finish inside [`handle`].
+    fn settle(&mut self, i: usize, mut h: Option<Handled>) {
+        let lanes = &mut self.lanes;
+        loop {
+            match h {
+                Some(Handled::Lockstep([r, im], m, n)) => {
+                    lanes.dzr[i] = r;
+                    lanes.dzi[i] = im;
+                    lanes.m[i] = m;
+                    lanes.n[i] = n;
+                    lanes.lim[i] = self.frame.limit(m, n);
+                    lanes.active[i] = true;
+                    return;
+                }
+                Some(Handled::Done(e, n, glitch)) => {
+                    self.out[lanes.idx[i]] = e;
+                    self.stats.iterations += u64::from(n);
+                    self.stats.glitches += u64::from(glitch);
+                }
+                None => {}
+            }
+            if self.next == self.out.len() {
+                lanes.active[i] = false;
+                lanes.dzr[i] = 0.0;
+                lanes.dzi[i] = 0.0;
+                lanes.dcr[i] = 0.0;
+                lanes.dci[i] = 0.0;
+                lanes.m[i] = 0;
+                lanes.lim[i] = u32::MAX;
+                return;
+            }
+            let s = self.next;
+            self.next += 1;
+            let dc = (self.delta)(s);
+            let [r, im] = dc_f64(dc);
+            lanes.idx[i] = s;
+            lanes.dc[i] = dc;
+            lanes.dcr[i] = r;
+            lanes.dci[i] = im;
+            h = Some(handle(
+                self.frame,
+                dc,
+                Cx::zero(),
+                0,
+                0,
+                &mut self.stats.steps,
+            ));
+        }
+    }
+}
+
+/// Fills `out[i]` with the escape of the sample whose `δc` is `delta(i)`, [`LANES`] at a time.
+pub fn run_row<T: Real>(
+    frame: &Frame<'_, T>,
+    delta: impl Fn(usize) -> Cx<T>,
+    out: &mut [Escape],
+) -> RowStats {
+    let mut row = Row {
+        frame,
+        delta,
+        out,
+        next: 0,
+        stats: RowStats::default(),
+        lanes: Lanes::<T> {
+            dzr: [0.0; LANES],
+            dzi: [0.0; LANES],
+            dcr: [0.0; LANES],
+            dci: [0.0; LANES],
+            m: [0; LANES],
+            n: [0; LANES],
+            lim: [u32::MAX; LANES],
+            active: [false; LANES],
+            idx: [0; LANES],
+            dc: [Cx::zero(); LANES],
+        },
+    };
+    for i in 0..LANES {
+        row.settle(i, None);
+    }
+    let z = frame.orbit.z_f64();
+    loop {
+        let mut bound = u32::MAX;
+        let mut any = false;
+        for i in 0..LANES {
+            if row.lanes.active[i] {
+                any = true;
+                bound = bound.min(row.lanes.lim[i]);
+            }
+        }
+        if !any {
+            break;
+        }
+        let (done, flags) = lockstep::<T>(&mut row.lanes, z, bound);
+        for i in 0..LANES {
+            if !row.lanes.active[i] {
+                continue;
+            }
+            let lanes = &mut row.lanes;
+            lanes.m[i] += done as usize;
+            lanes.n[i] += done;
+            lanes.lim[i] -= done;
+            row.stats.steps += u64::from(done);
+            if flags & (1 << i) != 0 || lanes.lim[i] == 0 {
+                let dz = Cx {
+                    re: T::from_f64(lanes.dzr[i]),
+                    im: T::from_f64(lanes.dzi[i]),
+                };
+                let h = handle(
+                    frame,
+                    lanes.dc[i],
+                    dz,
+                    lanes.m[i],
+                    lanes.n[i],
+                    &mut row.stats.steps,
+                );
+                row.settle(i, Some(h));
+            }
+        }
+    }
+    row.stats
+}
+
+/// Up to `bound` lockstep steps; returns the steps done and the lanes flagged (bit `i`) before
+/// the next one.
+#[inline(never)]
+fn lockstep<T: Real>(lanes: &mut Lanes<T>, z: &[[f64; 2]], bound: u32) -> (u32, u32) {
+    let mut dzr = lanes.dzr;
+    let mut dzi = lanes.dzi;
+    let (dcr, dci) = (lanes.dcr, lanes.dci);
+    let m = lanes.m;
+    let active = lanes.active;
+    let mut s = 0u32;
+    let mut flags = 0u32;
+    while s < bound {
+        let mut zr = [0.0; LANES];
+        let mut zi = [0.0; LANES];
+        for i in 0..LANES {
+            let [a, b] = z[m[i] + s as usize];
+            zr[i] = a;
+            zi[i] = b;
+        }
+        let mut f = [false; LANES];
+        let mut nr = [0.0; LANES];
+        let mut ni = [0.0; LANES];
+        for i in 0..LANES {
+            let xr = zr[i] + dzr[i];
+            let xi = zi[i] + dzi[i];
+            let norm = xr * xr + xi * xi;
+            let dn = dzr[i] * dzr[i] + dzi[i] * dzi[i];
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            let mut g = !(norm <= ESCAPE_RADIUS_SQ) | (norm < dn);
+            if T::EXTENDED {
+                g |= dn < MIN_F64_NORM;
+            }
+            f[i] = g & active[i];
+            let tr = (zr[i] + zr[i]) + dzr[i];
+            let ti = (zi[i] + zi[i]) + dzi[i];
+            nr[i] = (tr * dzr[i] - ti * dzi[i]) + dcr[i];
+            ni[i] = (tr * dzi[i] + ti * dzr[i]) + dci[i];
+        }
+        let mut bits = 0u32;
+        for (i, &g) in f.iter().enumerate() {
+            bits |= u32::from(g) << i;
+        }
+        if bits != 0 {
+            flags = bits;
+            break;
+        }
+        dzr = nr;
+        dzi = ni;
+        s += 1;
+    }
+    lanes.dzr = dzr;
+    lanes.dzi = dzi;
+    (s, flags)
+}

@@ -95,6 +95,7 @@ impl FfmpegVideo {
             Some((s, e)) => (s.to_string(), format!(".{e}")),
             None => (name.clone(), String::new()),
         };
+        remove_stale_video_temporaries(target, &stem, &ext);
         let temp = target.with_file_name(format!(".{stem}.{}.tmp{ext}", std::process::id()));
         let mut command = Command::new(ffmpeg);
         command
@@ -254,5 +255,59 @@ impl FrameStream {
             }
             FrameStream::Video(video) => video.write(pixels),
         }
+    }
+}
+
+/// Removes `.NAME.<pid>.tmp.EXT` files left beside `target` by runs that were stopped at once
+/// (a second Ctrl-C) and are no longer alive. Best effort: a file that cannot be removed is
+/// left alone, and a live process's file (another shard writing its own video) is never touched.
+fn remove_stale_video_temporaries(target: &Path, stem: &str, ext: &str) {
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{stem}.");
+    let suffix = format!(".tmp{ext}");
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(pid) = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(&suffix))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = Path::new("/proc").join(pid.to_string()).exists();
+        if pid != std::process::id() && !alive {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod stale_tests {
+    use super::*;
+
+    #[test]
+    fn stale_video_temporaries_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("zoom.mp4");
+        // A pid far above any default pid_max belongs to no process.
+        let dead = dir.path().join(".zoom.999999999.tmp.mp4");
+        let mine = dir
+            .path()
+            .join(format!(".zoom.{}.tmp.mp4", std::process::id()));
+        let other = dir.path().join(".other.999999999.tmp.mp4");
+        for f in [&dead, &mine, &other] {
+            std::fs::write(f, b"x").unwrap();
+        }
+        remove_stale_video_temporaries(&target, "zoom", ".mp4");
+        assert!(!dead.exists());
+        assert!(mine.exists());
+        assert!(other.exists());
     }
 }

@@ -9,6 +9,8 @@
 //! - `seahorse`: 64 rows spread over a 1920x1080 frame in seahorse valley (width 1e-5, 3000
 //!   iterations), where neighbouring pixels escape at very different counts; with periodicity
 //!   detection (the default) and without.
+//! - `seahorse-bands`: the same view as `render_band` hands it to a kernel: 16 bands of 4
+//!   consecutive rows, one `escape_rows` call per band (periodicity detection on).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -23,15 +25,25 @@ use zoomgen::kernel::{
 /// Rows of one view to benchmark.
 struct Rows {
     grid: SampleGrid,
+    /// First rows of the bands (one row each unless `band > 1`).
     rows: Vec<u32>,
     max_iterations: u32,
+    /// Rows per call: 1 calls `escape_row`, more call `escape_rows` on that many rows.
+    band: u32,
 }
 
 impl Rows {
     fn run(&self, kernel: &dyn Kernel, out: &mut [Escape]) -> u64 {
         self.rows
             .iter()
-            .map(|&sy| kernel.escape_row(&self.grid, sy, self.max_iterations, out))
+            .map(|&sy| {
+                if self.band == 1 {
+                    kernel.escape_row(&self.grid, sy, self.max_iterations, out)
+                } else {
+                    let rows = sy..sy + self.band;
+                    kernel.escape_rows(&self.grid, rows, self.max_iterations, out)
+                }
+            })
             .sum()
     }
 }
@@ -53,7 +65,7 @@ fn kernels(options: KernelOptions) -> Vec<Box<dyn Kernel>> {
 }
 
 fn bench_rows(c: &mut Criterion, group_name: &str, rows: &Rows, options: KernelOptions) {
-    let mut out = vec![Escape::INTERIOR; rows.grid.samples_x as usize];
+    let mut out = vec![Escape::INTERIOR; (rows.grid.samples_x * rows.band) as usize];
     // The work to do, as the reference counts it; every kernel must count the same.
     let iterations = rows.run(&ScalarKernelWith { options }, &mut out);
     let mut group = c.benchmark_group(group_name);
@@ -83,6 +95,7 @@ fn interior(c: &mut Criterion) {
         grid,
         rows: vec![0],
         max_iterations: 4000,
+        band: 1,
     };
     let mut out = vec![Escape::INTERIOR; 512];
     rows.run(&ScalarKernelWith::default(), &mut out);
@@ -100,6 +113,7 @@ fn seahorse(c: &mut Criterion) {
         grid,
         rows: (0..64).map(|i| 8 + i * 17).collect(),
         max_iterations: 3000,
+        band: 1,
     };
     bench_rows(c, "seahorse", &rows, KernelOptions { periodicity: true });
     bench_rows(
@@ -107,6 +121,18 @@ fn seahorse(c: &mut Criterion) {
         "seahorse-noperiod",
         &rows,
         KernelOptions { periodicity: false },
+    );
+    let bands = Rows {
+        grid,
+        rows: (0..16).map(|i| 8 + i * 68).collect(),
+        max_iterations: 3000,
+        band: 4,
+    };
+    bench_rows(
+        c,
+        "seahorse-bands",
+        &bands,
+        KernelOptions { periodicity: true },
     );
 }
 

@@ -110,8 +110,11 @@ impl RenderStats {
 
 /// Renders pixel rows `rows` of `job` into `out` (RGB bytes, `rows.len()` rows).
 ///
-/// `scratch` is reused between calls to hold one pixel row's samples. When `escapes` is given,
-/// every sample's [`Escape`] is appended to it too (row by row, sample rows in order).
+/// All sample rows of the band go to the kernel in one [`Kernel::escape_rows`] call, so that a
+/// lane kernel streams them through one set of lanes (the slow samples at the end of one row
+/// overlap with the next row's work); coloring is then done pixel row by pixel row. `scratch`
+/// is reused between calls to hold the band's samples. When `escapes` is given, every sample's
+/// [`Escape`] is appended to it too (row by row, sample rows in order).
 pub fn render_band(
     job: &FrameJob,
     kernel: &dyn Kernel,
@@ -123,19 +126,26 @@ pub fn render_band(
 ) -> RenderStats {
     let ss = job.supersample;
     let samples_x = job.grid.samples_x as usize;
+    let pixel_row_samples = samples_x * ss as usize;
+    let sample_rows = rows.start * ss..rows.end * ss;
     scratch.clear();
-    scratch.resize(samples_x * ss as usize, Escape::INTERIOR);
-    let mut stats = RenderStats::default();
-    for (y, row_out) in rows.zip(out.chunks_exact_mut(job.row_bytes())) {
-        for (j, sample_row) in (0..ss).zip(scratch.chunks_exact_mut(samples_x)) {
-            stats.iterations +=
-                kernel.escape_row(&job.grid, y * ss + j, job.view.max_iterations, sample_row);
-        }
-        stats.count(scratch);
+    scratch.resize(sample_rows.len() * samples_x, Escape::INTERIOR);
+    let mut stats = RenderStats {
+        iterations: kernel.escape_rows(&job.grid, sample_rows, job.view.max_iterations, scratch),
+        ..RenderStats::default()
+    };
+    if pixel_row_samples == 0 {
+        return stats;
+    }
+    for (samples, row_out) in scratch
+        .chunks_exact(pixel_row_samples)
+        .zip(out.chunks_exact_mut(job.row_bytes()))
+    {
+        stats.count(samples);
         if let Some(escapes) = escapes.as_deref_mut() {
-            escapes.extend_from_slice(scratch);
+            escapes.extend_from_slice(samples);
         }
-        palette.color_row(scratch, ss as usize, row_out);
+        palette.color_row(samples, ss as usize, row_out);
     }
     stats
 }

@@ -37,10 +37,11 @@
 //! with AVX2 and AVX-512 intrinsics.
 
 use std::array;
+use std::ops::Range;
 
 use super::{
     ESCAPE_RADIUS_SQ, Escape, Kernel, KernelOptions, PERIODICITY_FIRST_SAVE, SampleGrid,
-    in_cardioid_or_bulb, scalar::escape_point_with, smooth_fraction,
+    scalar::escape_point_with, smooth_fraction,
 };
 
 /// Most lanes the engine keeps in flight (4 vectors of 8 `f64`).
@@ -87,6 +88,70 @@ pub(crate) trait Simd: Copy {
     fn bits(self, m: Self::M) -> u32;
     /// Lane-wise `if m { t } else { f }`.
     fn select(self, m: Self::M, t: Self::F, f: Self::F) -> Self::F;
+    /// `a <= b` (false where either is NaN, like the scalar `<=`).
+    fn le(self, a: Self::F, b: Self::F) -> Self::M;
+    /// Lanes whose bit patterns are equal.
+    fn bits_eq(self, a: Self::F, b: Self::F) -> Self::M;
+    fn mask_and(self, a: Self::M, b: Self::M) -> Self::M;
+    fn mask_or(self, a: Self::M, b: Self::M) -> Self::M;
+    /// `a && !b` lane-wise.
+    fn mask_andn(self, a: Self::M, b: Self::M) -> Self::M;
+
+    /// `0, 1, ..., LANES - 1`.
+    #[inline(always)]
+    fn iota(self) -> Self::F {
+        self.load(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    }
+
+    /// The lanes of `v` where `m` is set, packed into the lowest lanes in order (the other
+    /// lanes are unspecified).
+    #[inline(always)]
+    fn compress(self, m: Self::M, v: Self::F) -> Self::F {
+        let mut lanes = [0.0; 8];
+        let mut packed = [0.0; 8];
+        self.store(v, &mut lanes);
+        let (mut bits, mut j) = (self.bits(m), 0);
+        while bits != 0 {
+            packed[j] = lanes[bits.trailing_zeros() as usize];
+            bits &= bits - 1;
+            j += 1;
+        }
+        self.load(&packed)
+    }
+
+    /// `src`, with the lanes where `m` is set replaced by the lowest lanes of `v` in order.
+    #[inline(always)]
+    fn expand(self, src: Self::F, m: Self::M, v: Self::F) -> Self::F {
+        let mut lanes = [0.0; 8];
+        let mut from = [0.0; 8];
+        self.store(src, &mut lanes);
+        self.store(v, &mut from);
+        let (mut bits, mut j) = (self.bits(m), 0);
+        while bits != 0 {
+            lanes[bits.trailing_zeros() as usize] = from[j];
+            bits &= bits - 1;
+            j += 1;
+        }
+        self.load(&lanes)
+    }
+
+    /// `dst[i] = src[i] as u32` for integers `src[i]` in `0..2^32` (anything else gives an
+    /// unspecified value), for slices whose length is a multiple of `LANES`.
+    #[inline(always)]
+    fn to_u32s(self, src: &[f64], dst: &mut [u32]) {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = v as u32;
+        }
+    }
+
+    /// `nf[i] = smooth_fraction(norm[i].max(R^2))`, bit for bit, for slices whose length is a
+    /// multiple of `LANES`.
+    #[inline(always)]
+    fn smooth_fractions(self, norm: &[f64], nf: &mut [f32]) {
+        for (nf, &norm) in nf.iter_mut().zip(norm) {
+            *nf = smooth_fraction(norm.max(ESCAPE_RADIUS_SQ));
+        }
+    }
 }
 
 /// Plain arrays of two `f64`: portable, safe, vectorized by the compiler where it can.
@@ -167,6 +232,26 @@ impl Simd for Portable {
     fn select(self, m: Self::M, t: Self::F, f: Self::F) -> Self::F {
         array::from_fn(|i| if m[i] { t[i] } else { f[i] })
     }
+    #[inline(always)]
+    fn le(self, a: Self::F, b: Self::F) -> Self::M {
+        array::from_fn(|i| a[i] <= b[i])
+    }
+    #[inline(always)]
+    fn bits_eq(self, a: Self::F, b: Self::F) -> Self::M {
+        array::from_fn(|i| a[i].to_bits() == b[i].to_bits())
+    }
+    #[inline(always)]
+    fn mask_and(self, a: Self::M, b: Self::M) -> Self::M {
+        array::from_fn(|i| a[i] & b[i])
+    }
+    #[inline(always)]
+    fn mask_or(self, a: Self::M, b: Self::M) -> Self::M {
+        array::from_fn(|i| a[i] | b[i])
+    }
+    #[inline(always)]
+    fn mask_andn(self, a: Self::M, b: Self::M) -> Self::M {
+        array::from_fn(|i| a[i] & !b[i])
+    }
 }
 
 /// Vectors of [`Portable`] lanes that [`InterleavedKernel`] keeps in flight.
@@ -205,14 +290,132 @@ impl Kernel for InterleavedKernel {
             out,
         )
     }
+
+    fn escape_rows(
+        &self,
+        grid: &SampleGrid,
+        rows: Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+    ) -> u64 {
+        escape_rows_lanes::<Portable, PORTABLE_VECTORS>(
+            Portable,
+            self.options,
+            grid,
+            rows,
+            grid.samples_x,
+            max_iterations,
+            out,
+        )
+    }
 }
 
-/// Marks a lane without a sample.
-const NO_PIXEL: u32 = u32::MAX;
+/// Queue of samples waiting for a lane: capacity, and the length up to which it is filled.
+const QUEUE_CAP: usize = 80;
+const QUEUE_FILL: usize = 64;
 
-/// Per-lane state, in memory between runs of the hot loop. A lane without a sample has
-/// `z = c = 0` (it never escapes) and a saved `z` of NaN bits (it never matches), so the hot
-/// loop needs no mask of live lanes.
+/// Samples that need iterating (not proved interior by the cardioid/bulb test), generated a
+/// vector at a time and packed, so that a refill takes the next ones with one expand per vector.
+/// Past `tail` lie sentinels (`c = 0`, index `-1`) once the rows are exhausted: a lane refilled
+/// from there is empty.
+struct Queue {
+    cx: [f64; QUEUE_CAP],
+    cy: [f64; QUEUE_CAP],
+    /// Index of the sample in the output, as `f64` (exact: below 2^53).
+    idx: [f64; QUEUE_CAP],
+    head: usize,
+    tail: usize,
+    /// Next sample to generate: row (absolute), column, and output index of the row's start.
+    row: u32,
+    col: u32,
+    base: usize,
+    row_end: u32,
+    row_len: u32,
+    done: bool,
+}
+
+impl Queue {
+    fn new(rows: Range<u32>, row_len: u32) -> Self {
+        Queue {
+            cx: [0.0; QUEUE_CAP],
+            cy: [0.0; QUEUE_CAP],
+            idx: [-1.0; QUEUE_CAP],
+            head: 0,
+            tail: 0,
+            row: rows.start,
+            col: 0,
+            base: 0,
+            row_end: rows.end,
+            row_len,
+            done: rows.is_empty() || row_len == 0,
+        }
+    }
+
+    #[inline(always)]
+    fn avail(&self) -> usize {
+        self.tail - self.head
+    }
+
+    /// Moves what is left to the front and generates samples until the queue holds at least
+    /// `QUEUE_FILL` or the rows are done (then writes the sentinels).
+    #[inline(always)]
+    fn fill<S: Simd>(&mut self, s: S, grid: &SampleGrid) {
+        let n = S::LANES;
+        let left = self.avail();
+        self.cx.copy_within(self.head..self.tail, 0);
+        self.cy.copy_within(self.head..self.tail, 0);
+        self.idx.copy_within(self.head..self.tail, 0);
+        self.head = 0;
+        self.tail = left;
+        let iota = s.iota();
+        // The arithmetic of `SampleGrid::point`, lane by lane.
+        let half_width = s.splat(0.5 * f64::from(grid.samples_x));
+        let (half, quarter, one, sixteenth) =
+            (s.splat(0.5), s.splat(0.25), s.splat(1.0), s.splat(0.0625));
+        let (center_re, center_im) = (s.splat(grid.center.re), s.splat(grid.center.im));
+        let (step_re, step_im) = (s.splat(grid.step_x.re), s.splat(grid.step_x.im));
+        while !self.done && self.tail < QUEUE_FILL {
+            let v = grid.v(self.row);
+            let (dy_re, dy_im) = (s.splat(grid.step_y.re * v), s.splat(grid.step_y.im * v));
+            let col = s.add(s.splat(f64::from(self.col)), iota);
+            let u = s.sub(s.add(col, half), half_width);
+            let re = s.add(center_re, s.add(s.mul(step_re, u), dy_re));
+            let im = s.add(center_im, s.add(s.mul(step_im, u), dy_im));
+            let in_row = s.gt(s.splat(f64::from(self.row_len - self.col)), iota);
+            // `in_cardioid_or_bulb`, both tests on every lane.
+            let y2 = s.mul(im, im);
+            let xq = s.sub(re, quarter);
+            let q = s.add(s.mul(xq, xq), y2);
+            let cardioid = s.le(s.mul(q, s.add(q, xq)), s.mul(quarter, y2));
+            let xb = s.add(re, one);
+            let bulb = s.le(s.add(s.mul(xb, xb), y2), sixteenth);
+            let take = s.mask_andn(s.mask_andn(in_row, cardioid), bulb);
+            let idx = s.add(s.splat((self.base + self.col as usize) as f64), iota);
+            let t = self.tail;
+            s.store(s.compress(take, re), &mut self.cx[t..]);
+            s.store(s.compress(take, im), &mut self.cy[t..]);
+            s.store(s.compress(take, idx), &mut self.idx[t..]);
+            self.tail += s.bits(take).count_ones() as usize;
+            self.col += n as u32;
+            if self.col >= self.row_len {
+                self.col = 0;
+                self.base += self.row_len as usize;
+                self.row += 1;
+                self.done = self.row == self.row_end;
+            }
+        }
+        if self.done {
+            let t = self.tail;
+            s.store(s.splat(0.0), &mut self.cx[t..]);
+            s.store(s.splat(0.0), &mut self.cy[t..]);
+            s.store(s.splat(-1.0), &mut self.idx[t..]);
+        }
+    }
+}
+
+/// Per-lane state that the hot loop keeps in memory (the rest lives in registers while it runs
+/// and is stored here only when the lanes are packed). An empty lane has `z = c = 0` (it never
+/// escapes), a saved `x` of NaN (it never matches), index `-1` and no deadline or save.
 struct Lanes {
     x: [f64; MAX_LANES],
     y: [f64; MAX_LANES],
@@ -221,14 +424,14 @@ struct Lanes {
     /// Saved `z` of the periodicity check.
     sx: [f64; MAX_LANES],
     sy: [f64; MAX_LANES],
-    /// Value of `k` at the lane's next save (`+inf` for no sample).
+    /// Value of `k` at the lane's next save (`+inf` for none).
     save_at: [f64; MAX_LANES],
-    /// Value of `k` when the lane's sample started (as `f64` for the vector save update).
-    start_f: [f64; MAX_LANES],
-    start: [u64; MAX_LANES],
-    /// Value of `k` at which the sample has used up `max_iterations` (`u64::MAX` for none).
-    deadline: [u64; MAX_LANES],
-    pixel: [u32; MAX_LANES],
+    /// Value of `k` when the lane's sample started.
+    start: [f64; MAX_LANES],
+    /// Value of `k` at which the sample has used up `max_iterations` (`+inf` for none).
+    deadline: [f64; MAX_LANES],
+    /// Output index of the lane's sample (`-1` for none).
+    idx: [f64; MAX_LANES],
 }
 
 impl Lanes {
@@ -241,53 +444,110 @@ impl Lanes {
             sx: [f64::NAN; MAX_LANES],
             sy: [f64::NAN; MAX_LANES],
             save_at: [f64::INFINITY; MAX_LANES],
-            start_f: [0.0; MAX_LANES],
-            start: [0; MAX_LANES],
-            deadline: [u64::MAX; MAX_LANES],
-            pixel: [NO_PIXEL; MAX_LANES],
+            start: [0.0; MAX_LANES],
+            deadline: [f64::INFINITY; MAX_LANES],
+            idx: [-1.0; MAX_LANES],
         }
     }
 
-    fn clear(&mut self, lane: usize) {
-        self.x[lane] = 0.0;
-        self.y[lane] = 0.0;
-        self.cx[lane] = 0.0;
-        self.cy[lane] = 0.0;
-        self.sx[lane] = f64::NAN;
-        self.sy[lane] = f64::NAN;
-        self.save_at[lane] = f64::INFINITY;
-        self.deadline[lane] = u64::MAX;
-        self.pixel[lane] = NO_PIXEL;
-    }
-
     fn move_lane(&mut self, from: usize, to: usize) {
-        self.x[to] = self.x[from];
-        self.y[to] = self.y[from];
-        self.cx[to] = self.cx[from];
-        self.cy[to] = self.cy[from];
-        self.sx[to] = self.sx[from];
-        self.sy[to] = self.sy[from];
-        self.save_at[to] = self.save_at[from];
-        self.start_f[to] = self.start_f[from];
-        self.start[to] = self.start[from];
-        self.deadline[to] = self.deadline[from];
-        self.pixel[to] = self.pixel[from];
-        self.clear(from);
+        let fields = [
+            &mut self.x,
+            &mut self.y,
+            &mut self.cx,
+            &mut self.cy,
+            &mut self.sx,
+            &mut self.sy,
+            &mut self.save_at,
+            &mut self.start,
+            &mut self.deadline,
+            &mut self.idx,
+        ];
+        let empty = [
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            f64::NAN,
+            f64::NAN,
+            f64::INFINITY,
+            0.0,
+            f64::INFINITY,
+            -1.0,
+        ];
+        for (field, empty) in fields.into_iter().zip(empty) {
+            field[to] = field[from];
+            field[from] = empty;
+        }
     }
 }
 
-/// Why and where the hot loop stopped.
-struct Exit {
-    k: u64,
-    save_k: u64,
-    /// Lanes whose new `z` escaped (bit `lane`).
-    escaped: u32,
-    /// Lanes whose new `x` equals the saved `x` (periodic if both parts have the same bits).
-    same_x: u32,
+/// Escaped samples whose smooth fraction is still to be computed (the logarithms are computed
+/// in batches, with [`Simd::smooth_fractions`]).
+struct Pending {
+    idx: [f64; PENDING_CAP],
+    n: [f64; PENDING_CAP],
+    norm: [f64; PENDING_CAP],
+    nf: [f32; PENDING_CAP],
+    len: usize,
 }
 
-/// Rows longer than this times `max_iterations` go to the reference loop, so that the step
-/// counter stays an exact integer in an `f64` (about 10^15 steps: far beyond any real row).
+const PENDING: usize = 64;
+const PENDING_CAP: usize = PENDING + MAX_LANES;
+
+impl Pending {
+    fn new() -> Self {
+        Pending {
+            idx: [0.0; PENDING_CAP],
+            n: [0.0; PENDING_CAP],
+            norm: [ESCAPE_RADIUS_SQ; PENDING_CAP],
+            nf: [0.0; PENDING_CAP],
+            len: 0,
+        }
+    }
+
+    /// Queues the lanes `m` of one vector.
+    #[inline(always)]
+    fn push<S: Simd>(&mut self, s: S, m: S::M, idx: S::F, n: S::F, norm: S::F, out: &mut [Escape]) {
+        let l = self.len;
+        s.store(s.compress(m, idx), &mut self.idx[l..]);
+        s.store(s.compress(m, n), &mut self.n[l..]);
+        s.store(s.compress(m, norm), &mut self.norm[l..]);
+        self.len += s.bits(m).count_ones() as usize;
+        if self.len >= PENDING {
+            self.flush(s, out);
+        }
+    }
+
+    #[inline(always)]
+    fn flush<S: Simd>(&mut self, s: S, out: &mut [Escape]) {
+        let len = self.len.next_multiple_of(S::LANES);
+        s.smooth_fractions(&self.norm[..len], &mut self.nf[..len]);
+        if out.len() <= u32::MAX as usize {
+            // Indices and counts converted a vector at a time, then the scattered stores.
+            let (mut idx, mut n) = ([0u32; PENDING_CAP], [0u32; PENDING_CAP]);
+            s.to_u32s(&self.idx[..len], &mut idx[..len]);
+            s.to_u32s(&self.n[..len], &mut n[..len]);
+            for i in 0..self.len {
+                out[idx[i] as usize] = Escape {
+                    n: n[i],
+                    nf: self.nf[i],
+                };
+            }
+        } else {
+            for i in 0..self.len {
+                out[self.idx[i] as usize] = Escape {
+                    n: self.n[i] as u32,
+                    nf: self.nf[i],
+                };
+            }
+        }
+        self.len = 0;
+    }
+}
+
+/// Work above this (samples times `max_iterations`) goes to the reference loop, so that the step
+/// counter stays an exact integer in an `f64` (about 10^15 steps: far beyond any real band).
 const MAX_ROW_WORK: u128 = 1 << 50;
 
 /// Fills `out` like [`Kernel::escape_row`], with `V` vectors of `S` lanes.
@@ -303,250 +563,124 @@ pub(crate) fn escape_row_lanes<S: Simd, const V: usize>(
     max_iterations: u32,
     out: &mut [Escape],
 ) -> u64 {
+    let row_len = out.len() as u32;
+    escape_rows_lanes::<S, V>(s, options, grid, sy..sy + 1, row_len, max_iterations, out)
+}
+
+/// Fills `out` with sample rows `rows`, `row_len` samples each, like [`Kernel::escape_rows`]:
+/// every sample of every row goes through one stream of lanes.
+#[inline(always)]
+pub(crate) fn escape_rows_lanes<S: Simd, const V: usize>(
+    s: S,
+    options: KernelOptions,
+    grid: &SampleGrid,
+    rows: Range<u32>,
+    row_len: u32,
+    max_iterations: u32,
+    out: &mut [Escape],
+) -> u64 {
+    assert_eq!(
+        out.len(),
+        rows.len() * row_len as usize,
+        "escape_rows: output size"
+    );
     if options.periodicity {
-        run::<S, V, true>(s, grid, sy, max_iterations, out)
+        run::<S, V, true>(s, grid, rows, row_len, max_iterations, out)
     } else {
-        run::<S, V, false>(s, grid, sy, max_iterations, out)
+        run::<S, V, false>(s, grid, rows, row_len, max_iterations, out)
     }
+}
+
+/// What the hot loop shares with its caller.
+struct Engine<'a> {
+    grid: &'a SampleGrid,
+    out: &'a mut [Escape],
+    queue: Queue,
+    pending: Pending,
+    lanes: Lanes,
+    max: f64,
+    max_steps: u64,
+    /// Steps done by the engine (every live lane took each of them).
+    k: u64,
+    /// At most the smallest deadline of a live lane (a stop there recomputes it).
+    budget_k: u64,
+    /// At most the smallest `save_at` of a live lane.
+    save_k: u64,
+    /// Lanes with a sample.
+    live: usize,
+    /// Iterations of finished samples, summed per lane (exact integers in `f64`).
+    spent: [f64; MAX_LANES],
 }
 
 #[inline(always)]
 fn run<S: Simd, const V: usize, const P: bool>(
     s: S,
     grid: &SampleGrid,
-    sy: u32,
+    rows: Range<u32>,
+    row_len: u32,
     max_iterations: u32,
     out: &mut [Escape],
 ) -> u64 {
     const { assert!(V >= 1 && V * S::LANES <= MAX_LANES && S::LANES <= 8) };
-    if max_iterations == 0 {
+    // Every sample starts as interior: what the cardioid/bulb test or the budget decides.
+    out.fill(Escape::INTERIOR);
+    if max_iterations == 0 || out.is_empty() {
         // Nothing is iterated: every sample is interior after 0 steps, as in the reference.
-        out.fill(Escape::INTERIOR);
         return 0;
     }
     if out.len() as u128 * u128::from(max_iterations) >= MAX_ROW_WORK {
         let options = KernelOptions { periodicity: P };
         let mut total = 0;
-        for (sx, slot) in (0u32..).zip(out.iter_mut()) {
-            let c = grid.point(sx, sy);
-            let (escape, spent) = escape_point_with(c.re, c.im, max_iterations, options);
-            *slot = escape;
-            total += spent;
+        for (sy, row) in rows.zip(out.chunks_exact_mut(row_len as usize)) {
+            for (sx, slot) in (0u32..).zip(row.iter_mut()) {
+                let c = grid.point(sx, sy);
+                let (escape, spent) = escape_point_with(c.re, c.im, max_iterations, options);
+                *slot = escape;
+                total += spent;
+            }
         }
         return total;
     }
-    let max = u64::from(max_iterations);
-    let lanes = V * S::LANES;
-    let mut st = Lanes::new();
-    let mut next = 0usize; // next sample of the row to start
-    let mut k = 0u64; // steps done by the engine (every live lane took each of them)
-    let mut budget_k = u64::MAX; // smallest deadline of a live lane
-    let mut save_k = u64::MAX; // smallest save_at of a live lane, or smaller
-    let mut live = 0usize;
-    let mut vectors = V;
-    let mut total = 0u64;
-    let mut pending = Pending::new();
-
-    // Starts the next sample that needs iterating in `lane`; false when the row is done.
-    let refill = |st: &mut Lanes,
-                  lane: usize,
-                  k: u64,
-                  next: &mut usize,
-                  budget_k: &mut u64,
-                  save_k: &mut u64,
-                  out: &mut [Escape]| {
-        while *next < out.len() {
-            let sx = *next;
-            *next += 1;
-            let c = grid.point(sx as u32, sy);
-            if in_cardioid_or_bulb(c.re, c.im) {
-                out[sx] = Escape::INTERIOR;
-                continue;
-            }
-            st.x[lane] = 0.0;
-            st.y[lane] = 0.0;
-            st.cx[lane] = c.re;
-            st.cy[lane] = c.im;
-            st.sx[lane] = 0.0;
-            st.sy[lane] = 0.0;
-            st.start[lane] = k;
-            st.start_f[lane] = k as f64;
-            st.deadline[lane] = k + max;
-            st.pixel[lane] = sx as u32;
-            *budget_k = (*budget_k).min(k + max);
-            if P {
-                st.save_at[lane] = (k + PERIODICITY_FIRST_SAVE) as f64;
-                *save_k = (*save_k).min(k + PERIODICITY_FIRST_SAVE);
-            }
-            return true;
-        }
-        false
+    let mut e = Engine {
+        grid,
+        out,
+        queue: Queue::new(rows, row_len),
+        pending: Pending::new(),
+        lanes: Lanes::new(),
+        max: f64::from(max_iterations),
+        max_steps: u64::from(max_iterations),
+        k: 0,
+        budget_k: u64::MAX,
+        save_k: u64::MAX,
+        live: 0,
+        spent: [0.0; MAX_LANES],
     };
-
-    for lane in 0..lanes {
-        if refill(&mut st, lane, k, &mut next, &mut budget_k, &mut save_k, out) {
-            live += 1;
+    let mut vectors = V;
+    loop {
+        match vectors {
+            1 => stream::<S, 1, P>(s, &mut e),
+            2 if V > 2 => stream::<S, 2, P>(s, &mut e),
+            3 if V > 3 => stream::<S, 3, P>(s, &mut e),
+            _ => stream::<S, V, P>(s, &mut e),
         }
-    }
-
-    while live > 0 {
-        let exit = match vectors {
-            1 => hot_loop::<S, 1, P>(s, &mut st, k, budget_k, save_k),
-            2 if V > 2 => hot_loop::<S, 2, P>(s, &mut st, k, budget_k, save_k),
-            3 if V > 3 => hot_loop::<S, 3, P>(s, &mut st, k, budget_k, save_k),
-            _ => hot_loop::<S, V, P>(s, &mut st, k, budget_k, save_k),
-        };
-        k = exit.k;
-        save_k = exit.save_k;
-        let mut freed = 0u32;
-        // Whether a freed lane had the smallest deadline (then `budget_k` must be found again).
-        let mut oldest_freed = false;
-
-        // Lanes that escaped or came back to their saved z.
-        let mut report = exit.escaped | exit.same_x;
-        while report != 0 {
-            let lane = report.trailing_zeros() as usize;
-            report &= report - 1;
-            let (x, y) = (st.x[lane], st.y[lane]);
-            let n = k - st.start[lane];
-            let escape = if P
-                && exit.same_x >> lane & 1 != 0
-                && x.to_bits() == st.sx[lane].to_bits()
-                && y.to_bits() == st.sy[lane].to_bits()
-            {
-                Escape::INTERIOR
-            } else {
-                let norm = x * x + y * y;
-                if norm > ESCAPE_RADIUS_SQ {
-                    // The smooth fraction (two logarithms) is computed in batches, off the
-                    // path between two runs of the hot loop.
-                    pending.push(st.pixel[lane], n as u32, norm, out);
-                    Escape {
-                        n: n as u32,
-                        nf: 0.0,
-                    }
-                } else {
-                    continue; // equal x but other bits: not a cycle
-                }
-            };
-            out[st.pixel[lane] as usize] = escape;
-            total += n;
-            freed |= 1 << lane;
-            oldest_freed |= st.deadline[lane] == budget_k;
-            st.clear(lane);
+        if e.live == 0 {
+            break;
         }
-
-        // Saves that the hot loop left to us because it stopped at the same step.
-        if P && k == save_k {
-            let kf = k as f64;
-            let mut smallest = f64::INFINITY;
-            for lane in 0..lanes {
-                if st.save_at[lane] == kf {
-                    st.sx[lane] = st.x[lane];
-                    st.sy[lane] = st.y[lane];
-                    st.save_at[lane] = 2.0 * st.save_at[lane] - st.start_f[lane];
+        // No samples left to start: pack the live lanes into fewer vectors, so that the last
+        // slow samples do not drag empty vectors along.
+        let mut to = 0;
+        for from in 0..vectors * S::LANES {
+            if e.lanes.idx[from] >= 0.0 {
+                if from != to {
+                    e.lanes.move_lane(from, to);
                 }
-                smallest = smallest.min(st.save_at[lane]);
-            }
-            save_k = to_step(smallest);
-        }
-
-        // Lanes that used up their budget without escaping.
-        if k == budget_k {
-            for lane in 0..lanes {
-                if st.deadline[lane] == k {
-                    out[st.pixel[lane] as usize] = Escape::INTERIOR;
-                    total += max;
-                    freed |= 1 << lane;
-                    oldest_freed = true;
-                    st.clear(lane);
-                }
+                to += 1;
             }
         }
-
-        if freed != 0 {
-            live -= freed.count_ones() as usize;
-            let mut f = freed;
-            while f != 0 {
-                let lane = f.trailing_zeros() as usize;
-                f &= f - 1;
-                if refill(&mut st, lane, k, &mut next, &mut budget_k, &mut save_k, out) {
-                    live += 1;
-                }
-            }
-            if oldest_freed {
-                budget_k = st.deadline[..lanes]
-                    .iter()
-                    .copied()
-                    .min()
-                    .unwrap_or(u64::MAX);
-            }
-            if next == out.len() && live > 0 && live <= S::LANES * (vectors - 1) {
-                // No samples left to start: pack the live lanes into fewer vectors.
-                let mut to = 0;
-                for from in 0..lanes {
-                    if st.pixel[from] != NO_PIXEL {
-                        if from != to {
-                            st.move_lane(from, to);
-                        }
-                        to += 1;
-                    }
-                }
-                vectors = live.div_ceil(S::LANES);
-            }
-        }
+        vectors = e.live.div_ceil(S::LANES);
     }
-    pending.flush(out);
-    total
-}
-
-/// Escaped samples whose smooth fraction is still to be computed.
-struct Pending {
-    pixel: [u32; PENDING],
-    n: [u32; PENDING],
-    norm: [f64; PENDING],
-    len: usize,
-}
-
-const PENDING: usize = 64;
-
-impl Pending {
-    fn new() -> Self {
-        Pending {
-            pixel: [0; PENDING],
-            n: [0; PENDING],
-            norm: [0.0; PENDING],
-            len: 0,
-        }
-    }
-
-    #[inline(always)]
-    fn push(&mut self, pixel: u32, n: u32, norm: f64, out: &mut [Escape]) {
-        if self.len == PENDING {
-            self.flush(out);
-        }
-        self.pixel[self.len] = pixel;
-        self.n[self.len] = n;
-        self.norm[self.len] = norm;
-        self.len += 1;
-    }
-
-    #[inline(never)]
-    fn flush(&mut self, out: &mut [Escape]) {
-        // All fractions first, over the whole fixed-size array (unused slots hold harmless
-        // values): a loop the compiler vectorizes. Then the scattered stores.
-        let mut nf = [0.0f32; PENDING];
-        for (nf, &norm) in nf.iter_mut().zip(&self.norm) {
-            *nf = smooth_fraction(norm.max(ESCAPE_RADIUS_SQ));
-        }
-        for i in 0..self.len {
-            out[self.pixel[i] as usize] = Escape {
-                n: self.n[i],
-                nf: nf[i],
-            };
-        }
-        self.len = 0;
-    }
+    e.pending.flush(s, e.out);
+    e.spent.iter().map(|&n| n as u64).sum()
 }
 
 /// An `f64` step count (or `+inf`) as `u64` (`u64::MAX` for `+inf`).
@@ -555,97 +689,194 @@ fn to_step(v: f64) -> u64 {
     if v.is_finite() { v as u64 } else { u64::MAX }
 }
 
-/// Steps all lanes of the first `W` vectors until one reports (escape, or same `x` as its saved
-/// value) or `k` reaches `budget_k`; saves due before then happen here.
+/// Runs the first `W` vectors of lanes until no lane is live, or until no sample is left to
+/// start and the live lanes fit in `W - 1` vectors.
 ///
-/// Invariant on entry and exit: each live lane holds `z_n` (`n = k - start`) that has passed
-/// the escape test, the periodicity comparison and its save, and `n < max_iterations`; except
-/// that on exit the lanes named in [`Exit`] have not been tested further, and at
-/// `k == exit.save_k` the saves of this step have not been done if the loop stopped on a report.
+/// Invariant between steps: each live lane holds `z_n` (`n = k - start`) that has passed the
+/// escape test, the periodicity comparison and its save, and `n < max_iterations`. A step
+/// computes `z_{n+1}` in every lane and tests it; the hot loop leaves its inner loop only when
+/// some lane escaped or came back to its saved `x`, or at a step where a lane saves or reaches
+/// its budget. Finished lanes are reported (escapes into [`Pending`]) and refilled from the
+/// [`Queue`] on the spot, with the state of the other lanes staying in registers.
 #[inline(always)]
-fn hot_loop<S: Simd, const W: usize, const P: bool>(
-    s: S,
-    st: &mut Lanes,
-    mut k: u64,
-    budget_k: u64,
-    mut save_k: u64,
-) -> Exit {
+fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
     let n = S::LANES;
+    let st = &mut e.lanes;
     let mut x: [S::F; W] = array::from_fn(|i| s.load(&st.x[i * n..]));
     let mut y: [S::F; W] = array::from_fn(|i| s.load(&st.y[i * n..]));
-    let cx: [S::F; W] = array::from_fn(|i| s.load(&st.cx[i * n..]));
-    let cy: [S::F; W] = array::from_fn(|i| s.load(&st.cy[i * n..]));
+    let mut cx: [S::F; W] = array::from_fn(|i| s.load(&st.cx[i * n..]));
+    let mut cy: [S::F; W] = array::from_fn(|i| s.load(&st.cy[i * n..]));
     let mut sx: [S::F; W] = array::from_fn(|i| s.load(&st.sx[i * n..]));
     let mut x2: [S::F; W] = array::from_fn(|i| s.mul(x[i], x[i]));
     let mut y2: [S::F; W] = array::from_fn(|i| s.mul(y[i], y[i]));
     let r2 = s.splat(ESCAPE_RADIUS_SQ);
-    let mut stop_k = budget_k.min(save_k);
-    let (mut escaped, mut same_x) = (0u32, 0u32);
-    loop {
-        for i in 0..W {
-            let xy = s.mul(x[i], y[i]);
-            y[i] = s.add(s.add(xy, xy), cy[i]);
-            x[i] = s.add(s.sub(x2[i], y2[i]), cx[i]);
-        }
-        k += 1;
-        // One chain of masks, "no lane escaped and no lane repeats its saved x", instead of
-        // or-ing a mask per vector: and-ing is free in AVX-512 compares (they take a mask), and
-        // all the lanes of all vectors fold into one test.
-        let mut quiet = s.all_set();
-        for i in 0..W {
-            x2[i] = s.mul(x[i], x[i]);
-            y2[i] = s.mul(y[i], y[i]);
-            quiet = s.and_not_gt(quiet, s.add(x2[i], y2[i]), r2);
+    let zero = s.splat(0.0);
+    let mut k = e.k;
+
+    // Starts the next queued samples in the lanes `m` of vector `i` (empty lanes where the
+    // queue has run out); the caller has filled the queue.
+    macro_rules! refill {
+        ($i:expr, $m:expr, $kv:expr) => {{
+            let (i, m, kv) = ($i, $m, $kv);
+            let q = &mut e.queue;
+            let h = q.head;
+            let wanted = s.bits(m).count_ones() as usize;
+            let took = wanted.min(q.tail - h);
+            cx[i] = s.expand(cx[i], m, s.load(&q.cx[h..]));
+            cy[i] = s.expand(cy[i], m, s.load(&q.cy[h..]));
+            let idx = s.expand(s.load(&st.idx[i * n..]), m, s.load(&q.idx[h..]));
+            q.head = h + took;
+            s.store(idx, &mut st.idx[i * n..]);
+            x[i] = s.select(m, zero, x[i]);
+            y[i] = s.select(m, zero, y[i]);
+            x2[i] = s.select(m, zero, x2[i]);
+            y2[i] = s.select(m, zero, y2[i]);
+            let empty = s.gt(zero, idx);
+            let inf = s.splat(f64::INFINITY);
+            let start = s.load(&st.start[i * n..]);
+            s.store(s.select(m, kv, start), &mut st.start[i * n..]);
+            let deadline = s.select(empty, inf, s.add(kv, s.splat(e.max)));
+            let old = s.load(&st.deadline[i * n..]);
+            s.store(s.select(m, deadline, old), &mut st.deadline[i * n..]);
             if P {
-                quiet = s.and_ne(quiet, x[i], sx[i]);
+                let first = s.splat(PERIODICITY_FIRST_SAVE as f64);
+                sx[i] = s.select(m, s.select(empty, s.splat(f64::NAN), zero), sx[i]);
+                let old = s.load(&st.sy[i * n..]);
+                s.store(s.select(m, zero, old), &mut st.sy[i * n..]);
+                let at = s.select(empty, inf, s.add(kv, first));
+                let old = s.load(&st.save_at[i * n..]);
+                s.store(s.select(m, at, old), &mut st.save_at[i * n..]);
             }
+            e.live += took;
+            if took > 0 {
+                e.budget_k = e.budget_k.min(k + e.max_steps);
+                if P {
+                    e.save_k = e.save_k.min(k + PERIODICITY_FIRST_SAVE);
+                }
+            }
+        }};
+    }
+
+    // Lanes left empty (at the start of the rows) take samples.
+    if e.queue.avail() < W * n && !e.queue.done {
+        e.queue.fill(s, e.grid);
+    }
+    if e.queue.avail() > 0 {
+        let kv = s.splat(k as f64);
+        for i in 0..W {
+            let m = s.gt(zero, s.load(&st.idx[i * n..]));
+            if s.bits(m) != 0 {
+                refill!(i, m, kv);
+            }
+        }
+    }
+
+    while e.live > 0 && (!e.queue.done || e.queue.avail() > 0 || e.live > n * (W - 1)) {
+        let stop_k = e.budget_k.min(e.save_k);
+        let mut quiet = s.all_set();
+        while s.all(quiet) && k != stop_k {
+            for i in 0..W {
+                let xy = s.mul(x[i], y[i]);
+                y[i] = s.add(s.add(xy, xy), cy[i]);
+                x[i] = s.add(s.sub(x2[i], y2[i]), cx[i]);
+            }
+            k += 1;
+            // One chain of masks, "no lane escaped and no lane repeats its saved x", instead
+            // of or-ing a mask per vector: and-ing is free in AVX-512 compares (they take a
+            // mask), and all the lanes of all vectors fold into one test.
+            for i in 0..W {
+                x2[i] = s.mul(x[i], x[i]);
+                y2[i] = s.mul(y[i], y[i]);
+                quiet = s.and_not_gt(quiet, s.add(x2[i], y2[i]), r2);
+                if P {
+                    quiet = s.and_ne(quiet, x[i], sx[i]);
+                }
+            }
+        }
+        let kv = s.splat(k as f64);
+        if e.queue.avail() < W * n && !e.queue.done {
+            e.queue.fill(s, e.grid);
         }
         if !s.all(quiet) {
+            // Lanes that escaped or came back to their saved z: report and refill.
             for i in 0..W {
-                escaped |= s.bits(s.gt(s.add(x2[i], y2[i]), r2)) << (i * n);
+                let norm = s.add(x2[i], y2[i]);
+                let escaped = s.gt(norm, r2);
+                let mut finished = escaped;
                 if P {
-                    same_x |= s.bits(s.eq(x[i], sx[i])) << (i * n);
+                    let same = s.eq(x[i], sx[i]);
+                    if s.bits(same) != 0 {
+                        let saved_y = s.load(&st.sy[i * n..]);
+                        let cycle = s.mask_and(
+                            s.mask_and(same, s.bits_eq(x[i], sx[i])),
+                            s.bits_eq(y[i], saved_y),
+                        );
+                        finished = s.mask_or(finished, cycle);
+                    }
                 }
+                if s.bits(finished) == 0 {
+                    continue;
+                }
+                e.live -= s.bits(finished).count_ones() as usize;
+                let steps = s.sub(kv, s.load(&st.start[i * n..]));
+                let spent = s.load(&e.spent[i * n..]);
+                s.store(
+                    s.add(spent, s.select(finished, steps, zero)),
+                    &mut e.spent[i * n..],
+                );
+                if s.bits(escaped) != 0 {
+                    let idx = s.load(&st.idx[i * n..]);
+                    e.pending.push(s, escaped, idx, steps, norm, e.out);
+                }
+                refill!(i, finished, kv);
             }
-            break;
         }
-        if k == stop_k {
-            if P && k == save_k {
-                // Brent: lanes at a power-of-two step save their z.
-                let kv = s.splat(k as f64);
-                let mut smallest = s.splat(f64::INFINITY);
-                for i in 0..W {
-                    let at = s.load(&st.save_at[i * n..]);
-                    let due = s.eq(kv, at);
-                    sx[i] = s.select(due, x[i], sx[i]);
-                    let saved_y = s.select(due, y[i], s.load(&st.sy[i * n..]));
-                    s.store(saved_y, &mut st.sy[i * n..]);
-                    let start = s.load(&st.start_f[i * n..]);
-                    let at = s.select(due, s.sub(s.add(at, at), start), at);
-                    s.store(at, &mut st.save_at[i * n..]);
-                    smallest = s.min(smallest, at);
+        if P && k == e.save_k {
+            // Brent: lanes at a power-of-two step save their z.
+            let mut smallest = s.splat(f64::INFINITY);
+            for i in 0..W {
+                let at = s.load(&st.save_at[i * n..]);
+                let due = s.eq(kv, at);
+                sx[i] = s.select(due, x[i], sx[i]);
+                let saved_y = s.select(due, y[i], s.load(&st.sy[i * n..]));
+                s.store(saved_y, &mut st.sy[i * n..]);
+                let start = s.load(&st.start[i * n..]);
+                let at = s.select(due, s.sub(s.add(at, at), start), at);
+                s.store(at, &mut st.save_at[i * n..]);
+                smallest = s.min(smallest, at);
+            }
+            e.save_k = to_step(s.hmin(smallest));
+        }
+        if k == e.budget_k {
+            // Lanes that used up their budget without escaping: interior (already in `out`).
+            let budget = s.splat(e.max);
+            for i in 0..W {
+                let due = s.eq(kv, s.load(&st.deadline[i * n..]));
+                if s.bits(due) != 0 {
+                    e.live -= s.bits(due).count_ones() as usize;
+                    let spent = s.load(&e.spent[i * n..]);
+                    s.store(
+                        s.add(spent, s.select(due, budget, zero)),
+                        &mut e.spent[i * n..],
+                    );
+                    refill!(i, due, kv);
                 }
-                save_k = to_step(s.hmin(smallest));
             }
-            if k == budget_k {
-                break;
+            let mut smallest = s.splat(f64::INFINITY);
+            for i in 0..W {
+                smallest = s.min(smallest, s.load(&st.deadline[i * n..]));
             }
-            stop_k = budget_k.min(save_k);
+            e.budget_k = to_step(s.hmin(smallest));
         }
     }
     for i in 0..W {
         s.store(x[i], &mut st.x[i * n..]);
         s.store(y[i], &mut st.y[i * n..]);
-        if P {
-            s.store(sx[i], &mut st.sx[i * n..]);
-        }
+        s.store(cx[i], &mut st.cx[i * n..]);
+        s.store(cy[i], &mut st.cy[i * n..]);
+        s.store(sx[i], &mut st.sx[i * n..]);
     }
-    Exit {
-        k,
-        save_k,
-        escaped,
-        same_x,
-    }
+    e.k = k;
 }
 
 /// Checks shared by the tests of every kernel: seeded random views compared with the reference.
@@ -759,6 +990,84 @@ pub(crate) mod check {
         }
     }
 
+    /// Escapes of sample rows `rows` in one [`Kernel::escape_rows`] call.
+    pub(crate) fn rows(
+        kernel: &dyn Kernel,
+        grid: &SampleGrid,
+        rows: std::ops::Range<u32>,
+        max_iterations: u32,
+    ) -> (Vec<Escape>, u64) {
+        let mut out = vec![Escape { n: 7, nf: 0.5 }; rows.len() * grid.samples_x as usize];
+        let spent = kernel.escape_rows(grid, rows, max_iterations, &mut out);
+        (out, spent)
+    }
+
+    /// Compares [`Kernel::escape_rows`] of the kernel called `name` with the reference's rows,
+    /// one at a time: random views cut into bands of 1 to 6 sample rows (row lengths that are
+    /// not multiples of the lane counts), and views whose rows end inside a bulb, so that the
+    /// last samples of each row run long.
+    pub(crate) fn rows_match_reference(name: &str) {
+        let count = if cfg!(miri) { 3 } else { 40 };
+        for periodicity in [false, true] {
+            let options = KernelOptions { periodicity };
+            let kernel = match kernel_by_name_with(name, options) {
+                Ok(k) => k,
+                Err(e) => {
+                    eprintln!("note: skipping kernel {name}: {e}");
+                    return;
+                }
+            };
+            let reference = ScalarKernelWith { options };
+            let mut rng = XorShift(0x5151_7e57 ^ u64::from(periodicity));
+            let mut views: Vec<(SampleGrid, u32)> = Vec::new();
+            for heavy in [false, true] {
+                for case in cases(rng.next(), count, heavy) {
+                    views.push((case.grid, case.max_iterations.min(2000)));
+                }
+            }
+            // Rows whose right ends lie inside the period-3 bulb (not a shortcut region):
+            // slowly converging interior points at the end of every row.
+            for (len, max) in [(5, 3000), (13, 1500), (37, 800), (100, 300)] {
+                // The bulb's left edge is near -0.217: the right ends of the rows lie just
+                // inside it, where orbits converge slowly.
+                let width = 0.04;
+                let center = Complex64::new(-0.22, 0.7449);
+                let ss = 1 + len % 2;
+                views.push((SampleGrid::new(center, width, 0.0, len, 7, ss), max));
+            }
+            for (v, (grid, max)) in views.iter().enumerate() {
+                let band = 1 + (rng.next() % 6) as u32;
+                let mut start = 0;
+                while start < grid.samples_y {
+                    let end = (start + band).min(grid.samples_y);
+                    let (got, spent) = rows(kernel.as_ref(), grid, start..end, *max);
+                    let mut want = Vec::new();
+                    let mut want_spent = 0;
+                    for sy in start..end {
+                        let case = Case {
+                            grid: *grid,
+                            sy,
+                            max_iterations: *max,
+                        };
+                        let (r, n) = row(&reference, &case);
+                        want.extend(r);
+                        want_spent += n;
+                    }
+                    let what = format!(
+                        "{name}, periodicity {periodicity}, view {v} ({grid:?}, max {max}), \
+                         rows {start}..{end}"
+                    );
+                    assert_same(&got, &want, &what);
+                    assert_eq!(spent, want_spent, "{what}: iterations");
+                    start = end;
+                    if cfg!(miri) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     /// Compares the kernel called `name` with the reference on many random rows, with and
     /// without periodicity detection; skips (with a note) when this CPU lacks the kernel.
     pub(crate) fn matches_reference(name: &str) {
@@ -800,6 +1109,35 @@ mod tests {
     #[test]
     fn interleaved_matches_reference() {
         check::matches_reference("interleaved");
+    }
+
+    #[test]
+    fn interleaved_rows_match_reference() {
+        check::rows_match_reference("interleaved");
+    }
+
+    #[test]
+    fn default_rows_loop_over_rows() {
+        // The trait's default `escape_rows` (the scalar kernel's) is the reference row by row.
+        let grid = SampleGrid::new(Complex64::new(-0.75, 0.1), 0.3, 10.0, 11, 4, 1);
+        let kernel = ScalarKernelWith::default();
+        let (all, spent) = check::rows(&kernel, &grid, 1..4, 500);
+        let mut want_spent = 0;
+        for (sy, chunk) in (1..4).zip(all.chunks_exact(11)) {
+            let case = Case {
+                grid,
+                sy,
+                max_iterations: 500,
+            };
+            let (want, n) = row(&kernel, &case);
+            assert_same(chunk, &want, "default escape_rows");
+            want_spent += n;
+        }
+        assert_eq!(spent, want_spent);
+        let lanes = InterleavedKernel::default();
+        assert_eq!(check::rows(&lanes, &grid, 2..2, 500), (Vec::new(), 0));
+        let (got, _) = check::rows(&lanes, &grid, 0..4, 0);
+        assert!(got.iter().all(|e| e.is_interior()));
     }
 
     #[test]

@@ -244,6 +244,30 @@ pub trait Kernel: Send + Sync {
         max_iterations: u32,
         out: &mut [Escape],
     ) -> u64;
+
+    /// Fills `out` with the escapes of sample rows `rows` of `grid`, row after row (`out[r * W +
+    /// i]` is sample `(i, rows.start + r)`, `W = grid.samples_x`); `out.len()` must be
+    /// `rows.len() * W`. Returns the iterations performed, like [`Kernel::escape_row`].
+    ///
+    /// The default calls [`Kernel::escape_row`] once per row. The lane kernels override it to
+    /// stream all samples of the rows through one set of lanes, so that the few slow samples at
+    /// the end of a row overlap with the next row's instead of running alone.
+    fn escape_rows(
+        &self,
+        grid: &SampleGrid,
+        rows: std::ops::Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+    ) -> u64 {
+        let width = grid.samples_x as usize;
+        assert_eq!(out.len(), rows.len() * width, "escape_rows: output size");
+        if width == 0 {
+            return 0;
+        }
+        rows.zip(out.chunks_exact_mut(width))
+            .map(|(sy, row)| self.escape_row(grid, sy, max_iterations, row))
+            .sum()
+    }
 }
 
 /// Whether `c` lies in the main cardioid or the period-2 bulb, where no point ever escapes.

@@ -26,6 +26,8 @@
 // The crate denies `unsafe_code`; the intrinsics below are the one place that needs it.
 #![allow(unsafe_code)]
 
+use std::ops::Range;
+
 use super::{Escape, Kernel, KernelOptions, SampleGrid};
 
 #[cfg(all(target_arch = "x86_64", not(miri)))]
@@ -113,6 +115,25 @@ impl Kernel for Avx2Kernel {
             unreachable!("an Avx2Kernel cannot be constructed on this target")
         }
     }
+
+    fn escape_rows(
+        &self,
+        grid: &SampleGrid,
+        rows: Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+    ) -> u64 {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            // SAFETY: as in `escape_row`: the token proves the CPU has what `avx2_rows` needs.
+            unsafe { x86::avx2_rows(self.token, self.options, grid, rows, max_iterations, out) }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
+            let _ = (grid, rows, max_iterations, out);
+            unreachable!("an Avx2Kernel cannot be constructed on this target")
+        }
+    }
 }
 
 impl Kernel for Avx512Kernel {
@@ -139,15 +160,35 @@ impl Kernel for Avx512Kernel {
             unreachable!("an Avx512Kernel cannot be constructed on this target")
         }
     }
+
+    fn escape_rows(
+        &self,
+        grid: &SampleGrid,
+        rows: Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+    ) -> u64 {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            // SAFETY: as in `escape_row`: the token proves the CPU has what `avx512_rows` needs.
+            unsafe { x86::avx512_rows(self.token, self.options, grid, rows, max_iterations, out) }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
+            let _ = (grid, rows, max_iterations, out);
+            unreachable!("an Avx512Kernel cannot be constructed on this target")
+        }
+    }
 }
 
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 mod x86 {
     use std::arch::x86_64::*;
+    use std::ops::Range;
 
     use super::VECTORS;
-    use crate::kernel::interleaved::{Simd, escape_row_lanes};
-    use crate::kernel::{Escape, KernelOptions, SampleGrid};
+    use crate::kernel::interleaved::{Simd, escape_row_lanes, escape_rows_lanes};
+    use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, KernelOptions, SampleGrid};
 
     /// Proof that the CPU has AVX2: only [`Avx2::detect`] makes one.
     #[derive(Debug, Clone, Copy)]
@@ -179,6 +220,40 @@ mod x86 {
         out: &mut [Escape],
     ) -> u64 {
         escape_row_lanes::<Avx2, VECTORS>(token, options, grid, sy, max_iterations, out)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn avx2_rows(
+        token: Avx2,
+        options: KernelOptions,
+        grid: &SampleGrid,
+        rows: Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+    ) -> u64 {
+        let row_len = grid.samples_x;
+        escape_rows_lanes::<Avx2, VECTORS>(token, options, grid, rows, row_len, max_iterations, out)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn avx512_rows(
+        token: Avx512,
+        options: KernelOptions,
+        grid: &SampleGrid,
+        rows: Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+    ) -> u64 {
+        let row_len = grid.samples_x;
+        escape_rows_lanes::<Avx512, VECTORS>(
+            token,
+            options,
+            grid,
+            rows,
+            row_len,
+            max_iterations,
+            out,
+        )
     }
 
     #[target_feature(enable = "avx512f")]
@@ -289,6 +364,87 @@ mod x86 {
             // SAFETY: AVX is present.
             unsafe { _mm256_blendv_pd(f, t, m) }
         }
+        #[inline(always)]
+        fn le(self, a: __m256d, b: __m256d) -> __m256d {
+            // SAFETY: AVX is present.
+            unsafe { _mm256_cmp_pd::<_CMP_LE_OQ>(a, b) }
+        }
+        #[inline(always)]
+        fn bits_eq(self, a: __m256d, b: __m256d) -> __m256d {
+            // SAFETY: AVX2 is present.
+            unsafe {
+                _mm256_castsi256_pd(_mm256_cmpeq_epi64(
+                    _mm256_castpd_si256(a),
+                    _mm256_castpd_si256(b),
+                ))
+            }
+        }
+        #[inline(always)]
+        fn mask_and(self, a: __m256d, b: __m256d) -> __m256d {
+            // SAFETY: AVX is present.
+            unsafe { _mm256_and_pd(a, b) }
+        }
+        #[inline(always)]
+        fn mask_or(self, a: __m256d, b: __m256d) -> __m256d {
+            // SAFETY: AVX is present.
+            unsafe { _mm256_or_pd(a, b) }
+        }
+        #[inline(always)]
+        fn mask_andn(self, a: __m256d, b: __m256d) -> __m256d {
+            // SAFETY: AVX is present.
+            unsafe { _mm256_andnot_pd(b, a) }
+        }
+    }
+
+    impl Avx512 {
+        /// `f64::max(a, b)` lane-wise for non-NaN `b`: `b` where `a` is NaN, like `f64::max`.
+        #[inline(always)]
+        fn max(self, a: __m512d, b: __m512d) -> __m512d {
+            // SAFETY: AVX-512F is present. `vmaxpd` returns its second operand when either is
+            // NaN, so `max(a, b)` with `b` not NaN is `b` for NaN `a`, as `f64::max` is.
+            unsafe { _mm512_max_pd(a, b) }
+        }
+
+        /// [`crate::kernel::fast_log2`] lane-wise, operation for operation.
+        #[inline(always)]
+        fn log2(self, x: __m512d) -> __m512d {
+            // SAFETY: AVX-512F is present.
+            unsafe {
+                let bits = _mm512_castpd_si512(x);
+                let biased =
+                    _mm512_and_si512(_mm512_srli_epi64::<52>(bits), _mm512_set1_epi64(0x7ff));
+                let m = _mm512_castsi512_pd(_mm512_or_si512(
+                    _mm512_and_si512(bits, _mm512_set1_epi64(0x000f_ffff_ffff_ffff)),
+                    _mm512_set1_epi64(0x3ff0_0000_0000_0000),
+                ));
+                let high =
+                    _mm512_cmp_pd_mask::<_CMP_GT_OQ>(m, _mm512_set1_pd(std::f64::consts::SQRT_2));
+                let m = _mm512_mask_mul_pd(m, high, m, _mm512_set1_pd(0.5));
+                // biased + high is an integer in [0, 2048]: or-ing it into the mantissa of
+                // 2^52 and subtracting 2^52 gives it exactly as f64; minus 1023 is exact too.
+                let biased = _mm512_mask_add_epi64(biased, high, biased, _mm512_set1_epi64(1));
+                let magic = _mm512_set1_epi64(0x4330_0000_0000_0000);
+                let exponent = _mm512_sub_pd(
+                    _mm512_castsi512_pd(_mm512_or_si512(biased, magic)),
+                    _mm512_castsi512_pd(magic),
+                );
+                let exponent = _mm512_sub_pd(exponent, _mm512_set1_pd(1023.0));
+                let one = _mm512_set1_pd(1.0);
+                let s = _mm512_div_pd(_mm512_sub_pd(m, one), _mm512_add_pd(m, one));
+                let s2 = _mm512_mul_pd(s, s);
+                let t = _mm512_mul_pd(s2, _mm512_set1_pd(1.0 / 9.0));
+                let t = _mm512_mul_pd(s2, _mm512_add_pd(_mm512_set1_pd(1.0 / 7.0), t));
+                let t = _mm512_mul_pd(s2, _mm512_add_pd(_mm512_set1_pd(0.2), t));
+                let t = _mm512_mul_pd(s2, _mm512_add_pd(_mm512_set1_pd(1.0 / 3.0), t));
+                let series = _mm512_add_pd(one, t);
+                let two_s = _mm512_mul_pd(_mm512_set1_pd(2.0), s);
+                let r = _mm512_mul_pd(
+                    _mm512_mul_pd(two_s, series),
+                    _mm512_set1_pd(std::f64::consts::LOG2_E),
+                );
+                _mm512_add_pd(exponent, r)
+            }
+        }
     }
 
     impl Simd for Avx512 {
@@ -375,6 +531,128 @@ mod x86 {
             // SAFETY: AVX-512F is present.
             unsafe { _mm512_mask_blend_pd(m, f, t) }
         }
+        #[inline(always)]
+        fn le(self, a: __m512d, b: __m512d) -> __mmask8 {
+            // SAFETY: AVX-512F is present.
+            unsafe { _mm512_cmp_pd_mask::<_CMP_LE_OQ>(a, b) }
+        }
+        #[inline(always)]
+        fn bits_eq(self, a: __m512d, b: __m512d) -> __mmask8 {
+            // SAFETY: AVX-512F is present.
+            unsafe { _mm512_cmpeq_epi64_mask(_mm512_castpd_si512(a), _mm512_castpd_si512(b)) }
+        }
+        #[inline(always)]
+        fn mask_and(self, a: __mmask8, b: __mmask8) -> __mmask8 {
+            a & b
+        }
+        #[inline(always)]
+        fn mask_or(self, a: __mmask8, b: __mmask8) -> __mmask8 {
+            a | b
+        }
+        #[inline(always)]
+        fn mask_andn(self, a: __mmask8, b: __mmask8) -> __mmask8 {
+            a & !b
+        }
+        #[inline(always)]
+        fn iota(self) -> __m512d {
+            // SAFETY: AVX-512F is present.
+            unsafe { _mm512_set_pd(7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.0) }
+        }
+        #[inline(always)]
+        fn compress(self, m: __mmask8, v: __m512d) -> __m512d {
+            // SAFETY: AVX-512F is present.
+            unsafe { _mm512_maskz_compress_pd(m, v) }
+        }
+        #[inline(always)]
+        fn expand(self, src: __m512d, m: __mmask8, v: __m512d) -> __m512d {
+            // SAFETY: AVX-512F is present.
+            unsafe { _mm512_mask_expand_pd(src, m, v) }
+        }
+        #[inline(always)]
+        fn to_u32s(self, src: &[f64], dst: &mut [u32]) {
+            assert_eq!(src.len(), dst.len());
+            for (src, dst) in src.chunks_exact(8).zip(dst.chunks_exact_mut(8)) {
+                // SAFETY: AVX-512F is present (it implies AVX); `dst` holds 8 u32, all written.
+                unsafe {
+                    let v = _mm512_cvttpd_epu32(self.load(src));
+                    _mm256_storeu_si256(dst.as_mut_ptr().cast(), v);
+                }
+            }
+        }
+        /// [`crate::kernel::smooth_fraction`] eight lanes at a time: the same operations in the
+        /// same order (no FMA), so the same bits; the exponent goes from integer to `f64`
+        /// exactly through the 2^52 trick instead of a conversion instruction.
+        #[inline(always)]
+        fn smooth_fractions(self, norm: &[f64], nf: &mut [f32]) {
+            assert_eq!(norm.len(), nf.len());
+            assert_eq!(norm.len() % 8, 0);
+            for (norm, nf) in norm.chunks_exact(8).zip(nf.chunks_exact_mut(8)) {
+                let x = self.max(self.load(norm), self.splat(ESCAPE_RADIUS_SQ));
+                let v = self.sub(self.splat(5.0), self.log2(self.log2(x)));
+                // SAFETY: AVX-512F is present (it implies AVX); `nf` holds 8 f32, all written.
+                unsafe {
+                    // `as f32` rounds to nearest even, the default rounding mode.
+                    let v = _mm512_cvtpd_ps(v);
+                    // `f32::clamp`: below the low end -> low end, above the high end -> high
+                    // end, compared like the scalar code (ordered, NaN kept).
+                    let low = _mm256_setzero_ps();
+                    let high = _mm256_set1_ps(1.0 - f32::EPSILON / 2.0);
+                    let v = _mm256_blendv_ps(v, low, _mm256_cmp_ps::<_CMP_LT_OQ>(v, low));
+                    let v = _mm256_blendv_ps(v, high, _mm256_cmp_ps::<_CMP_GT_OQ>(v, high));
+                    _mm256_storeu_ps(nf.as_mut_ptr(), v);
+                }
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::{Avx512, Simd};
+        use crate::kernel::interleaved::check::XorShift;
+        use crate::kernel::{ESCAPE_RADIUS_SQ, smooth_fraction};
+
+        #[test]
+        fn avx512_smooth_fractions_are_the_scalar_ones() {
+            let Some(s) = Avx512::detect() else {
+                eprintln!("note: no AVX-512F, skipping");
+                return;
+            };
+            let mut rng = XorShift(0x0dd_f00d);
+            let mut norm: Vec<f64> = (0..40_000)
+                .map(|i| match i % 4 {
+                    // Anywhere a norm can be: (R^2, (R^2 + |c|)^2], and far beyond.
+                    0 => ESCAPE_RADIUS_SQ * (1.0 + rng.unit() * 65_536.0),
+                    1 => ESCAPE_RADIUS_SQ * (1.0 + rng.unit() * 1e-9),
+                    2 => f64::from_bits(rng.next() >> 2 | 0x4000_0000_0000_0000),
+                    _ => ESCAPE_RADIUS_SQ * 2f64.powi((rng.next() % 200) as i32),
+                })
+                .collect();
+            // Mantissas at the fold (sqrt 2), at 1 and just below 2; below R^2 (clamped).
+            for e in [16, 17, 20, 31, 32, 33, 64, 500] {
+                let p = 2f64.powi(e);
+                for m in [std::f64::consts::SQRT_2, 1.0, 2.0 - 1e-16, 1.5] {
+                    let v = m * p;
+                    norm.extend([
+                        v,
+                        f64::from_bits(v.to_bits() + 1),
+                        f64::from_bits(v.to_bits() - 1),
+                    ]);
+                }
+            }
+            norm.extend([
+                0.0,
+                1.0,
+                ESCAPE_RADIUS_SQ,
+                ESCAPE_RADIUS_SQ * ESCAPE_RADIUS_SQ,
+            ]);
+            norm.resize(norm.len().next_multiple_of(8), ESCAPE_RADIUS_SQ);
+            let mut nf = vec![0.0f32; norm.len()];
+            s.smooth_fractions(&norm, &mut nf);
+            for (&x, &got) in norm.iter().zip(&nf) {
+                let want = smooth_fraction(x.max(ESCAPE_RADIUS_SQ));
+                assert_eq!(got.to_bits(), want.to_bits(), "norm {x:e}: {got} != {want}");
+            }
+        }
     }
 }
 
@@ -390,5 +668,15 @@ mod tests {
     #[test]
     fn avx512_matches_reference() {
         check::matches_reference("avx512");
+    }
+
+    #[test]
+    fn avx2_rows_match_reference() {
+        check::rows_match_reference("avx2");
+    }
+
+    #[test]
+    fn avx512_rows_match_reference() {
+        check::rows_match_reference("avx512");
     }
 }

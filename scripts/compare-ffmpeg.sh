@@ -22,7 +22,7 @@ w=${size%x*}
 h=${size#*x}
 cpu=${CPU:-0}
 command -v ffmpeg >/dev/null || { echo "ffmpeg not found" >&2; exit 1; }
-cargo build --release --quiet
+if [ -z "${ZOOMGEN:-}" ]; then cargo build --release --quiet; fi
 bin=${ZOOMGEN:-target/release/zoomgen}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -62,6 +62,7 @@ src="mandelbrot=s=${size}:r=25"
 t_ff=$(time_of taskset -c "$cpu" ffmpeg -hide_banner -nostdin -f lavfi -i "$src" -frames:v "$frames" -f null -)
 t_ff_exact=$(time_of taskset -c "$cpu" ffmpeg -hide_banner -nostdin -f lavfi -i "$src:morphamp=1e-300" -frames:v "$frames" -f null -)
 t_zg=$(time_of taskset -c "$cpu" "$bin" "$work/ffmpeg-zoom.toml" -j 1 --frames "0..$frames" -o "$work/frames" -q)
+t_zg_raw=$(time_of taskset -c "$cpu" sh -c "\"$bin\" \"$work/ffmpeg-zoom.toml\" -j 1 --frames 0..$frames --pipe raw -q > /dev/null")
 t_zg_scalar=$(ZOOMGEN_KERNEL=scalar time_of taskset -c "$cpu" "$bin" "$work/ffmpeg-zoom.toml" -j 1 --frames "0..$frames" -o "$work/frames-scalar" -q)
 
 ms() { python3 -c "print(f'{1000*$1/$frames:.0f}')"; }
@@ -73,4 +74,5 @@ echo "|---|---|---|"
 echo "| ffmpeg mandelbrot, default (reuses previous frame, approximate) | $(ms "$t_ff") | $(python3 -c "print(f'{$t_ff/$t_zg:.2f}x')") |"
 echo "| ffmpeg mandelbrot, every pixel (morphamp=1e-300) | $(ms "$t_ff_exact") | $(python3 -c "print(f'{$t_ff_exact/$t_zg:.2f}x')") |"
 echo "| zoomgen, best kernel, every pixel exact, PNG written | $(ms "$t_zg") | 1.00x |"
+echo "| zoomgen, best kernel, every pixel exact, --pipe raw (no PNG) | $(ms "$t_zg_raw") | $(python3 -c "print(f'{$t_zg_raw/$t_zg:.2f}x')") |"
 echo "| zoomgen, ZOOMGEN_KERNEL=scalar | $(ms "$t_zg_scalar") | $(python3 -c "print(f'{$t_zg_scalar/$t_zg:.2f}x')") |"

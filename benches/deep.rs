@@ -130,7 +130,16 @@ fn main() {
                     "   one sample at a time (before): {s1:.3} s, {:.1} M iterations/s",
                     its1 as f64 / s1 / 1e6
                 );
+                let kp = PerturbKernel::<f64>::new(orbit.clone(), dg, w, h, eps, glitches.clone())
+                    .portable_lanes();
+                let (s0, its0, _) = frame(&kp, &g, max);
                 let r = frame(&k, &g, max);
+                println!(
+                    "   portable lanes (before): {s0:.3} s, {:.1} M iterations/s (cost per iteration: {}); {} lanes below",
+                    its0 as f64 / s0 / 1e6,
+                    ratios(its0 as f64 / s0),
+                    k.lanes_name()
+                );
                 println!(
                     "   table build {build:.3} s, {} bytes, steps {}",
                     k.table_bytes(),
@@ -146,7 +155,17 @@ fn main() {
                     "   one sample at a time, FloatExp throughout (before): {s1:.3} s, {:.1} M iterations/s",
                     its1 as f64 / s1 / 1e6
                 );
+                let kp =
+                    PerturbKernel::<FloatExp>::new(orbit.clone(), dg, w, h, eps, glitches.clone())
+                        .portable_lanes();
+                let (s0, its0, _) = frame(&kp, &g, max);
                 let r = frame(&k, &g, max);
+                println!(
+                    "   portable lanes (before): {s0:.3} s, {:.1} M iterations/s (cost per iteration: {}); {} lanes below",
+                    its0 as f64 / s0 / 1e6,
+                    ratios(its0 as f64 / s0),
+                    k.lanes_name()
+                );
                 println!(
                     "   table build {build:.3} s, {} bytes, steps {}",
                     k.table_bytes(),

@@ -47,6 +47,7 @@
 use super::bla::BlaTable;
 use super::floatexp::{Cx, Real};
 use super::orbit::ReferenceOrbit;
+use crate::kernel::simd::{DeltaLanes, DeltaLockstep};
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape};
 
 /// Samples in flight.
@@ -87,6 +88,8 @@ pub struct Frame<'a, T: Real> {
     /// [`small_entries`] for `FloatExp` frames, empty for `f64` frames.
     pub small: &'a [u32],
     pub max_iterations: u32,
+    /// The SIMD lockstep loop to use (`None`: the portable one; same results either way).
+    pub simd: Option<DeltaLockstep>,
 }
 
 impl<T: Real> Frame<'_, T> {
@@ -341,7 +344,7 @@ pub fn run_row<T: Real>(
         if !any {
             break;
         }
-        let (done, flags) = lockstep::<T>(&mut row.lanes, z, bound);
+        let (done, flags) = lockstep::<T>(&mut row.lanes, z, bound, frame.simd);
         for i in 0..LANES {
             if !row.lanes.active[i] {
                 continue;
@@ -372,9 +375,36 @@ pub fn run_row<T: Real>(
 }
 
 /// Up to `bound` lockstep steps; returns the steps done and the lanes flagged (bit `i`) before
-/// the next one.
+/// the next one. Runs on `simd` where given, with the same results.
 #[inline(never)]
-fn lockstep<T: Real>(lanes: &mut Lanes<T>, z: &[[f64; 2]], bound: u32) -> (u32, u32) {
+fn lockstep<T: Real>(
+    lanes: &mut Lanes<T>,
+    z: &[[f64; 2]],
+    bound: u32,
+    simd: Option<DeltaLockstep>,
+) -> (u32, u32) {
+    if let Some(simd) = simd {
+        let mut active = 0u32;
+        for (i, &a) in lanes.active.iter().enumerate() {
+            active |= u32::from(a) << i;
+        }
+        let mut d = DeltaLanes {
+            dzr: &mut lanes.dzr,
+            dzi: &mut lanes.dzi,
+            dcr: &lanes.dcr,
+            dci: &lanes.dci,
+            m: &lanes.m,
+            active,
+        };
+        if let Some(r) = simd.run(&mut d, z, bound, T::EXTENDED, MIN_F64_NORM) {
+            return r;
+        }
+    }
+    lockstep_portable(lanes, z, bound)
+}
+
+/// [`lockstep`] in portable code.
+fn lockstep_portable<T: Real>(lanes: &mut Lanes<T>, z: &[[f64; 2]], bound: u32) -> (u32, u32) {
     let mut dzr = lanes.dzr;
     let mut dzi = lanes.dzi;
     let (dcr, dci) = (lanes.dcr, lanes.dci);
@@ -424,4 +454,103 @@ fn lockstep<T: Real>(lanes: &mut Lanes<T>, z: &[[f64; 2]], bound: u32) -> (u32, 
     lanes.dzr = dzr;
     lanes.dzi = dzi;
     (s, flags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deep::{Fixed, FixedC, FloatExp};
+
+    /// A seeded xorshift generator: uniform `f64` in `[-1, 1)`.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        }
+    }
+
+    fn lanes<T: Real>(rng: &mut Rng, len: usize) -> Lanes<T> {
+        let mut l = Lanes::<T> {
+            dzr: [0.0; LANES],
+            dzi: [0.0; LANES],
+            dcr: [0.0; LANES],
+            dci: [0.0; LANES],
+            m: [0; LANES],
+            n: [0; LANES],
+            lim: [u32::MAX; LANES],
+            active: [false; LANES],
+            idx: [0; LANES],
+            dc: [Cx::zero(); LANES],
+        };
+        for i in 0..LANES {
+            // Deltas from 2^-1010 to 2^-1 (some below MIN_F64_NORM), a few rebases and escapes.
+            let scale = 2f64.powi(-((rng.next() % 1010) as i32) - 1);
+            l.dzr[i] = rng.unit() * scale;
+            l.dzi[i] = rng.unit() * scale;
+            l.dcr[i] = rng.unit() * scale * 1e-3;
+            l.dci[i] = rng.unit() * scale * 1e-3;
+            l.m[i] = 1 + (rng.next() as usize) % (len - 400);
+            l.active[i] = !rng.next().is_multiple_of(8);
+        }
+        l
+    }
+
+    /// The SIMD lockstep loops give the portable loop's bits, steps and flags, on seeded random
+    /// lane states, for `f64` and `FloatExp` frames.
+    #[test]
+    fn simd_lockstep_matches_portable() {
+        let c = FixedC {
+            re: Fixed::parse("-0.743291890852430196", 4).unwrap(),
+            im: Fixed::parse("0.131240552308797611", 4).unwrap(),
+        };
+        let orbit = ReferenceOrbit::compute(&c, 3000, &mut |_| {});
+        let z = orbit.z_f64();
+        let impls: Vec<DeltaLockstep> = [DeltaLockstep::detect(), DeltaLockstep::avx2()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if impls.is_empty() {
+            eprintln!("no SIMD lockstep on this CPU; nothing to compare");
+        }
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut flagged = 0;
+        let mut stepped = 0;
+        for round in 0..2000 {
+            let extended = round % 2 == 1;
+            let bound = (rng.next() % 300) as u32;
+            for &simd in &impls {
+                let (a, b, ra, rb);
+                if extended {
+                    let mut la = lanes::<FloatExp>(&mut Rng(round + 1), z.len());
+                    let mut lb = lanes::<FloatExp>(&mut Rng(round + 1), z.len());
+                    ra = lockstep_portable(&mut la, z, bound);
+                    rb = lockstep(&mut lb, z, bound, Some(simd));
+                    (a, b) = ((la.dzr, la.dzi), (lb.dzr, lb.dzi));
+                } else {
+                    let mut la = lanes::<f64>(&mut Rng(round + 1), z.len());
+                    let mut lb = lanes::<f64>(&mut Rng(round + 1), z.len());
+                    ra = lockstep_portable(&mut la, z, bound);
+                    rb = lockstep(&mut lb, z, bound, Some(simd));
+                    (a, b) = ((la.dzr, la.dzi), (lb.dzr, lb.dzi));
+                }
+                assert_eq!(ra, rb, "round {round}, {}", simd.name());
+                let bits = |v: [f64; LANES]| v.map(f64::to_bits);
+                assert_eq!(bits(a.0), bits(b.0), "round {round}, {}", simd.name());
+                assert_eq!(bits(a.1), bits(b.1), "round {round}, {}", simd.name());
+                flagged += u32::from(ra.1 != 0);
+                stepped += ra.0;
+            }
+        }
+        if !impls.is_empty() {
+            // The random states exercise both the steps and the flags.
+            assert!(flagged > 100 && stepped > 10_000, "{flagged} {stepped}");
+        }
+    }
 }

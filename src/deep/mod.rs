@@ -198,7 +198,11 @@ impl DeepRenderer {
             let orbit =
                 ReferenceOrbit::compute(&center, iterations, &mut |f| progress(done + share * f));
             done += share;
-            renderer.orbits.lock().unwrap().insert(key, Arc::new(orbit));
+            renderer
+                .orbits
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, Arc::new(orbit));
         }
         progress(1.0);
         Ok(renderer)
@@ -223,7 +227,7 @@ impl DeepRenderer {
         let glitches = self
             .glitches
             .lock()
-            .unwrap()
+            .unwrap_or_else(|e| e.into_inner())
             .entry(view.frame)
             .or_default()
             .clone();
@@ -243,7 +247,7 @@ impl DeepRenderer {
     pub fn glitches(&self, frame: u64) -> u64 {
         self.glitches
             .lock()
-            .unwrap()
+            .unwrap_or_else(|e| e.into_inner())
             .get(&frame)
             .map_or(0, |g| g.load(std::sync::atomic::Ordering::Relaxed))
     }
@@ -252,7 +256,7 @@ impl DeepRenderer {
     pub fn orbit_memory_bytes(&self) -> usize {
         self.orbits
             .lock()
-            .unwrap()
+            .unwrap_or_else(|e| e.into_inner())
             .values()
             .map(|o| o.memory_bytes())
             .sum()
@@ -260,12 +264,16 @@ impl DeepRenderer {
 
     /// Number of reference orbits held.
     pub fn orbit_count(&self) -> usize {
-        self.orbits.lock().unwrap().len()
+        self.orbits.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// The orbit for `plan`, computing (or recomputing, finer or longer) it when needed.
     fn orbit(&self, plan: &FramePlan, max_iterations: u32) -> Arc<ReferenceOrbit> {
-        if let Some(o) = self.orbits.lock().unwrap().get(&plan.key)
+        if let Some(o) = self
+            .orbits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&plan.key)
             && o.serves(plan.frac, max_iterations)
         {
             return o.clone();
@@ -275,7 +283,10 @@ impl DeepRenderer {
             max_iterations,
             &mut |_| {},
         ));
-        self.orbits.lock().unwrap().insert(plan.key, orbit.clone());
+        self.orbits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(plan.key, orbit.clone());
         orbit
     }
 

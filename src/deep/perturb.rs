@@ -30,6 +30,7 @@ use super::bla::BlaTable;
 use super::floatexp::{Cx, FloatExp, Real};
 use super::lanes;
 use super::orbit::ReferenceOrbit;
+use crate::kernel::simd::DeltaLockstep;
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, Kernel, SampleGrid};
 
 /// Where a frame's samples lie relative to its reference point, in extended precision.
@@ -188,6 +189,8 @@ pub struct PerturbKernel<T: Real> {
     steps: AtomicU64,
     /// Orbit indices stepped in `FloatExp` even when the delta fits `f64` (`FloatExp` frames).
     small: Vec<u32>,
+    /// The SIMD lockstep loop of [`lanes`], where the CPU has one.
+    simd: Option<DeltaLockstep>,
 }
 
 impl<T: Real> std::fmt::Debug for PerturbKernel<T> {
@@ -227,7 +230,20 @@ impl<T: Real> PerturbKernel<T> {
             glitches,
             steps: AtomicU64::new(0),
             small,
+            simd: DeltaLockstep::detect(),
         }
+    }
+
+    /// This kernel with the portable lockstep loop of [`lanes`] instead of the SIMD one (same
+    /// results; for comparisons in tests and benchmarks).
+    pub fn portable_lanes(mut self) -> Self {
+        self.simd = None;
+        self
+    }
+
+    /// The lockstep loop's implementation: `"portable"`, `"avx2"` or `"avx512"`.
+    pub fn lanes_name(&self) -> &'static str {
+        self.simd.map_or("portable", DeltaLockstep::name)
     }
 
     /// One sample at offsets `(u, v)` (in samples) from the frame center.
@@ -294,6 +310,7 @@ impl<T: Real> Kernel for PerturbKernel<T> {
             table: &self.table,
             small: &self.small,
             max_iterations,
+            simd: self.simd,
         };
         let stats = lanes::run_row(
             &frame,
@@ -366,6 +383,42 @@ mod tests {
             // Without BLA both do the same operations in the same order.
             assert_eq!(a, b);
             assert_eq!(ia, ib);
+        }
+    }
+
+    /// The SIMD lockstep loop and the portable one give the same rows, with and without BLA,
+    /// for `f64` and `FloatExp` frames.
+    #[test]
+    fn simd_lanes_match_portable_lanes() {
+        let n = 64;
+        let grid = SampleGrid::new(num_complex::Complex64::new(0.0, 0.0), 1.0, 0.0, n, 4, 1);
+        for (depth, eps) in [(30.0, 0.0), (30.0, 1e-16), (400.0, 1e-16)] {
+            let delta = DeltaGrid::new(Cx::zero(), -depth * std::f64::consts::LN_10, 0.0, n);
+            let (mut a, mut b) = (
+                vec![Escape::INTERIOR; n as usize],
+                vec![Escape::INTERIOR; n as usize],
+            );
+            for sy in 0..4 {
+                let (ia, ib) = if depth > 300.0 {
+                    let k = || {
+                        PerturbKernel::<FloatExp>::new(orbit(), delta, n, 4, eps, Arc::default())
+                    };
+                    let (s, p) = (k(), k().portable_lanes());
+                    (
+                        s.escape_row(&grid, sy, 3000, &mut a),
+                        p.escape_row(&grid, sy, 3000, &mut b),
+                    )
+                } else {
+                    let k = || PerturbKernel::<f64>::new(orbit(), delta, n, 4, eps, Arc::default());
+                    let (s, p) = (k(), k().portable_lanes());
+                    (
+                        s.escape_row(&grid, sy, 3000, &mut a),
+                        p.escape_row(&grid, sy, 3000, &mut b),
+                    )
+                };
+                assert_eq!(a, b);
+                assert_eq!(ia, ib);
+            }
         }
     }
 }

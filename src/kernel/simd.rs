@@ -680,3 +680,288 @@ mod tests {
         check::rows_match_reference("avx512");
     }
 }
+
+/// The state of the perturbation lockstep loop of [`crate::deep::lanes`]: eight lanes of `f64`
+/// deltas `δz`, their `δc`, their reference indices `m`, and the active lanes (bit `i`).
+#[derive(Debug)]
+pub struct DeltaLanes<'a> {
+    pub dzr: &'a mut [f64; 8],
+    pub dzi: &'a mut [f64; 8],
+    pub dcr: &'a [f64; 8],
+    pub dci: &'a [f64; 8],
+    pub m: &'a [usize; 8],
+    pub active: u32,
+}
+
+/// The lockstep loop of [`crate::deep::lanes`] on AVX-512 (one vector of 8 lanes) or AVX2 (two
+/// vectors of 4), with the reference orbit values `Z_{m+s}` gathered per lane by index. The
+/// arithmetic is the portable loop's, operation for operation, without FMA, so it gives the
+/// same bits.
+#[derive(Debug, Clone, Copy)]
+pub struct DeltaLockstep {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    isa: x86_delta::DeltaIsa,
+}
+
+impl DeltaLockstep {
+    /// The best implementation this CPU has (AVX-512F, then AVX2), or `None`.
+    pub fn detect() -> Option<Self> {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            Avx512::detect()
+                .map(x86_delta::DeltaIsa::Avx512)
+                .or_else(|| Avx2::detect().map(x86_delta::DeltaIsa::Avx2))
+                .map(|isa| DeltaLockstep { isa })
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
+            None
+        }
+    }
+
+    /// The AVX2 implementation, if this CPU has AVX2 (for tests on AVX-512 machines).
+    pub fn avx2() -> Option<Self> {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            Avx2::detect().map(|t| DeltaLockstep {
+                isa: x86_delta::DeltaIsa::Avx2(t),
+            })
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            match self.isa {
+                x86_delta::DeltaIsa::Avx512(_) => "avx512",
+                x86_delta::DeltaIsa::Avx2(_) => "avx2",
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
+            unreachable!("a DeltaLockstep cannot be constructed on this target")
+        }
+    }
+
+    /// Up to `bound` lockstep steps, `δz -> ((2 Z_{m+s} + δz) δz + δc)` in every lane, from
+    /// `s = 0` on; returns the steps done and the active lanes flagged (bit `i`) before the next
+    /// one: `!(|z|^2 <= R^2)`, `|z|^2 < |δz|^2`, and with `extended`, `|δz|^2 < min_norm`, where
+    /// `z = Z_{m+s} + δz`. `None` (nothing done) when some lane's `m + bound` exceeds `z.len()`.
+    pub fn run(
+        self,
+        lanes: &mut DeltaLanes<'_>,
+        z: &[[f64; 2]],
+        bound: u32,
+        extended: bool,
+        min_norm: f64,
+    ) -> Option<(u32, u32)> {
+        let fits = lanes
+            .m
+            .iter()
+            .all(|&m| m.checked_add(bound as usize).is_some_and(|e| e <= z.len()));
+        if !fits {
+            return None;
+        }
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            // SAFETY: the token in `self.isa` exists only where `detect` found the feature the
+            // function is compiled for; the check above is the bound the function requires.
+            Some(unsafe {
+                match self.isa {
+                    x86_delta::DeltaIsa::Avx512(t) => {
+                        x86_delta::delta_avx512(t, lanes, z, bound, extended, min_norm)
+                    }
+                    x86_delta::DeltaIsa::Avx2(t) => {
+                        x86_delta::delta_avx2(t, lanes, z, bound, extended, min_norm)
+                    }
+                }
+            })
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
+            let _ = (extended, min_norm);
+            unreachable!("a DeltaLockstep cannot be constructed on this target")
+        }
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+mod x86_delta {
+    use std::arch::x86_64::*;
+
+    use super::DeltaLanes;
+    use super::x86::{Avx2, Avx512};
+    use crate::kernel::ESCAPE_RADIUS_SQ;
+
+    /// Which instruction set a [`super::DeltaLockstep`] uses (the token proves the CPU has it).
+    #[derive(Debug, Clone, Copy)]
+    pub(in crate::kernel) enum DeltaIsa {
+        Avx512(Avx512),
+        Avx2(Avx2),
+    }
+
+    /// `2 m[i]` for the lanes, the `f64` index of `Z_{m[i]}.re` in the flattened orbit.
+    #[inline(always)]
+    fn first_indices(m: &[usize; 8]) -> [i64; 8] {
+        std::array::from_fn(|i| (m[i] * 2) as i64)
+    }
+
+    /// The AVX-512 lockstep loop.
+    ///
+    /// # Safety
+    ///
+    /// Every `lanes.m[i] + bound <= z.len()` (the gathers read `z[m[i] + s]` for `s < bound`).
+    #[target_feature(enable = "avx512f")]
+    pub(in crate::kernel) unsafe fn delta_avx512(
+        _token: Avx512,
+        lanes: &mut DeltaLanes<'_>,
+        z: &[[f64; 2]],
+        bound: u32,
+        extended: bool,
+        min_norm: f64,
+    ) -> (u32, u32) {
+        let base = z.as_ptr().cast::<f64>();
+        let first = first_indices(lanes.m);
+        let active = lanes.active as __mmask8;
+        // SAFETY: AVX-512F is present (the token). Loads and stores go through arrays of 8
+        // `f64`/`i64`. The gathers read `base[2 (m[i] + s)]` and `base[2 (m[i] + s) + 1]`,
+        // `Z_{m[i]+s}` with `m[i] + s < z.len()` by the caller's guarantee.
+        unsafe {
+            let mut dzr = _mm512_loadu_pd(lanes.dzr.as_ptr());
+            let mut dzi = _mm512_loadu_pd(lanes.dzi.as_ptr());
+            let dcr = _mm512_loadu_pd(lanes.dcr.as_ptr());
+            let dci = _mm512_loadu_pd(lanes.dci.as_ptr());
+            let mut idx = _mm512_loadu_si512(first.as_ptr().cast());
+            let two = _mm512_set1_epi64(2);
+            let one = _mm512_set1_epi64(1);
+            let r2 = _mm512_set1_pd(ESCAPE_RADIUS_SQ);
+            let min_norm = _mm512_set1_pd(min_norm);
+            let mut s = 0u32;
+            let mut flags = 0u32;
+            while s < bound {
+                let zr = _mm512_i64gather_pd::<8>(idx, base);
+                let zi = _mm512_i64gather_pd::<8>(_mm512_add_epi64(idx, one), base);
+                let xr = _mm512_add_pd(zr, dzr);
+                let xi = _mm512_add_pd(zi, dzi);
+                let norm = _mm512_add_pd(_mm512_mul_pd(xr, xr), _mm512_mul_pd(xi, xi));
+                let dn = _mm512_add_pd(_mm512_mul_pd(dzr, dzr), _mm512_mul_pd(dzi, dzi));
+                let mut g = _mm512_cmp_pd_mask::<_CMP_NLE_UQ>(norm, r2)
+                    | _mm512_cmp_pd_mask::<_CMP_LT_OQ>(norm, dn);
+                if extended {
+                    g |= _mm512_cmp_pd_mask::<_CMP_LT_OQ>(dn, min_norm);
+                }
+                g &= active;
+                if g != 0 {
+                    flags = u32::from(g);
+                    break;
+                }
+                let tr = _mm512_add_pd(_mm512_add_pd(zr, zr), dzr);
+                let ti = _mm512_add_pd(_mm512_add_pd(zi, zi), dzi);
+                let nr = _mm512_add_pd(
+                    _mm512_sub_pd(_mm512_mul_pd(tr, dzr), _mm512_mul_pd(ti, dzi)),
+                    dcr,
+                );
+                let ni = _mm512_add_pd(
+                    _mm512_add_pd(_mm512_mul_pd(tr, dzi), _mm512_mul_pd(ti, dzr)),
+                    dci,
+                );
+                dzr = nr;
+                dzi = ni;
+                idx = _mm512_add_epi64(idx, two);
+                s += 1;
+            }
+            _mm512_storeu_pd(lanes.dzr.as_mut_ptr(), dzr);
+            _mm512_storeu_pd(lanes.dzi.as_mut_ptr(), dzi);
+            (s, flags)
+        }
+    }
+
+    /// The AVX2 lockstep loop: lanes 0..4 and 4..8 in two vectors.
+    ///
+    /// # Safety
+    ///
+    /// As for [`delta_avx512`].
+    #[target_feature(enable = "avx2")]
+    pub(in crate::kernel) unsafe fn delta_avx2(
+        _token: Avx2,
+        lanes: &mut DeltaLanes<'_>,
+        z: &[[f64; 2]],
+        bound: u32,
+        extended: bool,
+        min_norm: f64,
+    ) -> (u32, u32) {
+        let base = z.as_ptr().cast::<f64>();
+        let first = first_indices(lanes.m);
+        let active = lanes.active;
+        // SAFETY: AVX2 (and AVX) is present (the token). Loads and stores go through arrays of
+        // 8 `f64`/`i64`, 4 at a time at offsets 0 and 4. The gathers read `Z_{m[i]+s}` with
+        // `m[i] + s < z.len()` by the caller's guarantee.
+        unsafe {
+            let p = |a: &[f64; 8], h: usize| _mm256_loadu_pd(a.as_ptr().add(4 * h));
+            let mut dzr = [p(lanes.dzr, 0), p(lanes.dzr, 1)];
+            let mut dzi = [p(lanes.dzi, 0), p(lanes.dzi, 1)];
+            let dcr = [p(lanes.dcr, 0), p(lanes.dcr, 1)];
+            let dci = [p(lanes.dci, 0), p(lanes.dci, 1)];
+            let mut idx = [
+                _mm256_loadu_si256(first.as_ptr().cast()),
+                _mm256_loadu_si256(first.as_ptr().add(4).cast()),
+            ];
+            let two = _mm256_set1_epi64x(2);
+            let one = _mm256_set1_epi64x(1);
+            let r2 = _mm256_set1_pd(ESCAPE_RADIUS_SQ);
+            let min_norm = _mm256_set1_pd(min_norm);
+            let mut s = 0u32;
+            let mut flags = 0u32;
+            while s < bound {
+                let mut g = 0u32;
+                let mut nr = dzr;
+                let mut ni = dzi;
+                for h in 0..2 {
+                    let zr = _mm256_i64gather_pd::<8>(base, idx[h]);
+                    let zi = _mm256_i64gather_pd::<8>(base, _mm256_add_epi64(idx[h], one));
+                    let (dr, di) = (dzr[h], dzi[h]);
+                    let xr = _mm256_add_pd(zr, dr);
+                    let xi = _mm256_add_pd(zi, di);
+                    let norm = _mm256_add_pd(_mm256_mul_pd(xr, xr), _mm256_mul_pd(xi, xi));
+                    let dn = _mm256_add_pd(_mm256_mul_pd(dr, dr), _mm256_mul_pd(di, di));
+                    let mut f = _mm256_or_pd(
+                        _mm256_cmp_pd::<_CMP_NLE_UQ>(norm, r2),
+                        _mm256_cmp_pd::<_CMP_LT_OQ>(norm, dn),
+                    );
+                    if extended {
+                        f = _mm256_or_pd(f, _mm256_cmp_pd::<_CMP_LT_OQ>(dn, min_norm));
+                    }
+                    g |= (_mm256_movemask_pd(f) as u32) << (4 * h);
+                    let tr = _mm256_add_pd(_mm256_add_pd(zr, zr), dr);
+                    let ti = _mm256_add_pd(_mm256_add_pd(zi, zi), di);
+                    nr[h] = _mm256_add_pd(
+                        _mm256_sub_pd(_mm256_mul_pd(tr, dr), _mm256_mul_pd(ti, di)),
+                        dcr[h],
+                    );
+                    ni[h] = _mm256_add_pd(
+                        _mm256_add_pd(_mm256_mul_pd(tr, di), _mm256_mul_pd(ti, dr)),
+                        dci[h],
+                    );
+                }
+                g &= active;
+                if g != 0 {
+                    flags = g;
+                    break;
+                }
+                dzr = nr;
+                dzi = ni;
+                idx = [_mm256_add_epi64(idx[0], two), _mm256_add_epi64(idx[1], two)];
+                s += 1;
+            }
+            for h in 0..2 {
+                _mm256_storeu_pd(lanes.dzr.as_mut_ptr().add(4 * h), dzr[h]);
+                _mm256_storeu_pd(lanes.dzi.as_mut_ptr().add(4 * h), dzi[h]);
+            }
+            (s, flags)
+        }
+    }
+}

@@ -445,26 +445,7 @@ impl Plan {
                 ..Survey::default()
             }
         };
-        let mut stale_temporaries = 0;
-        if to_folder {
-            self.folder.create()?;
-            stale_temporaries = self.folder.remove_stale_temporaries_of(&|frame| {
-                match (self.shard, frame) {
-                    (None, _) => true,
-                    (Some(shard), Some(f)) => shard.owns(f),
-                    // Another shard may be writing the manifest right now.
-                    (Some(_), None) => false,
-                }
-            })?;
-            let manifest = Manifest::new(&self.scene, self.width, self.height, self.supersample);
-            if self.overwrite {
-                let previous = Manifest::read_hash(self.folder.dir())?;
-                if previous.as_deref() != Some(self.scene_hash.as_str()) {
-                    self.remove_foreign_frames()?;
-                }
-            }
-            manifest.write(self.folder.dir(), self.overwrite)?;
-        }
+        let stale_temporaries = if to_folder { self.prepare_folder()? } else { 0 };
         let todo = survey.todo.clone();
         let skipped = survey.done.len() as u64;
         let kernels = {
@@ -507,36 +488,7 @@ impl Plan {
                 self.folder.dir().display()
             ));
         }
-        let mut stream = match &self.output {
-            Output::Folder => None,
-            Output::Pipe(format) => {
-                progress.borrow().message(&format!(
-                    "streaming frames to stdout; read them with:\n  {}",
-                    crate::stream::pipe_command(
-                        *format,
-                        self.width,
-                        self.height,
-                        self.scene.video.fps,
-                        &format!("{}.mp4", self.scene.stem())
-                    )
-                ));
-                Some(FrameStream::Stdout(*format, std::io::stdout()))
-            }
-            Output::Video { path, ffmpeg, args } => {
-                let video = FfmpegVideo::start(
-                    ffmpeg,
-                    path,
-                    self.width,
-                    self.height,
-                    self.scene.video.fps,
-                    args,
-                )?;
-                progress
-                    .borrow()
-                    .message(&format!("encoding with: {}", video.command()));
-                Some(FrameStream::Video(Box::new(video)))
-            }
-        };
+        let mut stream = self.open_stream(&progress.borrow())?;
         // Frames already on disk that the video needs, in order, read back when their turn comes.
         let mut reuse: VecDeque<u64> = match self.output {
             Output::Video { .. } => survey.done.iter().copied().collect(),
@@ -651,6 +603,63 @@ impl Plan {
             glitches,
             video,
             missing: (self.frame_list.len() as u64).saturating_sub(skipped + rendered),
+        })
+    }
+
+    /// Creates the output folder, removes this run's stale temporary files, and writes the
+    /// manifest (after removing another scene's frames when overwriting). Returns how many
+    /// temporary files were removed.
+    fn prepare_folder(&self) -> Result<usize> {
+        self.folder.create()?;
+        let stale = self.folder.remove_stale_temporaries_of(&|frame| {
+            match (self.shard, frame) {
+                (None, _) => true,
+                (Some(shard), Some(f)) => shard.owns(f),
+                // Another shard may be writing the manifest right now.
+                (Some(_), None) => false,
+            }
+        })?;
+        let manifest = Manifest::new(&self.scene, self.width, self.height, self.supersample);
+        if self.overwrite {
+            let previous = Manifest::read_hash(self.folder.dir())?;
+            if previous.as_deref() != Some(self.scene_hash.as_str()) {
+                self.remove_foreign_frames()?;
+            }
+        }
+        manifest.write(self.folder.dir(), self.overwrite)?;
+        Ok(stale)
+    }
+
+    /// The frame stream of `--pipe` (stdout) or `--video` (a started ffmpeg), if any; says on
+    /// `progress` how the stream is read or encoded.
+    fn open_stream(&self, progress: &Progress) -> Result<Option<FrameStream>> {
+        Ok(match &self.output {
+            Output::Folder => None,
+            Output::Pipe(format) => {
+                progress.message(&format!(
+                    "streaming frames to stdout; read them with:\n  {}",
+                    crate::stream::pipe_command(
+                        *format,
+                        self.width,
+                        self.height,
+                        self.scene.video.fps,
+                        &format!("{}.mp4", self.scene.stem())
+                    )
+                ));
+                Some(FrameStream::Stdout(*format, std::io::stdout()))
+            }
+            Output::Video { path, ffmpeg, args } => {
+                let video = FfmpegVideo::start(
+                    ffmpeg,
+                    path,
+                    self.width,
+                    self.height,
+                    self.scene.video.fps,
+                    args,
+                )?;
+                progress.message(&format!("encoding with: {}", video.command()));
+                Some(FrameStream::Video(Box::new(video)))
+            }
         })
     }
 

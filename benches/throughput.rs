@@ -21,7 +21,9 @@ use rayon::prelude::*;
 use zoomgen::bands::Scheduler;
 use zoomgen::color::Palette;
 use zoomgen::kernel::Kernel;
-use zoomgen::output::{FrameFolder, PngCompression, PngWriter, encode_png};
+use zoomgen::output::{
+    ENCODER_QUEUE, FrameFolder, PngCompression, PngWriter, encode_png, encoder_threads,
+};
 use zoomgen::path::View;
 use zoomgen::pipeline::{ParallelSettings, RenderedFrame, render_frames};
 use zoomgen::render::{FrameJob, RenderStats, render_band};
@@ -304,7 +306,12 @@ fn scene(o: &Options) {
         stats = s;
         let dir = tempfile::tempdir().unwrap();
         let folder = FrameFolder::new(dir.path(), frames as u64);
-        let writer = PngWriter::start(folder, PngCompression::Fast, threads.div_ceil(8), 2);
+        let writer = PngWriter::start(
+            folder,
+            PngCompression::Fast,
+            encoder_threads(threads),
+            ENCODER_QUEUE,
+        );
         let cancel = AtomicBool::new(false);
         let start = Instant::now();
         render_frames(

@@ -5,8 +5,13 @@
 //! ```text
 //! scene (TOML -> Scene) -> path (frame -> View) -> kernel (samples -> escape counts)
 //!   -> bands (who renders which rows) -> color (counts -> sRGB) -> pipeline (frames in flight)
-//!   -> output (PNG files, frame streams) ; progress (bars and log lines)
+//!   -> output (PNG files) ; progress (bars and log lines) ; run (plan, render, report)
 //! ```
+//!
+//! Beside the pipeline: `deep` (perturbation kernels for frames past `f64` precision),
+//! `metadata` (the scene hash, PNG text chunks, the folder manifest that makes resuming safe),
+//! `stream` (`--pipe` and `--video`: frames into ffmpeg), `exr` (`--data` escape counts),
+//! `shard` (`--shard` for Slurm and Kubernetes), `signals` (clean stops), `error`.
 pub mod bands;
 pub mod color;
 pub mod deep;

@@ -266,6 +266,16 @@ pub struct PngWriter {
     failure: Arc<Mutex<Option<Error>>>,
 }
 
+/// Encoder threads for a run with `workers` render threads: one per eight workers. A fast PNG
+/// of a 1080p frame takes about 17 ms and a seahorse frame about 180 ms of one core
+/// (docs/PERFORMANCE.md), so one encoder keeps up with about ten workers.
+pub fn encoder_threads(workers: usize) -> usize {
+    workers.div_ceil(8).max(1)
+}
+
+/// Frames that may wait in front of the encoder threads.
+pub const ENCODER_QUEUE: usize = 2;
+
 impl PngWriter {
     /// Starts `threads` encoder threads writing PNGs without a scene hash into `folder`.
     pub fn start(

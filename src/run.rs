@@ -37,7 +37,9 @@ use crate::deep::DeepRenderer;
 use crate::error::{Error, Result};
 use crate::kernel::{Kernel, select_kernel};
 use crate::metadata::{FrameState, Manifest, mismatch, read_frame_state, scene_hash};
-use crate::output::{FrameFolder, PngCompression, PngWriter, encode_png_tagged};
+use crate::output::{
+    ENCODER_QUEUE, FrameFolder, PngCompression, PngWriter, encode_png_tagged, encoder_threads,
+};
 use crate::path::ZoomPath;
 use crate::pipeline::{KernelSource, ParallelSettings, RenderedFrame, render_frames};
 use crate::progress::{Progress, ProgressMode, WorkEstimate};
@@ -505,8 +507,8 @@ impl Plan {
                 self.compression,
                 self.scene_hash.clone(),
                 self.data,
-                self.parallel.threads.div_ceil(8),
-                2,
+                encoder_threads(self.parallel.threads),
+                ENCODER_QUEUE,
             )
         });
         if let Some(deep) = &kernels.deep {
@@ -974,7 +976,8 @@ fn check_memory(
 ) -> Result<()> {
     let frame = u64::from(width) * u64::from(height) * 3;
     // Frames being assembled and waiting to be encoded, plus each worker's band and samples.
-    let in_flight = parallel.frames_in_flight as u64 + 2 + parallel.threads.div_ceil(8) as u64;
+    let in_flight =
+        (parallel.frames_in_flight + ENCODER_QUEUE + encoder_threads(parallel.threads)) as u64;
     let band = u64::from(width)
         * u64::from(supersample * supersample)
         * 8

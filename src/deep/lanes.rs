@@ -240,6 +240,24 @@ struct Lanes<T: Real> {
     dc: [Cx<T>; LANES],
 }
 
+impl<T: Real> Lanes<T> {
+    /// No lane active.
+    fn empty() -> Self {
+        Lanes {
+            dzr: [0.0; LANES],
+            dzi: [0.0; LANES],
+            dcr: [0.0; LANES],
+            dci: [0.0; LANES],
+            m: [0; LANES],
+            n: [0; LANES],
+            lim: [u32::MAX; LANES],
+            active: [false; LANES],
+            idx: [0; LANES],
+            dc: [Cx::zero(); LANES],
+        }
+    }
+}
+
 /// A row being computed: lanes, the next sample, totals.
 struct Row<'a, 'f, T: Real, D: Fn(usize) -> Cx<T>> {
     frame: &'a Frame<'f, T>,
@@ -315,18 +333,7 @@ pub fn run_row<T: Real>(
         out,
         next: 0,
         stats: RowStats::default(),
-        lanes: Lanes::<T> {
-            dzr: [0.0; LANES],
-            dzi: [0.0; LANES],
-            dcr: [0.0; LANES],
-            dci: [0.0; LANES],
-            m: [0; LANES],
-            n: [0; LANES],
-            lim: [u32::MAX; LANES],
-            active: [false; LANES],
-            idx: [0; LANES],
-            dc: [Cx::zero(); LANES],
-        },
+        lanes: Lanes::empty(),
     };
     for i in 0..LANES {
         row.settle(i, None);
@@ -477,18 +484,7 @@ mod tests {
     }
 
     fn lanes<T: Real>(rng: &mut Rng, len: usize) -> Lanes<T> {
-        let mut l = Lanes::<T> {
-            dzr: [0.0; LANES],
-            dzi: [0.0; LANES],
-            dcr: [0.0; LANES],
-            dci: [0.0; LANES],
-            m: [0; LANES],
-            n: [0; LANES],
-            lim: [u32::MAX; LANES],
-            active: [false; LANES],
-            idx: [0; LANES],
-            dc: [Cx::zero(); LANES],
-        };
+        let mut l = Lanes::<T>::empty();
         for i in 0..LANES {
             // Deltas from 2^-1010 to 2^-1 (some below MIN_F64_NORM), a few rebases and escapes.
             let scale = 2f64.powi(-((rng.next() % 1010) as i32) - 1);

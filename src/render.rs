@@ -128,7 +128,7 @@ pub fn render_band(
     let samples_x = job.grid.samples_x as usize;
     let pixel_row_samples = samples_x * ss as usize;
     let sample_rows = rows.start * ss..rows.end * ss;
-    scratch.clear();
+    // Only sized here: the kernel writes every slot, so old contents need no clearing.
     scratch.resize(sample_rows.len() * samples_x, Escape::INTERIOR);
     let mut stats = RenderStats {
         iterations: kernel.escape_rows(&job.grid, sample_rows, job.view.max_iterations, scratch),

@@ -32,8 +32,9 @@ pub struct Palette {
     interior: [f32; 3],
     encode: Vec<u8>,
     /// 8-bit sRGB at the centers of `DIRECT_STEPS` even bins around one cycle: one lookup per
-    /// pixel when there is one sample per pixel.
-    direct: Vec<[u8; 3]>,
+    /// pixel when there is one sample per pixel. Packed as `r | g << 8 | b << 16`, so that a
+    /// pixel is one 4-byte store (the next pixel's store overwrites the fourth byte).
+    direct: Vec<u32>,
     interior8: [u8; 3],
 }
 
@@ -73,11 +74,12 @@ impl Palette {
         palette.direct = (0..DIRECT_STEPS)
             .map(|i| {
                 let c = palette.at_cycle_position((i as f64 + 0.5) / DIRECT_STEPS as f64);
-                [
+                u32::from_le_bytes([
                     palette.encode(c[0]),
                     palette.encode(c[1]),
                     palette.encode(c[2]),
-                ]
+                    0,
+                ])
             })
             .collect();
         palette
@@ -126,16 +128,7 @@ impl Palette {
         let row_len = width * supersample;
         debug_assert_eq!(samples.len(), row_len * supersample);
         if supersample == 1 {
-            let steps = DIRECT_STEPS as f64;
-            for (px, &e) in out.chunks_exact_mut(3).zip(samples) {
-                let rgb = if e.is_interior() {
-                    &self.interior8
-                } else {
-                    let bin = ((e.smooth() * self.inv_cycle + self.offset) * steps) as u64;
-                    &self.direct[(bin % DIRECT_STEPS as u64) as usize]
-                };
-                px.copy_from_slice(rgb);
-            }
+            self.color_row_direct(samples, out);
             return;
         }
         let scale = 1.0 / (supersample * supersample) as f32;
@@ -155,6 +148,33 @@ impl Palette {
                 self.encode(sum[2] * scale),
             ]);
         }
+    }
+}
+
+impl Palette {
+    /// [`Palette::color_row`] with one sample per pixel: one table lookup per pixel, without
+    /// branches (neighbouring pixels alternate between interior and escaped unpredictably), and
+    /// one 4-byte store per pixel but the last.
+    fn color_row_direct(&self, samples: &[Escape], out: &mut [u8]) {
+        const { assert!(DIRECT_STEPS.is_power_of_two()) };
+        let steps = DIRECT_STEPS as f64;
+        let interior =
+            u32::from_le_bytes([self.interior8[0], self.interior8[1], self.interior8[2], 0]);
+        let pixel = |e: Escape| {
+            // An interior sample's bin is computed from garbage and then not used.
+            let smooth = f64::from(e.n) + f64::from(e.nf);
+            let bin = ((smooth * self.inv_cycle + self.offset) * steps) as u64;
+            let color = self.direct[(bin & (DIRECT_STEPS as u64 - 1)) as usize];
+            if e.is_interior() { interior } else { color }
+        };
+        let Some((&last, rest)) = samples.split_last() else {
+            return;
+        };
+        for (i, &e) in rest.iter().enumerate() {
+            out[3 * i..3 * i + 4].copy_from_slice(&pixel(e).to_le_bytes());
+        }
+        let end = 3 * rest.len();
+        out[end..end + 3].copy_from_slice(&pixel(last).to_le_bytes()[..3]);
     }
 }
 

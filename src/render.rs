@@ -97,14 +97,18 @@ impl RenderStats {
 
     fn count(&mut self, samples: &[Escape]) {
         self.samples += samples.len() as u64;
+        // Without branches: interior and escaped samples alternate unpredictably.
+        let (mut interior, mut sum, mut max) = (0u64, 0u64, 0u32);
         for e in samples {
-            if e.is_interior() {
-                self.interior += 1;
-            } else {
-                self.escape_sum += u64::from(e.n);
-                self.escape_max = self.escape_max.max(e.n);
-            }
+            let inside = e.is_interior();
+            let n = if inside { 0 } else { e.n };
+            interior += u64::from(inside);
+            sum += u64::from(n);
+            max = max.max(n);
         }
+        self.interior += interior;
+        self.escape_sum += sum;
+        self.escape_max = self.escape_max.max(max);
     }
 }
 

@@ -22,6 +22,13 @@
 //! reported, refilled and their smooth fractions queued (the logarithms are computed in batches)
 //! before the hot loop resumes.
 //!
+//! Most samples of a typical frame escape within a few steps, and each would cost the hot loop
+//! a stop. So new samples first get a *head start* ([`Queue::head_start`]): a vector group of
+//! them is iterated in lockstep, without stops, until all have escaped or `HEAD_START` steps
+//! are done, each lane noting the step at which it escaped. Only the samples still running go
+//! to the lanes, with their `z` and step count. On ffmpeg's default zoom (1080p, about 20 steps
+//! per sample) this took a frame from 46 to 33 ms on one core.
+//!
 //! When the row has no samples left, the lanes still running are packed into fewer vectors, so
 //! the last slow samples of a row do not drag empty vectors along.
 //!
@@ -311,7 +318,9 @@ impl Kernel for InterleavedKernel {
 }
 
 /// Queue of samples waiting for a lane: capacity, and the length up to which it is filled.
-const QUEUE_CAP: usize = 80;
+/// (A fill stops at `QUEUE_FILL` or more; one head start adds up to `MAX_LANES`, and the
+/// sentinels take one more vector.)
+const QUEUE_CAP: usize = QUEUE_FILL + MAX_LANES + 8;
 const QUEUE_FILL: usize = 64;
 
 /// Samples that need iterating (not proved interior by the cardioid/bulb test), generated a
@@ -323,6 +332,11 @@ struct Queue {
     cy: [f64; QUEUE_CAP],
     /// Index of the sample in the output, as `f64` (exact: below 2^53).
     idx: [f64; QUEUE_CAP],
+    /// `z` after the head start, and the steps it took (the same for every queued sample of
+    /// one fill, but kept per sample so that a refill can mix fills).
+    x0: [f64; QUEUE_CAP],
+    y0: [f64; QUEUE_CAP],
+    n0: [f64; QUEUE_CAP],
     head: usize,
     tail: usize,
     /// Next sample to generate: row (absolute), column, and output index of the row's start.
@@ -332,6 +346,8 @@ struct Queue {
     row_end: u32,
     row_len: u32,
     done: bool,
+    /// Iterations of the samples finished by the head start (exact integers in `f64`).
+    spent: f64,
 }
 
 impl Queue {
@@ -340,6 +356,9 @@ impl Queue {
             cx: [0.0; QUEUE_CAP],
             cy: [0.0; QUEUE_CAP],
             idx: [-1.0; QUEUE_CAP],
+            x0: [0.0; QUEUE_CAP],
+            y0: [0.0; QUEUE_CAP],
+            n0: [0.0; QUEUE_CAP],
             head: 0,
             tail: 0,
             row: rows.start,
@@ -348,6 +367,7 @@ impl Queue {
             row_end: rows.end,
             row_len,
             done: rows.is_empty() || row_len == 0,
+            spent: 0.0,
         }
     }
 
@@ -358,13 +378,31 @@ impl Queue {
 
     /// Moves what is left to the front and generates samples until the queue holds at least
     /// `QUEUE_FILL` or the rows are done (then writes the sentinels).
+    ///
+    /// New samples get a *head start* here (see [`Queue::head_start`]): those that escape
+    /// within the first few steps are finished on the spot, and only the others are queued, with
+    /// their `z` and step count, for the hot loop.
     #[inline(always)]
-    fn fill<S: Simd>(&mut self, s: S, grid: &SampleGrid) {
+    fn fill<S: Simd, const V: usize, const P: bool>(
+        &mut self,
+        s: S,
+        grid: &SampleGrid,
+        max_steps: u32,
+        pending: &mut Pending,
+        out: &mut [Escape],
+    ) {
         let n = S::LANES;
         let left = self.avail();
-        self.cx.copy_within(self.head..self.tail, 0);
-        self.cy.copy_within(self.head..self.tail, 0);
-        self.idx.copy_within(self.head..self.tail, 0);
+        for field in [
+            &mut self.cx,
+            &mut self.cy,
+            &mut self.idx,
+            &mut self.x0,
+            &mut self.y0,
+            &mut self.n0,
+        ] {
+            field.copy_within(self.head..self.tail, 0);
+        }
         self.head = 0;
         self.tail = left;
         let iota = s.iota();
@@ -374,44 +412,175 @@ impl Queue {
             (s.splat(0.5), s.splat(0.25), s.splat(1.0), s.splat(0.0625));
         let (center_re, center_im) = (s.splat(grid.center.re), s.splat(grid.center.im));
         let (step_re, step_im) = (s.splat(grid.step_x.re), s.splat(grid.step_x.im));
+        let none = s.mask_andn(s.all_set(), s.all_set());
         while !self.done && self.tail < QUEUE_FILL {
-            let v = grid.v(self.row);
-            let (dy_re, dy_im) = (s.splat(grid.step_y.re * v), s.splat(grid.step_y.im * v));
-            let col = s.add(s.splat(f64::from(self.col)), iota);
-            let u = s.sub(s.add(col, half), half_width);
-            let re = s.add(center_re, s.add(s.mul(step_re, u), dy_re));
-            let im = s.add(center_im, s.add(s.mul(step_im, u), dy_im));
-            let in_row = s.gt(s.splat(f64::from(self.row_len - self.col)), iota);
-            // `in_cardioid_or_bulb`, both tests on every lane.
-            let y2 = s.mul(im, im);
-            let xq = s.sub(re, quarter);
-            let q = s.add(s.mul(xq, xq), y2);
-            let cardioid = s.le(s.mul(q, s.add(q, xq)), s.mul(quarter, y2));
-            let xb = s.add(re, one);
-            let bulb = s.le(s.add(s.mul(xb, xb), y2), sixteenth);
-            let take = s.mask_andn(s.mask_andn(in_row, cardioid), bulb);
-            let idx = s.add(s.splat((self.base + self.col as usize) as f64), iota);
-            let t = self.tail;
-            s.store(s.compress(take, re), &mut self.cx[t..]);
-            s.store(s.compress(take, im), &mut self.cy[t..]);
-            s.store(s.compress(take, idx), &mut self.idx[t..]);
-            self.tail += s.bits(take).count_ones() as usize;
-            self.col += n as u32;
-            if self.col >= self.row_len {
-                self.col = 0;
-                self.base += self.row_len as usize;
-                self.row += 1;
-                self.done = self.row == self.row_end;
+            // `V` vectors of new samples (fewer at the end of the rows: the rest stay empty).
+            let mut re = [s.splat(0.0); V];
+            let mut im = [s.splat(0.0); V];
+            let mut idx = [s.splat(-1.0); V];
+            let mut take = [none; V];
+            for g in 0..V {
+                if self.done {
+                    break;
+                }
+                let v = grid.v(self.row);
+                let (dy_re, dy_im) = (s.splat(grid.step_y.re * v), s.splat(grid.step_y.im * v));
+                let col = s.add(s.splat(f64::from(self.col)), iota);
+                let u = s.sub(s.add(col, half), half_width);
+                re[g] = s.add(center_re, s.add(s.mul(step_re, u), dy_re));
+                im[g] = s.add(center_im, s.add(s.mul(step_im, u), dy_im));
+                let in_row = s.gt(s.splat(f64::from(self.row_len - self.col)), iota);
+                // `in_cardioid_or_bulb`, both tests on every lane.
+                let y2 = s.mul(im[g], im[g]);
+                let xq = s.sub(re[g], quarter);
+                let q = s.add(s.mul(xq, xq), y2);
+                let cardioid = s.le(s.mul(q, s.add(q, xq)), s.mul(quarter, y2));
+                let xb = s.add(re[g], one);
+                let bulb = s.le(s.add(s.mul(xb, xb), y2), sixteenth);
+                take[g] = s.mask_andn(s.mask_andn(in_row, cardioid), bulb);
+                idx[g] = s.add(s.splat((self.base + self.col as usize) as f64), iota);
+                self.col += n as u32;
+                if self.col >= self.row_len {
+                    self.col = 0;
+                    self.base += self.row_len as usize;
+                    self.row += 1;
+                    self.done = self.row == self.row_end;
+                }
             }
+            self.head_start::<S, V, P>(s, &re, &im, &idx, take, max_steps, pending, out);
         }
         if self.done {
             let t = self.tail;
-            s.store(s.splat(0.0), &mut self.cx[t..]);
-            s.store(s.splat(0.0), &mut self.cy[t..]);
-            s.store(s.splat(-1.0), &mut self.idx[t..]);
+            for (field, value) in [
+                (&mut self.cx, 0.0),
+                (&mut self.cy, 0.0),
+                (&mut self.idx, -1.0),
+                (&mut self.x0, 0.0),
+                (&mut self.y0, 0.0),
+                (&mut self.n0, 0.0),
+            ] {
+                s.store(s.splat(value), &mut field[t..]);
+            }
+        }
+    }
+
+    /// Iterates the samples `take` of `V` new vectors together for their first few steps, with
+    /// no refills: every lane runs until all have escaped or `HEAD_START` steps are done, and
+    /// each lane records the step at which it escaped and its `|z|^2` there (a lane that has
+    /// escaped goes on computing values nobody reads). Escaped samples go to `pending`; the
+    /// others are queued with their `z` and step count, and the hot loop goes on from there.
+    ///
+    /// Why: where most samples escape within a few steps (the outer parts of a frame), the hot
+    /// loop would stop for a refill nearly every step, and a stop costs more than a few wasted
+    /// lane-steps. The operations are the hot loop's, so the counts and `|z|^2` are its bits.
+    /// With periodicity detection the hot loop compares `z` with the saved `z_0 = 0` from the
+    /// first step; a lane whose `x` reaches 0 here (the samples on the imaginary axis, and
+    /// exact cycles through 0) is handed to the reference loop, which decides it exactly.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn head_start<S: Simd, const V: usize, const P: bool>(
+        &mut self,
+        s: S,
+        re: &[S::F; V],
+        im: &[S::F; V],
+        idx: &[S::F; V],
+        take: [S::M; V],
+        max_steps: u32,
+        pending: &mut Pending,
+        out: &mut [Escape],
+    ) {
+        let steps = HEAD_START.min(max_steps);
+        let (zero, r2) = (s.splat(0.0), s.splat(ESCAPE_RADIUS_SQ));
+        let none = s.mask_andn(s.all_set(), s.all_set());
+        // Step 1 from z_0 = 0, as the hot loop computes it: (0 - 0) + cx, (0 + 0) + cy.
+        let mut x: [S::F; V] = array::from_fn(|g| s.add(zero, re[g]));
+        let mut y: [S::F; V] = array::from_fn(|g| s.add(zero, im[g]));
+        let mut x2: [S::F; V] = array::from_fn(|g| s.mul(x[g], x[g]));
+        let mut y2: [S::F; V] = array::from_fn(|g| s.mul(y[g], y[g]));
+        let mut alive = take;
+        let mut at_zero = [none; V];
+        let mut n_escaped = [zero; V];
+        let mut norm_escaped = [r2; V];
+        let mut step = 1;
+        loop {
+            let k = s.splat(f64::from(step));
+            let mut any = none;
+            for g in 0..V {
+                let norm = s.add(x2[g], y2[g]);
+                let escaped = s.mask_and(alive[g], s.gt(norm, r2));
+                n_escaped[g] = s.select(escaped, k, n_escaped[g]);
+                norm_escaped[g] = s.select(escaped, norm, norm_escaped[g]);
+                alive[g] = s.mask_andn(alive[g], escaped);
+                if P {
+                    at_zero[g] = s.mask_or(at_zero[g], s.mask_and(alive[g], s.eq(x[g], zero)));
+                }
+                any = s.mask_or(any, alive[g]);
+            }
+            if step == steps || s.bits(any) == 0 {
+                break;
+            }
+            for g in 0..V {
+                let xy = s.mul(x[g], y[g]);
+                y[g] = s.add(s.add(xy, xy), im[g]);
+                x[g] = s.add(s.sub(x2[g], y2[g]), re[g]);
+                x2[g] = s.mul(x[g], x[g]);
+                y2[g] = s.mul(y[g], y[g]);
+            }
+            step += 1;
+        }
+        let n0 = s.splat(f64::from(steps));
+        for g in 0..V {
+            let mut escaped = s.mask_andn(take[g], alive[g]);
+            let mut alive = alive[g];
+            if P && s.bits(at_zero[g]) != 0 {
+                // Rare: decided by the reference loop, sample by sample.
+                escaped = s.mask_andn(escaped, at_zero[g]);
+                alive = s.mask_andn(alive, at_zero[g]);
+                let mut lanes = [[0.0; 8]; 3];
+                s.store(re[g], &mut lanes[0]);
+                s.store(im[g], &mut lanes[1]);
+                s.store(idx[g], &mut lanes[2]);
+                let mut bits = s.bits(at_zero[g]);
+                while bits != 0 {
+                    let l = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let options = KernelOptions { periodicity: true };
+                    let (escape, spent) =
+                        escape_point_with(lanes[0][l], lanes[1][l], max_steps, options);
+                    out[lanes[2][l] as usize] = escape;
+                    self.spent += spent as f64;
+                }
+            }
+            if s.bits(escaped) != 0 {
+                let spent = s.select(escaped, n_escaped[g], zero);
+                let mut lanes = [0.0; 8];
+                s.store(spent, &mut lanes);
+                self.spent += lanes[..S::LANES].iter().sum::<f64>();
+                pending.push(s, escaped, idx[g], n_escaped[g], norm_escaped[g], out);
+            }
+            let survivors = s.bits(alive).count_ones() as usize;
+            if survivors == 0 {
+                continue;
+            }
+            if steps == max_steps {
+                // Used up the budget: interior (already in `out`).
+                self.spent += (survivors as u64 * u64::from(max_steps)) as f64;
+                continue;
+            }
+            let t = self.tail;
+            s.store(s.compress(alive, re[g]), &mut self.cx[t..]);
+            s.store(s.compress(alive, im[g]), &mut self.cy[t..]);
+            s.store(s.compress(alive, idx[g]), &mut self.idx[t..]);
+            s.store(s.compress(alive, x[g]), &mut self.x0[t..]);
+            s.store(s.compress(alive, y[g]), &mut self.y0[t..]);
+            s.store(n0, &mut self.n0[t..]);
+            self.tail += survivors;
         }
     }
 }
+
+/// Steps of the head start (at most; fewer when every lane has escaped sooner).
+const HEAD_START: u32 = 32;
 
 /// Per-lane state that the hot loop keeps in memory (the rest lives in registers while it runs
 /// and is stored here only when the lanes are packed). An empty lane has `z = c = 0` (it never
@@ -600,6 +769,7 @@ struct Engine<'a> {
     lanes: Lanes,
     max: f64,
     max_steps: u64,
+    max_iterations: u32,
     /// Steps done by the engine (every live lane took each of them).
     k: u64,
     /// At most the smallest deadline of a live lane (a stop there recomputes it).
@@ -649,6 +819,7 @@ fn run<S: Simd, const V: usize, const P: bool>(
         lanes: Lanes::new(),
         max: f64::from(max_iterations),
         max_steps: u64::from(max_iterations),
+        max_iterations,
         k: 0,
         budget_k: u64::MAX,
         save_k: u64::MAX,
@@ -680,7 +851,7 @@ fn run<S: Simd, const V: usize, const P: bool>(
         vectors = e.live.div_ceil(S::LANES);
     }
     e.pending.flush(s, e.out);
-    e.spent.iter().map(|&n| n as u64).sum()
+    e.spent.iter().map(|&n| n as u64).sum::<u64>() + e.queue.spent as u64
 }
 
 /// An `f64` step count (or `+inf`) as `u64` (`u64::MAX` for `+inf`).
@@ -725,17 +896,19 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
             cx[i] = s.expand(cx[i], m, s.load(&q.cx[h..]));
             cy[i] = s.expand(cy[i], m, s.load(&q.cy[h..]));
             let idx = s.expand(s.load(&st.idx[i * n..]), m, s.load(&q.idx[h..]));
+            // The samples come with their head start: `z_n0` after `n0` steps.
+            x[i] = s.expand(x[i], m, s.load(&q.x0[h..]));
+            y[i] = s.expand(y[i], m, s.load(&q.y0[h..]));
+            let started = s.sub(kv, s.load(&q.n0[h..]));
             q.head = h + took;
             s.store(idx, &mut st.idx[i * n..]);
-            x[i] = s.select(m, zero, x[i]);
-            y[i] = s.select(m, zero, y[i]);
-            x2[i] = s.select(m, zero, x2[i]);
-            y2[i] = s.select(m, zero, y2[i]);
+            x2[i] = s.select(m, s.mul(x[i], x[i]), x2[i]);
+            y2[i] = s.select(m, s.mul(y[i], y[i]), y2[i]);
             let empty = s.gt(zero, idx);
             let inf = s.splat(f64::INFINITY);
-            let start = s.load(&st.start[i * n..]);
-            s.store(s.select(m, kv, start), &mut st.start[i * n..]);
-            let deadline = s.select(empty, inf, s.add(kv, s.splat(e.max)));
+            let start = s.expand(s.load(&st.start[i * n..]), m, started);
+            s.store(start, &mut st.start[i * n..]);
+            let deadline = s.select(empty, inf, s.add(start, s.splat(e.max)));
             let old = s.load(&st.deadline[i * n..]);
             s.store(s.select(m, deadline, old), &mut st.deadline[i * n..]);
             if P {
@@ -743,15 +916,18 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
                 sx[i] = s.select(m, s.select(empty, s.splat(f64::NAN), zero), sx[i]);
                 let old = s.load(&st.sy[i * n..]);
                 s.store(s.select(m, zero, old), &mut st.sy[i * n..]);
-                let at = s.select(empty, inf, s.add(kv, first));
+                let at = s.select(empty, inf, s.add(start, first));
                 let old = s.load(&st.save_at[i * n..]);
                 s.store(s.select(m, at, old), &mut st.save_at[i * n..]);
             }
             e.live += took;
             if took > 0 {
-                e.budget_k = e.budget_k.min(k + e.max_steps);
+                // A head start is at most `HEAD_START` steps, less than the first save and
+                // than the budget of a queued sample: these bounds are not past any lane's.
+                let head = u64::from(HEAD_START);
+                e.budget_k = e.budget_k.min(k + e.max_steps - head.min(e.max_steps - 1));
                 if P {
-                    e.save_k = e.save_k.min(k + PERIODICITY_FIRST_SAVE);
+                    e.save_k = e.save_k.min(k + PERIODICITY_FIRST_SAVE - head);
                 }
             }
         }};
@@ -759,7 +935,8 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
 
     // Lanes left empty (at the start of the rows) take samples.
     if e.queue.avail() < W * n && !e.queue.done {
-        e.queue.fill(s, e.grid);
+        e.queue
+            .fill::<S, W, P>(s, e.grid, e.max_iterations, &mut e.pending, e.out);
     }
     if e.queue.avail() > 0 {
         let kv = s.splat(k as f64);
@@ -783,19 +960,24 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
             k += 1;
             // One chain of masks, "no lane escaped and no lane repeats its saved x", instead
             // of or-ing a mask per vector: and-ing is free in AVX-512 compares (they take a
-            // mask), and all the lanes of all vectors fold into one test.
+            // mask), and all the lanes of all vectors fold into one test. The chain starts
+            // afresh at every step: carried over from the last step it would be a dependency
+            // through every compare of every step (a few cycles each), which bounded the loop.
+            let mut q = s.all_set();
             for i in 0..W {
                 x2[i] = s.mul(x[i], x[i]);
                 y2[i] = s.mul(y[i], y[i]);
-                quiet = s.and_not_gt(quiet, s.add(x2[i], y2[i]), r2);
+                q = s.and_not_gt(q, s.add(x2[i], y2[i]), r2);
                 if P {
-                    quiet = s.and_ne(quiet, x[i], sx[i]);
+                    q = s.and_ne(q, x[i], sx[i]);
                 }
             }
+            quiet = q;
         }
         let kv = s.splat(k as f64);
         if e.queue.avail() < W * n && !e.queue.done {
-            e.queue.fill(s, e.grid);
+            e.queue
+                .fill::<S, W, P>(s, e.grid, e.max_iterations, &mut e.pending, e.out);
         }
         if !s.all(quiet) {
             // Lanes that escaped or came back to their saved z: report and refill.
@@ -1172,6 +1354,40 @@ mod tests {
             spent_off += heavy_off;
         }
         assert!(spent_on < spent_off);
+    }
+
+    /// Budgets below, at and above the head start's length, for every kernel this CPU has, on
+    /// rows through the imaginary axis: there `x_1 = 0`, which the periodicity check compares
+    /// with the saved `z_0 = 0`, and the head start hands such samples to the reference loop.
+    /// (An orbit that comes back to exactly 0, the case that hand-over exists for, is only
+    /// known at `c = 0` and `c = -1`, which the cardioid/bulb test takes first.)
+    #[test]
+    fn head_start_matches_reference_on_the_imaginary_axis_and_at_its_end() {
+        let budgets = [1, 5, HEAD_START - 1, HEAD_START, HEAD_START + 1, 300, 1000];
+        for name in crate::kernel::select::KERNEL_NAMES {
+            for periodicity in [false, true] {
+                let options = KernelOptions { periodicity };
+                let Ok(kernel) = crate::kernel::select::kernel_by_name_with(name, options) else {
+                    continue;
+                };
+                for (im, width) in [(1.0, 0.5), (0.65, 0.1), (-0.8, 0.3), (1.1, 2.0)] {
+                    // 33 columns: the middle one lies exactly on re = 0.
+                    let grid = SampleGrid::new(Complex64::new(0.0, im), width, 0.0, 33, 5, 1);
+                    assert_eq!(grid.point(16, 2).re.to_bits(), 0, "a sample at re = +0");
+                    for &max_iterations in &budgets {
+                        let (got, spent) =
+                            check::rows(kernel.as_ref(), &grid, 0..5, max_iterations);
+                        let (want, want_spent) =
+                            check::rows(&ScalarKernelWith { options }, &grid, 0..5, max_iterations);
+                        let what = format!(
+                            "{name}, periodicity {periodicity}, im {im}, max {max_iterations}"
+                        );
+                        assert_same(&got, &want, &what);
+                        assert_eq!(spent, want_spent, "{what}: iterations");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -126,6 +126,21 @@ fn jobs(views: &[View], o: &Options) -> Vec<FrameJob> {
         .collect()
 }
 
+/// The views `copies` times over, numbered on: a run with `T` threads renders `T` times the
+/// frames of a one-thread run, so that every cell of the table takes about as long as the
+/// one-thread run (steady state, not thread start-up) and costs the same per frame.
+fn repeated_jobs(views: &[View], copies: usize, o: &Options) -> Vec<FrameJob> {
+    let views: Vec<View> = (0..copies)
+        .flat_map(|_| views.iter().cloned())
+        .enumerate()
+        .map(|(frame, view)| View {
+            frame: frame as u64,
+            ..view
+        })
+        .collect();
+    jobs(&views, o)
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -192,7 +207,7 @@ fn schedulers(o: &Options) {
     let kernel = kernel();
     let palette = palette();
     println!(
-        "kernel {}, {}x{}, {} frames per run, median of {} runs; cell = ms per frame (speed-up over 1 thread, lockfree, 4-row bands)\n",
+        "kernel {}, {}x{}, {} frames per run times the thread count, median of {} runs; cell = ms per frame (speed-up over 1 thread, lockfree, 4-row bands)\n",
         kernel.name(),
         o.width,
         o.height,
@@ -200,7 +215,8 @@ fn schedulers(o: &Options) {
         o.reps
     );
     for view in ["full", "seahorse"] {
-        let jobs = jobs(&views(view, o.frames), o);
+        let views = views(view, o.frames);
+        let jobs = jobs(&views, o);
         let base = median(
             (0..o.reps)
                 .map(|_| {
@@ -220,6 +236,7 @@ fn schedulers(o: &Options) {
                 })
                 .collect(),
         );
+        let base_per_frame = base / jobs.len() as f64;
         let (_, stats) = run_ours(&jobs, &kernel, &palette, &ParallelSettings::default());
         println!(
             "### {view} view: {:.2} G iterations per frame, 1 thread {:.0} ms per frame ({:.2} G it/s)\n",
@@ -251,6 +268,7 @@ fn schedulers(o: &Options) {
                     }
                 );
                 for &threads in &o.threads {
+                    let jobs = repeated_jobs(&views, threads, o);
                     let secs = median(
                         (0..o.reps)
                             .map(|_| match Scheduler::from_name(name) {
@@ -273,10 +291,11 @@ fn schedulers(o: &Options) {
                             })
                             .collect(),
                     );
+                    let per_frame = secs / jobs.len() as f64;
                     print!(
                         " {:.0} ({:.2}x) |",
-                        secs * 1e3 / jobs.len() as f64,
-                        base / secs
+                        per_frame * 1e3,
+                        base_per_frame / per_frame
                     );
                 }
                 println!();

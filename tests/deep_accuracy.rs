@@ -103,6 +103,8 @@ struct Outcome {
     interior_both: usize,
     distinct_counts: usize,
     glitches: u64,
+    /// Samples the kernel iterated directly (ill-conditioned).
+    exact: u64,
 }
 
 /// Renders `frame` of `scene` and checks `samples` samples (all of them when `samples` is at
@@ -148,6 +150,7 @@ fn check(
         worse: 0,
         distinct_counts: counts.len(),
         glitches: 0,
+        exact: deep.exact_samples(frame),
     };
     let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ frame;
     let all = samples >= (w * h) as usize;
@@ -232,15 +235,16 @@ fn run_case(
             if frame == 10 {
                 return cb;
             }
-            // c = cA + (cB - cA) (wA - w) / (wA - wB), the ratio from logs in f64.
+            // c = cA + (cB - cA) (wA - w) / (wA - wB) = cB + (cA - cB) g with
+            // g = (w - wB) / (wA - wB) = rB expm1(ln w - ln wB) / (1 - rB), rB = wB / wA, in
+            // FloatExp. (The ratio (wA - w) / (wA - wB) itself as an f64 is only exact to
+            // 1e-16 |cB - cA|, 1e-12 spacings here, and some samples' counts change over
+            // 1e-12 spacings: see docs/DEEP.md.)
             let (ln_a, ln_b) = (path.key_ln_width(0), path.key_ln_width(1));
-            let f = (-(view.ln_width - ln_a).exp_m1()) / (-(ln_b - ln_a).exp_m1());
-            let d = cb.sub(&ca);
-            let t = Fixed::from_f64(f, frac);
-            ca.add(&FixedC {
-                re: d.re.mul(&t),
-                im: d.im.mul(&t),
-            })
+            let r_b = FloatExp::exp(ln_b - ln_a);
+            let g = r_b
+                * FloatExp::from_f64((view.ln_width - ln_b).exp_m1() / -(ln_b - ln_a).exp_m1());
+            cb.add(&FixedC::from_fe(ca.sub(&cb).to_fe().scale(g), frac))
         };
         let o = check(&sc, frame, samples, exact);
         // The reference (keyframe b's center) seen from the frame, in widths.
@@ -250,7 +254,7 @@ fn run_case(
             d.log2_abs() / std::f64::consts::LOG2_10 - view.log10_width()
         };
         eprintln!(
-            "RESULT | {kind} | 1e{:.1} | {} | {} | {} | {} | {}/{} | {} | {} | 1e{off:.1} widths",
+            "RESULT | {kind} | 1e{:.1} | {} | {} | {} | {} | {}/{} | {} | {} | {} | 1e{off:.1} widths",
             view.log10_width(),
             iterations,
             o.checked,
@@ -260,6 +264,7 @@ fn run_case(
             o.interior_direct,
             o.distinct_counts,
             o.glitches,
+            o.exact,
         );
         assert_eq!(o.worse, 0, "{kind} 1e{lg_b} frame {frame}");
         assert_eq!(o.interior_both, o.interior_direct, "{kind} frame {frame}");
@@ -419,12 +424,10 @@ fn depth_1e20() {
     run_depth(&misiurewicz(), 20, 2000, 0.0, 64);
 }
 
-/// Every sample of the 1e-20 frames: 2 of 384 in frame 7 differ by ~100 iterations (also with
-/// the one-sample-at-a-time kernel and without BLA). The reference escapes (at 682 here,
-/// 1,588 at 1e-50) long before these samples; after the forced rebase at its end the sample is
-/// iterated like plain `f64` and its chaotic orbit amplifies rounding. See docs/DEEP.md.
+/// Every sample of the 1e-20 frames. Two samples of frame 7 are ill-conditioned (their counts
+/// change by ~100 iterations between points 1e-12 spacings apart): the kernel iterates them
+/// directly. See docs/DEEP.md.
 #[test]
-#[ignore = "known failing: escaping reference, see docs/DEEP.md"]
 fn depth_1e20_every_sample() {
     run_depth(&misiurewicz(), 20, 2000, 0.0, ALL);
 }
@@ -434,9 +437,8 @@ fn depth_1e50() {
     run_depth(&misiurewicz(), 50, 3000, 30.0, 64);
 }
 
-/// Every sample of the 1e-50 frames: 2 of 384 differ (see `depth_1e20_every_sample`).
+/// Every sample of the 1e-50 frames (two ill-conditioned ones in frame 10).
 #[test]
-#[ignore = "known failing: escaping reference, see docs/DEEP.md"]
 fn depth_1e50_every_sample() {
     run_depth(&misiurewicz(), 50, 3000, 30.0, ALL);
 }
@@ -461,18 +463,16 @@ fn depth_1e1000() {
     run_depth(&misiurewicz(), 1000, 40000, 0.0, 32);
 }
 
-/// 2 of 384 samples of the minibrot frame differ by a few iterations (see docs/DEEP.md).
+/// Every sample (two ill-conditioned ones in the minibrot frame).
 #[test]
-#[ignore = "known failing: 2 of 384 samples differ, see docs/DEEP.md"]
 fn minibrot_1e22_and_julia() {
     let mb = minibrot(11.0, 0.17, 0.11, 313);
     run_minibrot(&mb, 0.7, 0.0, ALL);
     run_julia(&mb, 11.0, 45.0, ALL);
 }
 
-/// 1 of 384 samples of the wider frame differs by 120 iterations (see docs/DEEP.md).
+/// Every sample (one ill-conditioned one in the wider frame).
 #[test]
-#[ignore = "known failing: 1 of 384 samples differs, see docs/DEEP.md"]
 fn minibrot_1e50_and_julia() {
     let mb = minibrot(25.0, 0.17, 0.11, 765);
     run_minibrot(&mb, 0.7, 10.0, ALL);

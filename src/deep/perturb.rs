@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::bla::BlaTable;
+use super::fixed::{Fixed, FixedC};
 use super::floatexp::{Cx, FloatExp, Real};
 use super::lanes;
 use super::orbit::ReferenceOrbit;
@@ -34,14 +35,21 @@ use crate::kernel::simd::DeltaLockstep;
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, Kernel, SampleGrid};
 
 /// Where a frame's samples lie relative to its reference point, in extended precision.
+///
+/// The sample at offsets `(u, v)` (in samples, `v` downwards) from the frame center lies at
+/// `frame center + s (u cos θ + v sin θ) + i s (u sin θ - v cos θ)`, `s` the spacing and `θ`
+/// the rotation; the two real factors are formed in `f64` (exact up to one rounding each) and
+/// multiplied by `s` in [`FloatExp`]. [`PerturbKernel`] adds the same offset in fixed point when
+/// it recomputes a sample directly, so both see the same point.
 #[derive(Debug, Clone, Copy)]
 pub struct DeltaGrid {
     /// `frame center - reference point`.
     pub offset: Cx<FloatExp>,
-    /// One sample to the right.
-    pub step_x: Cx<FloatExp>,
-    /// One sample down (`-i * step_x`).
-    pub step_y: Cx<FloatExp>,
+    /// The sample spacing `s`.
+    pub step: FloatExp,
+    /// `cos θ`, `sin θ`.
+    pub cos: f64,
+    pub sin: f64,
 }
 
 impl DeltaGrid {
@@ -54,37 +62,43 @@ impl DeltaGrid {
         samples_x: u32,
     ) -> DeltaGrid {
         let step = FloatExp::exp(ln_width) * FloatExp::from_f64(1.0 / f64::from(samples_x));
-        let (s, c) = rotation_deg.to_radians().sin_cos();
-        let step_x = Cx {
-            re: step * FloatExp::from_f64(c),
-            im: step * FloatExp::from_f64(s),
-        };
-        let step_y = Cx {
-            re: step_x.im,
-            im: -step_x.re,
-        };
+        let (sin, cos) = rotation_deg.to_radians().sin_cos();
         DeltaGrid {
             offset,
-            step_x,
-            step_y,
+            step,
+            cos,
+            sin,
+        }
+    }
+
+    /// The sample at offsets `(u, v)` (in samples) minus the frame center.
+    #[inline]
+    pub fn sample_offset(&self, u: f64, v: f64) -> Cx<FloatExp> {
+        let (du, dv) = (u * self.cos + v * self.sin, u * self.sin - v * self.cos);
+        Cx {
+            re: self.step * FloatExp::from_f64(du),
+            im: self.step * FloatExp::from_f64(dv),
         }
     }
 
     /// `δc` of the sample at offsets `(u, v)` (in samples) from the frame center.
     #[inline]
     pub fn delta(&self, u: f64, v: f64) -> Cx<FloatExp> {
-        let (u, v) = (FloatExp::from_f64(u), FloatExp::from_f64(v));
-        self.offset
-            .add(self.step_x.scale(u))
-            .add(self.step_y.scale(v))
+        self.offset.add(self.sample_offset(u, v))
     }
 
     /// An upper bound of `|δc|` over a `samples_x` x `samples_y` grid.
     pub fn max_delta(&self, samples_x: u32, samples_y: u32) -> FloatExp {
         let (hx, hy) = (0.5 * f64::from(samples_x), 0.5 * f64::from(samples_y));
-        let corner = (hx * hx + hy * hy).sqrt();
-        self.offset.norm() + self.step_x.norm() * FloatExp::from_f64(corner)
+        let corner = (hx * hx + hy * hy).sqrt() * (1.0 + 1e-15);
+        self.offset.norm() + self.step * FloatExp::from_f64(corner)
     }
+}
+
+/// Fraction limbs of direct iterations for the frame of `grid`: `-log2 spacing + 128` bits.
+fn exact_frac(grid: &DeltaGrid) -> usize {
+    let bits = (-grid.step.log2_abs()).ceil().max(0.0) as u64 + 128;
+    Fixed::frac_for_bits(bits)
 }
 
 /// Outcome of one sample.
@@ -96,27 +110,34 @@ pub struct SampleResult {
     /// Perturbation steps plus BLA steps actually computed.
     pub steps: u64,
     pub glitch: bool,
+    /// The sample ended ill-conditioned ([`lanes::ill_conditioned`]): its count needs a direct
+    /// iteration ([`PerturbKernel::exact_escape`]).
+    pub ill_conditioned: bool,
 }
 
-/// Iterates one sample with delta type `T`.
+/// Iterates one sample with delta type `T`; `spacing` and `limit` as in [`lanes::Frame`].
 #[inline(never)]
 pub fn iterate<T: Real>(
     orbit: &ReferenceOrbit,
     table: &BlaTable<T>,
     dc: Cx<T>,
     max_iterations: u32,
+    spacing: T,
+    limit: f64,
 ) -> SampleResult {
     let last = orbit.len() - 1;
     let levels = table.levels() as u32;
     let mut dz = Cx::<T>::zero();
+    let mut e = Cx::<T>::zero();
     let mut m = 0usize;
     let mut n = 0u32;
     let mut steps = 0u64;
-    let done = |escape, n: u32, steps, glitch| SampleResult {
+    let done = |escape, n: u32, steps, glitch, ill| SampleResult {
         escape,
         iterations: u64::from(n),
         steps,
         glitch,
+        ill_conditioned: ill,
     };
     loop {
         let zr = orbit.z_at::<T>(m);
@@ -124,14 +145,16 @@ pub fn iterate<T: Real>(
         let (x, y) = z.to_f64();
         let norm = x * x + y * y;
         if norm > ESCAPE_RADIUS_SQ {
-            return done(Escape::escaped(n, norm), n, steps, false);
+            let ill = lanes::ill_conditioned(e, norm, limit);
+            return done(Escape::escaped(n, norm), n, steps, false, ill);
         }
         if n >= max_iterations {
-            return done(Escape::INTERIOR, n, steps, false);
+            let ill = lanes::ill_conditioned(e, norm, limit);
+            return done(Escape::INTERIOR, n, steps, false, ill);
         }
         let mut dn = dz.norm_sqr();
         if !dn.is_finite() {
-            return done(Escape::INTERIOR, n, steps, true);
+            return done(Escape::INTERIOR, n, steps, true, false);
         }
         let mut zr = zr;
         // |z|^2 is `norm` for f64 deltas; FloatExp needs its own (norm may underflow).
@@ -156,6 +179,7 @@ pub fn iterate<T: Real>(
                     let len = 1u32 << k;
                     if dn.lt(b.r2) && max_iterations - n >= len {
                         dz = b.a.mul(dz).add(b.b.mul(dc));
+                        e = b.a.mul(e).add(b.b.scale(spacing));
                         m += len as usize;
                         n += len;
                         steps += 1;
@@ -173,12 +197,29 @@ pub fn iterate<T: Real>(
             re: zr.re.double(),
             im: zr.im.double(),
         };
+        let p = z.mul(e);
+        e = Cx {
+            re: p.re.double() + spacing,
+            im: p.im.double(),
+        };
         dz = two_z.add(dz).mul(dz).add(dc);
         m += 1;
         n += 1;
         steps += 1;
     }
 }
+
+/// `|e| / max(|z|, 1)` at the end of a sample (`e = s dz/dc`, `s` the spacing) above which the
+/// sample is recomputed by direct fixed-point iteration.
+///
+/// Perturbation with `f64` deltas follows the orbit of a point within about `1e-13` spacings of
+/// the sample (measured: `tests/deep_explore.rs diagnose_misses`, docs/DEEP.md). A shift of `c`
+/// by `σ` spacings moves `z_n` by about `σ |e_n|`, so with `|e_N| <= 1e10 |z_N|` the shift moves
+/// the escaping `z_N` by at most about `1e-3 |z_N|`, and the escape count holds unless `|z_N|` lies
+/// that close to the escape radius. Above the limit the count of the sample is not determined by
+/// `f64` deltas (neighbouring points `1e-12` spacings apart escape tens to hundreds of
+/// iterations apart) and only a direct iteration of the exact point gives it.
+pub const ILL_CONDITIONED_LIMIT: f64 = 1e10;
 
 /// A frame's perturbation kernel.
 pub struct PerturbKernel<T: Real> {
@@ -187,6 +228,12 @@ pub struct PerturbKernel<T: Real> {
     grid: DeltaGrid,
     glitches: Arc<AtomicU64>,
     steps: AtomicU64,
+    /// The reference point at the precision of direct iterations (`-log2 spacing + 128` bits).
+    exact_reference: FixedC,
+    /// `|e| / max(|z|, 1)` above which a sample is iterated directly.
+    limit: f64,
+    /// Samples iterated directly (ill-conditioned ones).
+    exact_samples: Arc<AtomicU64>,
     /// Orbit indices stepped in `FloatExp` even when the delta fits `f64` (`FloatExp` frames).
     small: Vec<u32>,
     /// The SIMD lockstep loop of [`lanes`], where the CPU has one.
@@ -223,15 +270,66 @@ impl<T: Real> PerturbKernel<T> {
         } else {
             Vec::new()
         };
+        let frac = exact_frac(&grid).max(orbit.frac());
+        let exact_reference = orbit.center().with_frac(frac);
         PerturbKernel {
             orbit,
             table,
             grid,
             glitches,
             steps: AtomicU64::new(0),
+            exact_reference,
+            limit: ILL_CONDITIONED_LIMIT,
+            exact_samples: Arc::default(),
             small,
             simd: DeltaLockstep::detect(),
         }
+    }
+
+    /// This kernel with the reference point given more exactly than the orbit's (`reference`
+    /// must be the same point: the orbit's center is a truncation of it), and a counter of the
+    /// samples iterated directly.
+    pub fn with_exact_reference(mut self, reference: FixedC, counter: Arc<AtomicU64>) -> Self {
+        let frac = exact_frac(&self.grid).max(reference.frac());
+        self.exact_reference = reference.with_frac(frac);
+        self.exact_samples = counter;
+        self
+    }
+
+    /// This kernel with another limit for ill-conditioned samples (0: every sample is iterated
+    /// directly; for tests).
+    pub fn with_limit(mut self, limit: f64) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Samples iterated directly so far.
+    pub fn exact_samples(&self) -> u64 {
+        self.exact_samples.load(Ordering::Relaxed)
+    }
+
+    /// Direct fixed-point iteration of the sample at offsets `(u, v)` from the frame center:
+    /// reference point + frame offset + sample offset, all added in fixed point at
+    /// `-log2 spacing + 128` bits (the same point the perturbation follows, exactly).
+    pub fn exact_escape(&self, u: f64, v: f64, max_iterations: u32) -> Escape {
+        let frac = self.exact_reference.frac();
+        let c = self
+            .exact_reference
+            .add(&FixedC::from_fe(self.grid.offset, frac))
+            .add(&FixedC::from_fe(self.grid.sample_offset(u, v), frac));
+        self.exact_samples.fetch_add(1, Ordering::Relaxed);
+        let mut z = FixedC::zero(frac);
+        for n in 0..=max_iterations {
+            let norm = z.norm_sqr_f64();
+            if norm > ESCAPE_RADIUS_SQ {
+                return Escape::escaped(n, norm);
+            }
+            if n == max_iterations {
+                break;
+            }
+            z = z.sqr_add(&c);
+        }
+        Escape::INTERIOR
     }
 
     /// This kernel with the portable lockstep loop of [`lanes`] instead of the SIMD one (same
@@ -246,10 +344,18 @@ impl<T: Real> PerturbKernel<T> {
         self.simd.map_or("portable", DeltaLockstep::name)
     }
 
-    /// One sample at offsets `(u, v)` (in samples) from the frame center.
+    /// One sample at offsets `(u, v)` (in samples) from the frame center, by perturbation only
+    /// (an ill-conditioned result is flagged, not recomputed).
     pub fn sample(&self, u: f64, v: f64, max_iterations: u32) -> SampleResult {
         let dc = Cx::<T>::from_fe(self.grid.delta(u, v));
-        iterate(&self.orbit, &self.table, dc, max_iterations)
+        iterate(
+            &self.orbit,
+            &self.table,
+            dc,
+            max_iterations,
+            T::from_fe(self.grid.step),
+            self.limit,
+        )
     }
 
     /// One row the way the colleague's first kernel did it: one sample at a time through
@@ -266,7 +372,11 @@ impl<T: Real> PerturbKernel<T> {
         let mut iterations = 0;
         for (sx, slot) in (0u32..).zip(out.iter_mut()) {
             let r = self.sample(grid.u(sx), v, max_iterations);
-            *slot = r.escape;
+            *slot = if r.ill_conditioned {
+                self.exact_escape(grid.u(sx), v, max_iterations)
+            } else {
+                r.escape
+            };
             iterations += r.iterations;
         }
         iterations
@@ -311,12 +421,17 @@ impl<T: Real> Kernel for PerturbKernel<T> {
             small: &self.small,
             max_iterations,
             simd: self.simd,
+            spacing: T::from_fe(self.grid.step),
+            limit: self.limit,
         };
         let stats = lanes::run_row(
             &frame,
             |i| Cx::<T>::from_fe(self.grid.delta(grid.u(i as u32), v)),
             out,
         );
+        for &i in &stats.ill_conditioned {
+            out[i] = self.exact_escape(grid.u(i as u32), v, max_iterations);
+        }
         let (iterations, steps, glitches) = (stats.iterations, stats.steps, stats.glitches);
         self.steps.fetch_add(steps, Ordering::Relaxed);
         if glitches > 0 {

@@ -141,9 +141,10 @@ fn main() {
                     k.lanes_name()
                 );
                 println!(
-                    "   table build {build:.3} s, {} bytes, steps {}",
+                    "   table build {build:.3} s, {} bytes, steps {}, samples iterated directly (ill-conditioned) {}",
                     k.table_bytes(),
-                    k.steps()
+                    k.steps(),
+                    k.exact_samples()
                 );
                 r
             } else {
@@ -167,9 +168,10 @@ fn main() {
                     k.lanes_name()
                 );
                 println!(
-                    "   table build {build:.3} s, {} bytes, steps {}",
+                    "   table build {build:.3} s, {} bytes, steps {}, samples iterated directly (ill-conditioned) {}",
                     k.table_bytes(),
-                    k.steps()
+                    k.steps(),
+                    k.exact_samples()
                 );
                 r
             };
@@ -206,8 +208,9 @@ fn main() {
         );
         let (s, its, interior) = frame(&k, &g, max);
         println!(
-            "1920x1080 at 1e-100, 100000 max iterations, one thread: {s:.2} s render + {:.2} s orbit and table; {its} iterations, interior {interior}",
-            t.elapsed().as_secs_f64() - s
+            "1920x1080 at 1e-100, 100000 max iterations, one thread: {s:.2} s render + {:.2} s orbit and table; {its} iterations, interior {interior}, {} samples iterated directly (ill-conditioned)",
+            t.elapsed().as_secs_f64() - s,
+            k.exact_samples()
         );
     }
 }

@@ -74,22 +74,44 @@ pub fn small_entries(orbit: &ReferenceOrbit) -> Vec<u32> {
 /// What [`handle`] did with a sample.
 #[derive(Debug, Clone, Copy)]
 pub enum Handled {
-    /// Finished: escape, iterations done, glitch, ill-conditioned (see [`ill_conditioned`]).
+    /// Finished: escape, iterations done, glitch, ill-conditioned (see [`Conditioning`]).
     Done(Escape, u32, bool, bool),
     /// Back to the lockstep loop: `f64` delta, `f64` derivative `e`, reference index, iteration
     /// count.
     Lockstep([f64; 2], [f64; 2], usize, u32),
 }
 
-/// Whether a sample that ended (escaped, or reached the budget) with `|z|^2 = norm` and
-/// derivative `e = s dz/dc` (`s`: the sample spacing) is ill-conditioned:
-/// `|e| > limit max(|z|, 1)` (or `e` not finite). A shift of `c` by `σ` spacings moves `z` by
-/// about `σ |e|`; see [`super::perturb`] for the limit and why.
-#[inline]
-pub fn ill_conditioned<T: Real>(e: Cx<T>, norm: f64, limit: f64) -> bool {
-    let en = e.to_fe().norm_sqr();
-    let bound = FloatExp::from_f64(limit * limit * norm.max(1.0));
-    !en.is_finite() || !en.abs_lt(bound)
+/// The test for ill-conditioned samples (see [`super::perturb::ILL_CONDITIONED_TOLERANCE`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Conditioning {
+    /// `1 / s^2`, `s` the sample spacing.
+    pub inv_spacing_sq: FloatExp,
+    /// Relative rounding of one step of the number type (`2^-53` for `f64`).
+    pub precision: f64,
+    /// The largest error of `z` at the end allowed, relative to `max(|z|, 1)`.
+    pub tolerance: f64,
+}
+
+impl Conditioning {
+    /// Whether a sample that ended after `n` iterations (escaped, or at the budget) with
+    /// `|z|^2 = norm`, derivative `e = s dz/dc` and offset `δc` from the reference is
+    /// ill-conditioned: `σ |e| >= tolerance max(|z|, 1)` (or `e` not finite), where
+    /// `σ = precision max(|δc| / s, 1) sqrt(n)` estimates in spacings how far from the sample the
+    /// point lies whose orbit was followed.
+    #[inline]
+    pub fn ill<T: Real>(&self, e: Cx<T>, norm: f64, dc: Cx<T>, n: u32) -> bool {
+        let en = e.to_fe().norm_sqr();
+        let r2 = dc.to_fe().norm_sqr() * self.inv_spacing_sq;
+        let r2 = if r2.abs_lt(FloatExp::ONE) {
+            FloatExp::ONE
+        } else {
+            r2
+        };
+        let p2 = self.precision * self.precision * f64::from(n.max(1));
+        let lhs = en * r2 * FloatExp::from_f64(p2);
+        let rhs = FloatExp::from_f64(self.tolerance * self.tolerance * norm.max(1.0));
+        !lhs.is_finite() || !lhs.abs_lt(rhs)
+    }
 }
 
 /// The frame data the engine reads.
@@ -104,8 +126,8 @@ pub struct Frame<'a, T: Real> {
     pub simd: Option<DeltaLockstep>,
     /// The sample spacing `s` (`e = s dz/dc` grows by `s` per step).
     pub spacing: T,
-    /// `|e| / max(|z|, 1)` above which a finished sample is reported ill-conditioned.
-    pub limit: f64,
+    /// The test for ill-conditioned samples at their end.
+    pub conditioning: Conditioning,
 }
 
 impl<T: Real> Frame<'_, T> {
@@ -169,11 +191,11 @@ pub fn handle<T: Real>(
         let (x, y) = z.to_f64();
         let norm = x * x + y * y;
         if norm > ESCAPE_RADIUS_SQ {
-            let ill = ill_conditioned(e, norm, frame.limit);
+            let ill = frame.conditioning.ill(e, norm, dc, n);
             return Handled::Done(Escape::escaped(n, norm), n, false, ill);
         }
         if n >= max_iterations {
-            let ill = ill_conditioned(e, norm, frame.limit);
+            let ill = frame.conditioning.ill(e, norm, dc, n);
             return Handled::Done(Escape::INTERIOR, n, false, ill);
         }
         let mut dn = dz.norm_sqr();

@@ -54,6 +54,7 @@
 //! deltas, also in `FloatExp` frames once a delta reaches `2^-500`.
 
 pub mod bla;
+pub mod dd;
 pub mod fixed;
 pub mod floatexp;
 pub mod lanes;
@@ -257,8 +258,8 @@ impl DeepRenderer {
         })
     }
 
-    /// Samples of `frame` iterated directly because perturbation could not determine their
-    /// escape count (ill-conditioned; see [`perturb::ILL_CONDITIONED_LIMIT`]). Exact, not
+    /// Samples of `frame` iterated again with more precision because `f64` perturbation could not determine their
+    /// escape count (ill-conditioned; see [`perturb::ILL_CONDITIONED_TOLERANCE`]). Exact, not
     /// glitches.
     pub fn exact_samples(&self, frame: u64) -> u64 {
         self.exact_samples

@@ -6,7 +6,8 @@
 //! relative precision in an `f64`; they are kept exactly, as [`FloatExp`] pairs, in a short
 //! side list that kernels with extended-exponent deltas consult.
 
-use super::fixed::FixedC;
+use super::dd::{DdCx, DdExp};
+use super::fixed::{Fixed, FixedC};
 use super::floatexp::{Cx, FloatExp, Real};
 use crate::kernel::ESCAPE_RADIUS_SQ;
 
@@ -22,6 +23,11 @@ pub struct ReferenceOrbit {
     z: Vec<[f64; 2]>,
     /// Exact values of the entries whose parts are both below [`TINY`], by index.
     tiny: Vec<(u32, Cx<FloatExp>)>,
+    /// The next 53 bits of every entry (`Z_n - z[n]`), for double-double perturbation
+    /// ([`super::dd`]); 0 for the tiny entries, whose next bits are in `tiny_lo`.
+    lo: Vec<[f64; 2]>,
+    /// The next 53 bits of the tiny entries, in the order of `tiny`.
+    tiny_lo: Vec<Cx<FloatExp>>,
     /// Whether the orbit ended by escaping (rather than by reaching its budget).
     escaped: bool,
     /// The budget it was computed for.
@@ -39,15 +45,27 @@ impl ReferenceOrbit {
     ) -> ReferenceOrbit {
         let mut z = Vec::with_capacity(max_iterations as usize + 1);
         let mut tiny = Vec::new();
-        let mut cur = FixedC::zero(center.frac());
+        let mut lo = Vec::with_capacity(max_iterations as usize + 1);
+        let mut tiny_lo = Vec::new();
+        let frac = center.frac();
+        let mut cur = FixedC::zero(frac);
         z.push([0.0, 0.0]);
+        lo.push([0.0, 0.0]);
         let mut escaped = false;
         for n in 1..=max_iterations {
             cur = cur.sqr_add(center);
             let fe = cur.to_fe();
             let (x, y) = (fe.re.to_f64(), fe.im.to_f64());
+            let rest = Cx {
+                re: cur.re.sub(&Fixed::from_fe(fe.re, frac)).to_fe(),
+                im: cur.im.sub(&Fixed::from_fe(fe.im, frac)).to_fe(),
+            };
             if x.abs() < TINY && y.abs() < TINY {
                 tiny.push((n, fe));
+                tiny_lo.push(rest);
+                lo.push([0.0, 0.0]);
+            } else {
+                lo.push([rest.re.to_f64(), rest.im.to_f64()]);
             }
             z.push([x, y]);
             if x * x + y * y > ESCAPE_RADIUS_SQ {
@@ -63,6 +81,8 @@ impl ReferenceOrbit {
             center: center.clone(),
             z,
             tiny,
+            lo,
+            tiny_lo,
             escaped,
             max_iterations,
         }
@@ -121,9 +141,31 @@ impl ReferenceOrbit {
         Cx::from_f64(x, y)
     }
 
-    /// Bytes held by this orbit (entries, side list, reference point).
+    /// `Z_n` to about 106 bits, for [`super::dd`].
+    pub fn z_dd(&self, n: usize) -> DdCx {
+        let [x, y] = self.z[n];
+        if x.abs() < TINY
+            && y.abs() < TINY
+            && let Ok(i) = self.tiny.binary_search_by_key(&(n as u32), |e| e.0)
+        {
+            let (hi, lo) = (self.tiny[i].1, self.tiny_lo[i]);
+            return DdCx {
+                re: DdExp::from_fe_pair(hi.re, lo.re),
+                im: DdExp::from_fe_pair(hi.im, lo.im),
+            };
+        }
+        let [a, b] = self.lo[n];
+        DdCx {
+            re: DdExp::from_f64_pair(x, a),
+            im: DdExp::from_f64_pair(y, b),
+        }
+    }
+
+    /// Bytes held by this orbit (entries, side lists, reference point).
     pub fn memory_bytes(&self) -> usize {
         self.z.capacity() * 16
+            + self.lo.capacity() * 16
+            + self.tiny_lo.capacity() * std::mem::size_of::<Cx<FloatExp>>()
             + self.tiny.capacity() * std::mem::size_of::<(u32, Cx<FloatExp>)>()
             + 2 * 8 * (self.center.frac() + 1)
     }

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::bla::BlaTable;
+use super::dd::{self, DdCx};
 use super::fixed::{Fixed, FixedC};
 use super::floatexp::{Cx, FloatExp, Real};
 use super::lanes;
@@ -110,12 +111,13 @@ pub struct SampleResult {
     /// Perturbation steps plus BLA steps actually computed.
     pub steps: u64,
     pub glitch: bool,
-    /// The sample ended ill-conditioned ([`lanes::ill_conditioned`]): its count needs a direct
-    /// iteration ([`PerturbKernel::exact_escape`]).
+    /// The sample ended ill-conditioned ([`lanes::Conditioning`]): its count needs more
+    /// precision ([`PerturbKernel::recompute`]).
     pub ill_conditioned: bool,
 }
 
-/// Iterates one sample with delta type `T`; `spacing` and `limit` as in [`lanes::Frame`].
+/// Iterates one sample with delta type `T`; `spacing` and `conditioning` as in
+/// [`lanes::Frame`].
 #[inline(never)]
 pub fn iterate<T: Real>(
     orbit: &ReferenceOrbit,
@@ -123,7 +125,7 @@ pub fn iterate<T: Real>(
     dc: Cx<T>,
     max_iterations: u32,
     spacing: T,
-    limit: f64,
+    conditioning: &lanes::Conditioning,
 ) -> SampleResult {
     let last = orbit.len() - 1;
     let levels = table.levels() as u32;
@@ -145,11 +147,11 @@ pub fn iterate<T: Real>(
         let (x, y) = z.to_f64();
         let norm = x * x + y * y;
         if norm > ESCAPE_RADIUS_SQ {
-            let ill = lanes::ill_conditioned(e, norm, limit);
+            let ill = conditioning.ill(e, norm, dc, n);
             return done(Escape::escaped(n, norm), n, steps, false, ill);
         }
         if n >= max_iterations {
-            let ill = lanes::ill_conditioned(e, norm, limit);
+            let ill = conditioning.ill(e, norm, dc, n);
             return done(Escape::INTERIOR, n, steps, false, ill);
         }
         let mut dn = dz.norm_sqr();
@@ -209,17 +211,27 @@ pub fn iterate<T: Real>(
     }
 }
 
-/// `|e| / max(|z|, 1)` at the end of a sample (`e = s dz/dc`, `s` the spacing) above which the
-/// sample is recomputed by direct fixed-point iteration.
+/// The error of `z` at a sample's end, relative to `max(|z|, 1)`, above which the sample is
+/// iterated again with more precision.
 ///
-/// Perturbation with `f64` deltas follows the orbit of a point within about `1e-13` spacings of
-/// the sample (measured: `tests/deep_explore.rs diagnose_misses`, docs/DEEP.md). A shift of `c`
-/// by `σ` spacings moves `z_n` by about `σ |e_n|`, so with `|e_N| <= 1e10 |z_N|` the shift moves
-/// the escaping `z_N` by at most about `1e-3 |z_N|`, and the escape count holds unless `|z_N|` lies
-/// that close to the escape radius. Above the limit the count of the sample is not determined by
-/// `f64` deltas (neighbouring points `1e-12` spacings apart escape tens to hundreds of
-/// iterations apart) and only a direct iteration of the exact point gives it.
-pub const ILL_CONDITIONED_LIMIT: f64 = 1e10;
+/// Perturbation follows the orbit of a point some `σ` spacings away from the sample: each step
+/// rounds `δz` relatively by about `ε` (`2^-53` for `f64`), and as long as `δz ≈ δc dz/dc` that
+/// is a shift of `c` by `ε |δc|`; over `n` steps the shifts add up like a random walk. So
+/// `σ ≈ ε max(|δc| / s, 1) sqrt(n)` (`s`: the spacing); measured for the samples of
+/// `tests/deep_accuracy.rs` (24 samples across, `|δc| <= 15 s`, `n ≈ 2,000`): `1e-13.5` to
+/// `1e-12.8` spacings (`tests/deep_explore.rs diagnose_misses`), against `5e-14` from the
+/// formula. A shift of `c` by `σ` spacings moves `z_n` by about `σ |e_n|` (`e = s dz/dc`), so
+/// with `σ |e_N| < 1e-3 max(|z_N|, 1)` the escape count holds unless `|z_N|` lies that close
+/// to the escape radius (then it is off by one). Samples above that are ill-conditioned: their
+/// counts change by tens to hundreds of iterations between points `1e-12` spacings apart
+/// (docs/DEEP.md), so `f64` deltas cannot give them; [`PerturbKernel::recompute`] does.
+pub const ILL_CONDITIONED_TOLERANCE: f64 = 1e-3;
+
+/// Relative rounding of one perturbation step in `f64` (and in [`FloatExp`]).
+pub const F64_PRECISION: f64 = 1.0 / (1u64 << 53) as f64;
+
+/// Relative rounding of one step in [`super::dd::DdExp`] (about 104 bits).
+pub const DD_PRECISION: f64 = F64_PRECISION * F64_PRECISION * 4.0;
 
 /// A frame's perturbation kernel.
 pub struct PerturbKernel<T: Real> {
@@ -230,10 +242,12 @@ pub struct PerturbKernel<T: Real> {
     steps: AtomicU64,
     /// The reference point at the precision of direct iterations (`-log2 spacing + 128` bits).
     exact_reference: FixedC,
-    /// `|e| / max(|z|, 1)` above which a sample is iterated directly.
-    limit: f64,
-    /// Samples iterated directly (ill-conditioned ones).
+    /// [`ILL_CONDITIONED_TOLERANCE`] (other values in tests).
+    tolerance: f64,
+    /// Samples iterated again (ill-conditioned ones), in [`super::dd`] or directly.
     exact_samples: Arc<AtomicU64>,
+    /// Of those, samples iterated directly in fixed point.
+    fixed_samples: AtomicU64,
     /// Orbit indices stepped in `FloatExp` even when the delta fits `f64` (`FloatExp` frames).
     small: Vec<u32>,
     /// The SIMD lockstep loop of [`lanes`], where the CPU has one.
@@ -279,8 +293,9 @@ impl<T: Real> PerturbKernel<T> {
             glitches,
             steps: AtomicU64::new(0),
             exact_reference,
-            limit: ILL_CONDITIONED_LIMIT,
+            tolerance: ILL_CONDITIONED_TOLERANCE,
             exact_samples: Arc::default(),
+            fixed_samples: AtomicU64::new(0),
             small,
             simd: DeltaLockstep::detect(),
         }
@@ -296,28 +311,75 @@ impl<T: Real> PerturbKernel<T> {
         self
     }
 
-    /// This kernel with another limit for ill-conditioned samples (0: every sample is iterated
-    /// directly; for tests).
-    pub fn with_limit(mut self, limit: f64) -> Self {
-        self.limit = limit;
+    /// This kernel with another tolerance for ill-conditioned samples (0: every sample is
+    /// iterated again, and every one of those directly; for tests).
+    pub fn with_tolerance(mut self, tolerance: f64) -> Self {
+        self.tolerance = tolerance;
         self
     }
 
-    /// Samples iterated directly so far.
+    /// Samples iterated again (ill-conditioned) so far, in double-double or directly.
     pub fn exact_samples(&self) -> u64 {
         self.exact_samples.load(Ordering::Relaxed)
     }
 
+    /// Of [`PerturbKernel::exact_samples`], those iterated directly in fixed point.
+    pub fn fixed_samples(&self) -> u64 {
+        self.fixed_samples.load(Ordering::Relaxed)
+    }
+
+    /// The test for ill-conditioned samples at relative rounding `precision`.
+    fn conditioning(&self, precision: f64) -> lanes::Conditioning {
+        lanes::Conditioning {
+            inv_spacing_sq: (self.grid.step * self.grid.step).recip(),
+            precision,
+            tolerance: self.tolerance,
+        }
+    }
+
+    /// The sample at offsets `(u, v)` from the frame center: reference point + frame offset +
+    /// sample offset, added in fixed point at `-log2 spacing + 128` bits.
+    fn exact_point(&self, u: f64, v: f64) -> FixedC {
+        let frac = self.exact_reference.frac();
+        self.exact_reference
+            .add(&FixedC::from_fe(self.grid.offset, frac))
+            .add(&FixedC::from_fe(self.grid.sample_offset(u, v), frac))
+    }
+
+    /// An ill-conditioned sample again: perturbation in double-double ([`super::dd`]) from the
+    /// exact offset of the sample's point to the orbit's reference point, and where that is
+    /// still ill-conditioned, direct fixed-point iteration of the point
+    /// ([`PerturbKernel::exact_escape`]).
+    pub fn recompute(&self, u: f64, v: f64, max_iterations: u32) -> Escape {
+        self.exact_samples.fetch_add(1, Ordering::Relaxed);
+        let c = self.exact_point(u, v);
+        let d = c.sub(&self.orbit.center().with_frac(c.frac()));
+        let dc = DdCx {
+            re: dd::of_fixed(&d.re),
+            im: dd::of_fixed(&d.im),
+        };
+        let dc_fe = dc.to_fe();
+        let cond = self.conditioning(DD_PRECISION);
+        let r = dd::iterate(
+            &self.orbit,
+            dc,
+            max_iterations,
+            self.grid.step,
+            |e, norm, n| cond.ill(e, norm, dc_fe, n),
+        );
+        if !r.ill_conditioned {
+            return r.escape;
+        }
+        self.fixed_samples.fetch_add(1, Ordering::Relaxed);
+        self.exact_escape(u, v, max_iterations)
+    }
+
     /// Direct fixed-point iteration of the sample at offsets `(u, v)` from the frame center:
     /// reference point + frame offset + sample offset, all added in fixed point at
-    /// `-log2 spacing + 128` bits (the same point the perturbation follows, exactly).
+    /// `-log2 spacing + 128` bits (the point the perturbation follows).
     pub fn exact_escape(&self, u: f64, v: f64, max_iterations: u32) -> Escape {
-        let frac = self.exact_reference.frac();
-        let c = self
-            .exact_reference
-            .add(&FixedC::from_fe(self.grid.offset, frac))
-            .add(&FixedC::from_fe(self.grid.sample_offset(u, v), frac));
-        self.exact_samples.fetch_add(1, Ordering::Relaxed);
+        let c = self.exact_point(u, v);
+        let frac = c.frac();
         let mut z = FixedC::zero(frac);
         for n in 0..=max_iterations {
             let norm = z.norm_sqr_f64();
@@ -354,7 +416,7 @@ impl<T: Real> PerturbKernel<T> {
             dc,
             max_iterations,
             T::from_fe(self.grid.step),
-            self.limit,
+            &self.conditioning(F64_PRECISION),
         )
     }
 
@@ -373,7 +435,7 @@ impl<T: Real> PerturbKernel<T> {
         for (sx, slot) in (0u32..).zip(out.iter_mut()) {
             let r = self.sample(grid.u(sx), v, max_iterations);
             *slot = if r.ill_conditioned {
-                self.exact_escape(grid.u(sx), v, max_iterations)
+                self.recompute(grid.u(sx), v, max_iterations)
             } else {
                 r.escape
             };
@@ -422,7 +484,7 @@ impl<T: Real> Kernel for PerturbKernel<T> {
             max_iterations,
             simd: self.simd,
             spacing: T::from_fe(self.grid.step),
-            limit: self.limit,
+            conditioning: self.conditioning(F64_PRECISION),
         };
         let stats = lanes::run_row(
             &frame,
@@ -430,7 +492,7 @@ impl<T: Real> Kernel for PerturbKernel<T> {
             out,
         );
         for &i in &stats.ill_conditioned {
-            out[i] = self.exact_escape(grid.u(i as u32), v, max_iterations);
+            out[i] = self.recompute(grid.u(i as u32), v, max_iterations);
         }
         let (iterations, steps, glitches) = (stats.iterations, stats.steps, stats.glitches);
         self.steps.fetch_add(steps, Ordering::Relaxed);

@@ -242,8 +242,8 @@ fn run_case(
             // 1e-12 spacings: see docs/DEEP.md.)
             let (ln_a, ln_b) = (path.key_ln_width(0), path.key_ln_width(1));
             let r_b = FloatExp::exp(ln_b - ln_a);
-            let g = r_b
-                * FloatExp::from_f64((view.ln_width - ln_b).exp_m1() / -(ln_b - ln_a).exp_m1());
+            let g =
+                r_b * FloatExp::from_f64((view.ln_width - ln_b).exp_m1() / -(ln_b - ln_a).exp_m1());
             cb.add(&FixedC::from_fe(ca.sub(&cb).to_fe().scale(g), frac))
         };
         let o = check(&sc, frame, samples, exact);

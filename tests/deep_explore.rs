@@ -229,14 +229,17 @@ fn diagnose(
     frame: u64,
     samples: &[(u32, u32)],
 ) {
-    use zoomgen::scene::{Keyframe, Decimal};
+    use zoomgen::scene::{Decimal, Keyframe};
     let width_text = |lg: f64| {
         let e = lg.floor();
         format!("{:.6}e{}", 10f64.powf(lg - e), e as i64)
     };
     let key = |frame, c: &[String; 2], lg, rot| Keyframe {
         frame,
-        center: [Decimal::parse(&c[0]).unwrap(), Decimal::parse(&c[1]).unwrap()],
+        center: [
+            Decimal::parse(&c[0]).unwrap(),
+            Decimal::parse(&c[1]).unwrap(),
+        ],
         width: Decimal::parse(&width_text(lg)).unwrap(),
         rotation: rot,
         max_iterations: iterations,
@@ -278,7 +281,10 @@ fn diagnose(
             let f = (-(view.ln_width - ln_a).exp_m1()) / (-(ln_b - ln_a).exp_m1());
             let d = cb.sub(&ca);
             let t = Fixed::from_f64(f, tfrac);
-            ca.add(&FixedC { re: d.re.mul(&t), im: d.im.mul(&t) })
+            ca.add(&FixedC {
+                re: d.re.mul(&t),
+                im: d.im.mul(&t),
+            })
         }
     };
     let step = FloatExp::exp(view.ln_width) * FloatExp::from_f64(1.0 / f64::from(w));
@@ -298,7 +304,11 @@ fn diagnose(
         for r in rows.iter().take(12) {
             eprintln!(
                 "   ({},{}) n {}: max |D| spacing / |z| 1e{:.1}, at the end 1e{:.1}",
-                r.3, r.4, r.2, r.0.log10(), r.1.log10()
+                r.3,
+                r.4,
+                r.2,
+                r.0.log10(),
+                r.1.log10()
             );
         }
         return;
@@ -310,7 +320,10 @@ fn diagnose(
         let c_render = parse_c(b, tfrac).add(&FixedC::from_fe(dc, tfrac));
         let (du, dv) = (u * co + v * s, u * s - v * co);
         let c_test = exact.add(&FixedC::from_fe(
-            Cx { re: step * FloatExp::from_f64(du), im: step * FloatExp::from_f64(dv) },
+            Cx {
+                re: step * FloatExp::from_f64(du),
+                im: step * FloatExp::from_f64(dv),
+            },
             tfrac,
         ));
         let apart = c_test.sub(&c_render).to_fe().norm().log2_abs() - spacing_log2;
@@ -392,7 +405,10 @@ fn diagnose(
             dr = nr;
             di = ni;
             m += 1;
-            der = (2.0 * (x * der.0 - y * der.1) + 1.0, 2.0 * (x * der.1 + y * der.0));
+            der = (
+                2.0 * (x * der.0 - y * der.1) + 1.0,
+                2.0 * (x * der.1 + y * der.0),
+            );
             zd = zd.sqr_add(&c_render);
         }
     }
@@ -432,16 +448,45 @@ fn scan_sensitivity() {
     for (depth, rot, it) in [(20.0, 0.0, 2000), (50.0, 30.0, 3000), (100.0, 0.0, 4000)] {
         let (a, b) = spiral(depth);
         for frame in [10, 7] {
-            diagnose(&format!("spiral 1e-{depth}"), &a, 5.0 - depth, &b, -depth, rot, it, frame, &[]);
+            diagnose(
+                &format!("spiral 1e-{depth}"),
+                &a,
+                5.0 - depth,
+                &b,
+                -depth,
+                rot,
+                it,
+                frame,
+                &[],
+            );
         }
     }
-    for (start, period, widen, rot) in [(11.0, 313u32, 0.7, 0.0), (25.0, 765, 0.7, 10.0), (50.0, 2058, 2.0, 0.0)] {
-        let (nucleus, size) = minibrot_nucleus(start, if period == 2058 { 0.3 } else { 0.17 }, if period == 2058 { -0.2 } else { 0.11 }, period);
+    for (start, period, widen, rot) in [
+        (11.0, 313u32, 0.7, 0.0),
+        (25.0, 765, 0.7, 10.0),
+        (50.0, 2058, 2.0, 0.0),
+    ] {
+        let (nucleus, size) = minibrot_nucleus(
+            start,
+            if period == 2058 { 0.3 } else { 0.17 },
+            if period == 2058 { -0.2 } else { 0.11 },
+            period,
+        );
         let lg_b = size + widen;
         let b = offset_text(&nucleus, lg_b, 0.0, 0.0);
         let a = offset_text(&nucleus, lg_b + 5.0, 0.11, -0.23);
         for frame in [10, 7] {
-            diagnose(&format!("minibrot p{period}"), &a, lg_b + 5.0, &b, lg_b, rot, 5 * period + 2000, frame, &[]);
+            diagnose(
+                &format!("minibrot p{period}"),
+                &a,
+                lg_b + 5.0,
+                &b,
+                lg_b,
+                rot,
+                5 * period + 2000,
+                frame,
+                &[],
+            );
         }
     }
 }
@@ -457,9 +502,29 @@ fn diagnose_misses() {
         )
     };
     let (a, b) = spiral(20.0);
-    diagnose("spiral 1e-20", &a, -15.0, &b, -20.0, 0.0, 2000, 7, &[(19, 3), (16, 7)]);
+    diagnose(
+        "spiral 1e-20",
+        &a,
+        -15.0,
+        &b,
+        -20.0,
+        0.0,
+        2000,
+        7,
+        &[(19, 3), (16, 7)],
+    );
     let (a, b) = spiral(50.0);
-    diagnose("spiral 1e-50", &a, -45.0, &b, -50.0, 30.0, 3000, 10, &[(19, 1), (20, 11)]);
+    diagnose(
+        "spiral 1e-50",
+        &a,
+        -45.0,
+        &b,
+        -50.0,
+        30.0,
+        3000,
+        10,
+        &[(19, 1), (20, 11)],
+    );
     for (start, period, widen, rot, frame, samples) in [
         (11.0, 313u32, 0.7, 0.0, 10u64, vec![(2u32, 0u32), (21, 1)]),
         (25.0, 765, 0.7, 10.0, 7, vec![(7, 0)]),

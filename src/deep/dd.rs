@@ -71,6 +71,7 @@ pub struct DdExp {
     e: i64,
 }
 
+#[allow(clippy::should_implement_trait)]
 impl DdExp {
     pub const ZERO: DdExp = DdExp {
         hi: 0.0,
@@ -225,6 +226,7 @@ pub struct DdCx {
     pub im: DdExp,
 }
 
+#[allow(clippy::should_implement_trait)]
 impl DdCx {
     pub const ZERO: DdCx = DdCx {
         re: DdExp::ZERO,
@@ -361,10 +363,7 @@ mod tests {
                 let e = 2 - (next() % 700) as i64;
                 let sign = if next() & 1 == 0 { 1.0 } else { -1.0 };
                 let hi = FloatExp::new(sign * m, e);
-                let lo = FloatExp::new(
-                    (next() >> 12) as f64 / (1u64 << 52) as f64 - 0.5,
-                    e - 53,
-                );
+                let lo = FloatExp::new((next() >> 12) as f64 / (1u64 << 52) as f64 - 0.5, e - 53);
                 let f = Fixed::from_fe(hi, frac).add(&Fixed::from_fe(lo, frac));
                 (dd(&f), f)
             };

@@ -44,12 +44,16 @@ fn near(c: &FixedC, depth: u32, a: f64, b: f64) -> [String; 2] {
 }
 
 fn scene(keys: &[(u64, [String; 2], String, f64, u32)]) -> Scene {
+    scene_sized(keys, 24, 16)
+}
+
+fn scene_sized(keys: &[(u64, [String; 2], String, f64, u32)], width: u32, height: u32) -> Scene {
     Scene {
         source: PathBuf::from("deep-test.toml"),
         title: None,
         video: Video {
-            width: 24,
-            height: 16,
+            width,
+            height,
             fps: 30,
             frames: keys.last().unwrap().0 + 1,
         },
@@ -305,6 +309,52 @@ fn run_depth(m: &FixedC, depth: u32, iterations: u32, rotation: f64, samples: us
     );
 }
 
+/// A wider frame (samples up to ~200 spacings from the reference, where `f64` deltas follow a
+/// point farther from the sample than in the 24-sample frames): frame 10 of the 1e-50 spiral
+/// case at `w` x `h`, `samples` random samples.
+fn run_wide(
+    m: &FixedC,
+    depth: u32,
+    iterations: u32,
+    rotation: f64,
+    w: u32,
+    h: u32,
+    samples: usize,
+) {
+    let a = near(m, depth - 5, 0.21, -0.13);
+    let b = near(m, depth, 0.17, 0.11);
+    let d = -f64::from(depth);
+    let sc = scene_sized(
+        &[
+            (0, a, width_text(d + 5.0), 0.0, iterations),
+            (10, b.clone(), width_text(d), rotation, iterations),
+        ],
+        w,
+        h,
+    );
+    let o = check(&sc, 10, samples, |frac| parse_c(&b, frac));
+    eprintln!(
+        "RESULT | Misiurewicz spiral {w}x{h} | 1e{d:.1} | {iterations} | {} | {} | {} | {}/{} | {} | {} | {} | 1e-inf widths",
+        o.checked,
+        o.equal,
+        o.off_by_one,
+        o.interior_both,
+        o.interior_direct,
+        o.distinct_counts,
+        o.glitches,
+        o.exact,
+    );
+    assert_eq!(o.worse, 0, "{w}x{h} 1e-{depth}");
+    assert_eq!(o.interior_both, o.interior_direct);
+    assert!(
+        o.equal * 1000 >= o.checked * 999 || o.checked - o.equal <= 1,
+        "{w}x{h} 1e-{depth}: only {} of {} equal",
+        o.equal,
+        o.checked
+    );
+    assert_eq!(o.glitches, 0);
+}
+
 /// A minibrot found from the spiral around the Misiurewicz point: Newton from
 /// `M + (a + b i) 10^-start` for the nucleus of `period` (its atom domain's period).
 struct Minibrot {
@@ -441,6 +491,12 @@ fn depth_1e50() {
 #[test]
 fn depth_1e50_every_sample() {
     run_depth(&misiurewicz(), 50, 3000, 30.0, ALL);
+}
+
+/// 2,000 samples of a 400x225 frame at 1e-50 (30 degrees).
+#[test]
+fn depth_1e50_wide_frame() {
+    run_wide(&misiurewicz(), 50, 3000, 30.0, 400, 225, 2000);
 }
 
 #[test]

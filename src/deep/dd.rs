@@ -275,9 +275,67 @@ pub struct DdResult {
     pub ill_conditioned: bool,
 }
 
-/// Iterates the sample `δc` (relative to the orbit's reference point) in [`DdExp`]: plain
-/// perturbation steps with rebasing (Zhuoran), no BLA. `spacing`: the frame's sample spacing;
-/// `ill(e, norm, n)`: the conditioning test at the end, with `e = spacing dz/dc`.
+/// A double-double `hi + lo` in the `f64` range (no exponent): [`iterate`]'s numbers while
+/// `|δz| >= 2^-500` and `|Z_m| >= 2^-400`, the common case, at a quarter of [`DdExp`]'s cost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Dd {
+    hi: f64,
+    lo: f64,
+}
+
+impl Dd {
+    #[inline]
+    fn add(self, b: Dd) -> Dd {
+        let (s1, s2) = two_sum(self.hi, b.hi);
+        let (t1, t2) = two_sum(self.lo, b.lo);
+        let (s1, s2) = quick_two_sum_any(s1, s2 + t1);
+        let (hi, lo) = quick_two_sum_any(s1, s2 + t2);
+        Dd { hi, lo }
+    }
+
+    #[inline]
+    fn mul(self, b: Dd) -> Dd {
+        let (p, err) = two_prod(self.hi, b.hi);
+        let (hi, lo) = quick_two_sum_any(p, err + (self.hi * b.lo + self.lo * b.hi));
+        Dd { hi, lo }
+    }
+
+    #[inline]
+    fn double(self) -> Dd {
+        Dd {
+            hi: self.hi + self.hi,
+            lo: self.lo + self.lo,
+        }
+    }
+
+    /// `x` as a `Dd` (0 when below `2^-1000`; `x` must be below `2^1000`).
+    #[inline]
+    fn of(x: DdExp) -> Dd {
+        if x.is_zero() || x.e < -1000 {
+            return Dd { hi: 0.0, lo: 0.0 };
+        }
+        let s = pow2(x.e);
+        Dd {
+            hi: x.hi * s,
+            lo: x.lo * s,
+        }
+    }
+
+    #[inline]
+    fn to_ddexp(self) -> DdExp {
+        DdExp::new(self.hi, self.lo, 0)
+    }
+}
+
+/// `|δz|^2` below which [`iterate`] steps in [`DdExp`] (`|δz| < 2^-500`).
+const PLAIN_MIN_NORM: f64 = super::lanes::MIN_F64_NORM;
+
+/// Iterates the sample `δc` (relative to the orbit's reference point) in double-double: plain
+/// perturbation steps with rebasing (Zhuoran), no BLA, in [`Dd`] while `|δz| >= 2^-500` and
+/// `|Z_m| >= 2^-400` (so that neither `δc`, below `2^-950` in frames that need it flushed to 0,
+/// nor the rounding of `δz^2` matters at 104 bits), in [`DdExp`] otherwise. `spacing`: the
+/// frame's sample spacing; `ill(e, norm, n)`: the conditioning test at the end, with
+/// `e = spacing dz/dc`.
 pub fn iterate(
     orbit: &ReferenceOrbit,
     dc: DdCx,
@@ -286,11 +344,69 @@ pub fn iterate(
     ill: impl Fn(Cx<FloatExp>, f64, u32) -> bool,
 ) -> DdResult {
     let last = orbit.len() - 1;
+    let (zs, los) = (orbit.z_f64(), orbit.z_lo());
+    let dc_plain = [Dd::of(dc.re), Dd::of(dc.im)];
+    let s_plain = Dd::of(DdExp::from_fe(spacing)).hi;
     let mut dz = DdCx::ZERO;
     let mut e = Cx::<FloatExp>::zero();
     let mut m = 0usize;
     let mut n = 0u32;
+    let done = |escape, e, norm, n| DdResult {
+        escape,
+        ill_conditioned: ill(e, norm, n),
+    };
     loop {
+        // Plain double-double steps while they are exact enough (see above).
+        let zn = |m: usize| zs[m][0] * zs[m][0] + zs[m][1] * zs[m][1];
+        let dn = dz.to_fe().norm_sqr();
+        if m != 0
+            && !dn.abs_lt(FloatExp::from_f64(PLAIN_MIN_NORM))
+            && zn(m) >= super::lanes::SMALL_Z_NORM
+        {
+            let (mut dr, mut di) = (Dd::of(dz.re), Dd::of(dz.im));
+            let (mut er, mut ei) = (e.re.to_f64(), e.im.to_f64());
+            loop {
+                let [x0, y0] = zs[m];
+                let [x1, y1] = los[m];
+                let (zr, zi) = (Dd { hi: x0, lo: x1 }, Dd { hi: y0, lo: y1 });
+                let (xr, xi) = (zr.add(dr), zi.add(di));
+                let norm = xr.hi * xr.hi + xi.hi * xi.hi;
+                if norm > ESCAPE_RADIUS_SQ || n >= max_iterations {
+                    let escape = if norm > ESCAPE_RADIUS_SQ {
+                        Escape::escaped(n, norm)
+                    } else {
+                        Escape::INTERIOR
+                    };
+                    let e = Cx::from_f64(er, ei);
+                    return done(escape, e, norm, n);
+                }
+                let dnorm = dr.hi * dr.hi + di.hi * di.hi;
+                let (mut zr, mut zi) = (zr, zi);
+                if m == last || norm < dnorm {
+                    (dr, di) = (xr, xi);
+                    m = 0;
+                    zr = Dd { hi: 0.0, lo: 0.0 };
+                    zi = zr;
+                } else if dnorm < PLAIN_MIN_NORM || zn(m) < super::lanes::SMALL_Z_NORM {
+                    break;
+                }
+                // e -> 2 z e + s, δz -> (2 Z + δz) δz + δc.
+                let (pr, pi) = (xr.hi * er - xi.hi * ei, xr.hi * ei + xi.hi * er);
+                er = (pr + pr) + s_plain;
+                ei = pi + pi;
+                let (tr, ti) = (zr.double().add(dr), zi.double().add(di));
+                let nr = tr.mul(dr).add(ti.mul(di).neg()).add(dc_plain[0]);
+                let ni = tr.mul(di).add(ti.mul(dr)).add(dc_plain[1]);
+                (dr, di) = (nr, ni);
+                m += 1;
+                n += 1;
+            }
+            dz = DdCx {
+                re: dr.to_ddexp(),
+                im: di.to_ddexp(),
+            };
+            e = Cx::from_f64(er, ei);
+        }
         let zr = orbit.z_dd(m);
         let z = zr.add(dz);
         let (x, y) = (z.re.to_f64(), z.im.to_f64());
@@ -301,10 +417,7 @@ pub fn iterate(
             } else {
                 Escape::INTERIOR
             };
-            return DdResult {
-                escape,
-                ill_conditioned: ill(e, norm, n),
-            };
+            return done(escape, e, norm, n);
         }
         let zf = z.to_fe();
         let mut zr = zr;
@@ -321,6 +434,16 @@ pub fn iterate(
         dz = zr.double().add(dz).mul(dz).add(dc);
         m += 1;
         n += 1;
+    }
+}
+
+impl Dd {
+    #[inline]
+    fn neg(self) -> Dd {
+        Dd {
+            hi: -self.hi,
+            lo: -self.lo,
+        }
     }
 }
 

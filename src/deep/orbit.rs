@@ -141,6 +141,13 @@ impl ReferenceOrbit {
         Cx::from_f64(x, y)
     }
 
+    /// The next 53 bits of `Z_n` beyond [`ReferenceOrbit::z_f64`] (0 for the entries below
+    /// [`TINY`], whose exact values [`ReferenceOrbit::z_dd`] gives).
+    #[inline]
+    pub fn z_lo(&self) -> &[[f64; 2]] {
+        &self.lo
+    }
+
     /// `Z_n` to about 106 bits, for [`super::dd`].
     pub fn z_dd(&self, n: usize) -> DdCx {
         let [x, y] = self.z[n];

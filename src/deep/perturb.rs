@@ -352,6 +352,16 @@ impl<T: Real> PerturbKernel<T> {
     /// ([`PerturbKernel::exact_escape`]).
     pub fn recompute(&self, u: f64, v: f64, max_iterations: u32) -> Escape {
         self.exact_samples.fetch_add(1, Ordering::Relaxed);
+        let r = self.recompute_dd(u, v, max_iterations);
+        if !r.ill_conditioned {
+            return r.escape;
+        }
+        self.fixed_samples.fetch_add(1, Ordering::Relaxed);
+        self.exact_escape(u, v, max_iterations)
+    }
+
+    /// The double-double pass of [`PerturbKernel::recompute`].
+    fn recompute_dd(&self, u: f64, v: f64, max_iterations: u32) -> dd::DdResult {
         let c = self.exact_point(u, v);
         let d = c.sub(&self.orbit.center().with_frac(c.frac()));
         let dc = DdCx {
@@ -360,18 +370,13 @@ impl<T: Real> PerturbKernel<T> {
         };
         let dc_fe = dc.to_fe();
         let cond = self.conditioning(DD_PRECISION);
-        let r = dd::iterate(
+        dd::iterate(
             &self.orbit,
             dc,
             max_iterations,
             self.grid.step,
             |e, norm, n| cond.ill(e, norm, dc_fe, n),
-        );
-        if !r.ill_conditioned {
-            return r.escape;
-        }
-        self.fixed_samples.fetch_add(1, Ordering::Relaxed);
-        self.exact_escape(u, v, max_iterations)
+        )
     }
 
     /// Direct fixed-point iteration of the sample at offsets `(u, v)` from the frame center:
@@ -539,6 +544,56 @@ mod tests {
                 let k = PerturbKernel::<f64>::new(orbit(), delta, 20, 2, 1e-16, glitches);
                 k.escape_row(&grid, 0, 3000, &mut row);
                 assert_eq!(k.glitches(), if nan { 20 } else { 0 });
+            }
+        }
+    }
+
+    /// The double-double pass gives the direct fixed-point counts, for an `f64` frame (1e-30)
+    /// and a `FloatExp` frame (1e-300, where it starts in `DdExp` and goes on in plain
+    /// double-double), offset from the reference and turned, near the Misiurewicz point
+    /// `M(24,2)` (so that the samples' counts differ).
+    #[test]
+    fn double_double_pass_matches_direct_iteration() {
+        let frac = 20;
+        let start = FixedC {
+            re: Fixed::parse("-0.74329189085243019", frac).unwrap(),
+            im: Fixed::parse("0.13124055230879761", frac).unwrap(),
+        };
+        let (m, _) = crate::deep::locate::newton(&start, 24, 2, 100).unwrap();
+        for (depth, max, extended) in [(30.0, 3000, false), (300.0, 13000, true)] {
+            let ln_w = -depth * std::f64::consts::LN_10;
+            let near = FixedC::from_fe(
+                Cx {
+                    re: FloatExp::exp(ln_w) * FloatExp::from_f64(0.17),
+                    im: FloatExp::exp(ln_w) * FloatExp::from_f64(0.11),
+                },
+                frac,
+            );
+            let orbit = Arc::new(ReferenceOrbit::compute(&m.add(&near), max, &mut |_| {}));
+            let off = FloatExp::exp(ln_w) * FloatExp::from_f64(0.3);
+            let delta = DeltaGrid::new(Cx { re: off, im: off }, ln_w, 33.0, 24);
+            let check = |rec: &dyn Fn(f64, f64) -> (dd::DdResult, Escape)| {
+                let (mut ill, mut counts) = (0, Vec::new());
+                for k in 0..24 {
+                    let (u, v) = (f64::from(k) - 11.5, f64::from(k % 5) - 2.5);
+                    let (r, want) = rec(u, v);
+                    ill += u32::from(r.ill_conditioned);
+                    counts.push(want.n);
+                    if !r.ill_conditioned {
+                        assert_eq!(r.escape.n, want.n, "1e-{depth} sample {k}");
+                    }
+                }
+                counts.sort_unstable();
+                counts.dedup();
+                assert!(ill <= 2, "{ill} ill-conditioned");
+                assert!(counts.len() > 8, "{} counts", counts.len());
+            };
+            if extended {
+                let k = PerturbKernel::<FloatExp>::new(orbit, delta, 24, 8, 1e-16, Arc::default());
+                check(&|u, v| (k.recompute_dd(u, v, max), k.exact_escape(u, v, max)));
+            } else {
+                let k = PerturbKernel::<f64>::new(orbit, delta, 24, 8, 1e-16, Arc::default());
+                check(&|u, v| (k.recompute_dd(u, v, max), k.exact_escape(u, v, max)));
             }
         }
     }

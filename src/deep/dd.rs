@@ -338,12 +338,14 @@ const PLAIN_MIN_NORM: f64 = super::lanes::MIN_F64_NORM;
 /// `e = spacing dz/dc`.
 pub fn iterate(
     orbit: &ReferenceOrbit,
+    table: &DdBlaTable,
     dc: DdCx,
     max_iterations: u32,
     spacing: FloatExp,
     ill: impl Fn(Cx<FloatExp>, f64, u32) -> bool,
 ) -> DdResult {
     let last = orbit.len() - 1;
+    let levels = table.levels.len() as u32;
     let (zs, los) = (orbit.z_f64(), orbit.z_lo());
     let dc_plain = [Dd::of(dc.re), Dd::of(dc.im)];
     let s_plain = Dd::of(DdExp::from_fe(spacing)).hi;
@@ -387,7 +389,16 @@ pub fn iterate(
                     m = 0;
                     zr = Dd { hi: 0.0, lo: 0.0 };
                     zi = zr;
-                } else if dnorm < PLAIN_MIN_NORM || zn(m) < super::lanes::SMALL_Z_NORM {
+                } else if dnorm < PLAIN_MIN_NORM
+                    || zn(m) < super::lanes::SMALL_Z_NORM
+                    || (m & 1 == 1
+                        && levels > 0
+                        && m > 1
+                        && table
+                            .get(1, m)
+                            .is_some_and(|b| dnorm < b.r2.to_f64() && max_iterations - n >= 2))
+                {
+                    // DdExp steps, or a BLA step (there).
                     break;
                 }
                 // e -> 2 z e + s, δz -> (2 Z + δz) δz + δc.
@@ -426,6 +437,29 @@ pub fn iterate(
             m = 0;
             zr = DdCx::ZERO;
         }
+        if m & 1 == 1 && levels > 0 {
+            let dn = dz.to_fe().norm_sqr();
+            let mut k = ((m - 1).trailing_zeros()).min(levels);
+            let mut jumped = false;
+            while k >= 1 {
+                if let Some(b) = table.get(k, m) {
+                    let len = 1u32 << k;
+                    if dn.abs_lt(b.r2) && max_iterations - n >= len {
+                        dz = b.a.mul(dz).add(b.b.mul(dc));
+                        let (a, bb) = (b.a.to_fe(), b.b.to_fe());
+                        e = a.mul(e).add(bb.scale(spacing));
+                        m += len as usize;
+                        n += len;
+                        jumped = true;
+                        break;
+                    }
+                }
+                k -= 1;
+            }
+            if jumped {
+                continue;
+            }
+        }
         let p = zf.mul(e);
         e = Cx {
             re: p.re.double() + spacing,
@@ -444,6 +478,91 @@ impl Dd {
             hi: -self.hi,
             lo: -self.lo,
         }
+    }
+}
+
+/// BLA tolerance of the double-double pass: `2^-104`, its rounding.
+pub const DD_BLA_EPS: f64 = 1.0 / (1u128 << 104) as f64;
+
+/// One bilinear step in double-double: `δz -> a δz + b δc` for `|δz|^2 < r2`.
+#[derive(Debug, Clone, Copy)]
+struct DdBla {
+    a: DdCx,
+    b: DdCx,
+    r2: FloatExp,
+}
+
+/// The BLA table of [`super::bla`] with double-double coefficients and tolerance
+/// [`DD_BLA_EPS`] (same levels, merging rule and radii), for the double-double pass: while
+/// `|δz| < 2^-104 |2 Z_m|` (most of a deep sample's orbit), steps of `2^k` iterations at once.
+#[derive(Debug, Clone, Default)]
+pub struct DdBlaTable {
+    levels: Vec<Vec<DdBla>>,
+}
+
+impl DdBlaTable {
+    /// The table for `orbit` and a frame whose `|δc| <= max_dc`.
+    pub fn build(orbit: &ReferenceOrbit, max_dc: FloatExp) -> DdBlaTable {
+        let len = orbit.len();
+        let one = DdCx {
+            re: DdExp::from_fe(FloatExp::ONE),
+            im: DdExp::ZERO,
+        };
+        let eps = FloatExp::from_f64(DD_BLA_EPS);
+        let mut prev: Vec<(DdCx, DdCx, FloatExp)> = (1..len.saturating_sub(1))
+            .map(|m| {
+                let a = orbit.z_dd(m).double();
+                (a, one, a.to_fe().norm_sqr().sqrt() * eps)
+            })
+            .collect();
+        let mut levels = Vec::new();
+        while prev.len() >= 2 {
+            let next: Vec<(DdCx, DdCx, FloatExp)> = prev
+                .chunks_exact(2)
+                .map(|pair| {
+                    let ((ax, bx, rx), (ay, by, ry)) = (pair[0], pair[1]);
+                    let a = ay.mul(ax);
+                    let b = ay.mul(bx).add(by);
+                    let nax = ax.to_fe().norm_sqr().sqrt();
+                    let r_y = ry - bx.to_fe().norm_sqr().sqrt() * max_dc;
+                    let r = if nax.is_zero() || r_y.mantissa() <= 0.0 {
+                        FloatExp::ZERO
+                    } else {
+                        let r = r_y * nax.recip();
+                        if r.abs_lt(rx) { r } else { rx }
+                    };
+                    (a, b, r)
+                })
+                .collect();
+            levels.push(
+                next.iter()
+                    .map(|&(a, b, r)| {
+                        let ok = a.to_fe().is_finite() && b.to_fe().is_finite() && r.is_finite();
+                        DdBla {
+                            a,
+                            b,
+                            r2: if ok { r * r } else { FloatExp::ZERO },
+                        }
+                    })
+                    .collect(),
+            );
+            prev = next;
+        }
+        DdBlaTable { levels }
+    }
+
+    /// The step of `2^k` iterations from reference index `m` (`k >= 1`), if stored.
+    #[inline]
+    fn get(&self, k: u32, m: usize) -> Option<&DdBla> {
+        self.levels.get(k as usize - 1)?.get((m - 1) >> k)
+    }
+
+    /// Bytes held by the table.
+    pub fn memory_bytes(&self) -> usize {
+        self.levels
+            .iter()
+            .map(|l| l.capacity() * std::mem::size_of::<DdBla>())
+            .sum()
     }
 }
 
@@ -541,7 +660,15 @@ mod tests {
                 re: DdExp::from_fe(d.re),
                 im: DdExp::from_fe(d.im),
             };
-            let got = iterate(&orbit, dc, 3000, FloatExp::from_f64(1e-31), |_, _, _| false);
+            let table = DdBlaTable::build(&orbit, FloatExp::from_f64(4e-30));
+            let got = iterate(
+                &orbit,
+                &table,
+                dc,
+                3000,
+                FloatExp::from_f64(1e-31),
+                |_, _, _| false,
+            );
             assert_eq!(got.escape.n, want.n, "sample {k}");
         }
     }

@@ -23,11 +23,11 @@
 //! stops being finite; with rebasing and the number type chosen per frame this is not expected
 //! to happen, and the tests check that it does not.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use super::bla::BlaTable;
-use super::dd::{self, DdCx};
+use super::dd::{self, DdBlaTable, DdCx};
 use super::fixed::{Fixed, FixedC};
 use super::floatexp::{Cx, FloatExp, Real};
 use super::lanes;
@@ -248,6 +248,10 @@ pub struct PerturbKernel<T: Real> {
     exact_samples: Arc<AtomicU64>,
     /// Of those, samples iterated directly in fixed point.
     fixed_samples: AtomicU64,
+    /// `|δc|` bound of the frame, and the double-double BLA table, built for the first
+    /// ill-conditioned sample.
+    max_dc: FloatExp,
+    dd_table: OnceLock<DdBlaTable>,
     /// Orbit indices stepped in `FloatExp` even when the delta fits `f64` (`FloatExp` frames).
     small: Vec<u32>,
     /// The SIMD lockstep loop of [`lanes`], where the CPU has one.
@@ -296,6 +300,8 @@ impl<T: Real> PerturbKernel<T> {
             tolerance: ILL_CONDITIONED_TOLERANCE,
             exact_samples: Arc::default(),
             fixed_samples: AtomicU64::new(0),
+            max_dc: grid.max_delta(samples_x, samples_y),
+            dd_table: OnceLock::new(),
             small,
             simd: DeltaLockstep::detect(),
         }
@@ -370,8 +376,12 @@ impl<T: Real> PerturbKernel<T> {
         };
         let dc_fe = dc.to_fe();
         let cond = self.conditioning(DD_PRECISION);
+        let table = self
+            .dd_table
+            .get_or_init(|| DdBlaTable::build(&self.orbit, self.max_dc));
         dd::iterate(
             &self.orbit,
+            table,
             dc,
             max_iterations,
             self.grid.step,
@@ -459,9 +469,9 @@ impl<T: Real> PerturbKernel<T> {
         self.steps.load(Ordering::Relaxed)
     }
 
-    /// Bytes of the BLA table.
+    /// Bytes of the BLA tables (the double-double one once built).
     pub fn table_bytes(&self) -> usize {
-        self.table.memory_bytes()
+        self.table.memory_bytes() + self.dd_table.get().map_or(0, DdBlaTable::memory_bytes)
     }
 }
 

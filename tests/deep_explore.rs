@@ -355,7 +355,6 @@ fn diagnose(
         let mut ends = 0;
         let mut reported = -16.0f64;
         let mut first_end = None;
-        let mut min_shift_ok = f64::INFINITY;
         for n in 0..iterations {
             let (x, y) = zd.to_f64();
             let (pr, pi) = (zref[m][0] + dr, zref[m][1] + di);
@@ -374,8 +373,6 @@ fn diagnose(
                     reported = shift.floor();
                 }
             }
-            let _ = min_shift_ok;
-            min_shift_ok = min_shift_ok.min(dnorm * spacing);
             let escaped_d = x * x + y * y > ESCAPE_RADIUS_SQ;
             let escaped_p = pr * pr + pi * pi > ESCAPE_RADIUS_SQ;
             if escaped_d || escaped_p {

@@ -7,6 +7,9 @@
 //! their chains overlap. Each lane has its own reference index `m` (rebasing and BLA steps make
 //! them differ), so `Z_m` is gathered per lane; the arithmetic after that is lane-wise.
 //!
+//! Every lane also carries the derivative `e = s dz/dc` (`e -> 2 z e + s`, `s` the spacing) for
+//! the conditioning test at the sample's end ([`Conditioning`], [`super::perturb`]).
+//!
 //! The lockstep loop does plain perturbation steps only. Everything else happens per sample in
 //! [`handle`], one sample at a time, in the frame's delta type `T` (`f64` or [`FloatExp`](super::FloatExp)):
 //! the start of a sample, escape, the end of the budget, rebasing, BLA steps and, for

@@ -13,6 +13,10 @@
 //!   and the bilinear approximation.
 //! - Claude Heiland-Allen, "Deep zoom theory and practice (again)", mathr.co.uk (2022): BLA
 //!   tables, merging rule and validity radii, the choice of number types by depth.
+//! - T. J. Dekker, "A floating-point technique for extending the available precision", Numer.
+//!   Math. 18 (1971); D. E. Knuth, TAOCP vol. 2, 4.2.2; Y. Hida, X. S. Li, D. H. Bailey,
+//!   "Library for double-double and quad-double arithmetic" (2008): double-double arithmetic of
+//!   the second pass for ill-conditioned samples ([`dd`]).
 //!
 //! # Number types, chosen per frame
 //!
@@ -34,8 +38,9 @@
 //! segment (frames past the last keyframe use the last keyframe's), computed once at the
 //! precision of the deepest frame that uses it and for the largest iteration budget. A frame
 //! whose offset `|c - cD|` exceeds 1,000 widths (a pan between equal widths, or keyframes far
-//! apart) gets an orbit of its own at its exact center. Orbits are stored as `f64` pairs
-//! (16 bytes per iteration, [`orbit`]); BLA tables are built per frame (their radii depend on the
+//! apart) gets an orbit of its own at its exact center. Orbits are stored as `f64` pairs plus
+//! the next 53 bits of each entry for the double-double pass (32 bytes per iteration,
+//! [`orbit`]); BLA tables are built per frame (their radii depend on the
 //! frame's largest `|δc|`) and freed with the frame's kernel.
 //!
 //! # Glitches
@@ -46,9 +51,12 @@
 //! exceeded `R^2` and `|δz|^2` is not finite (NaN). An infinite `δz` makes `|z_n|^2` infinite,
 //! which is an escape at `n`, not a glitch. A glitch sample is drawn as interior and counted in
 //! [`DeepRenderer::glitches`]; `deep::perturb::tests::glitches_are_counted` forces glitches (NaN
-//! frame offset) to check the counting. Wrong counts that stay finite are *not* detected: the
-//! accuracy tests (`tests/deep_accuracy.rs`, `docs/DEEP.md`) compare samples with direct
-//! fixed-point iteration, and show such misses where the reference escapes early.
+//! frame offset) to check the counting. Samples whose count `f64` deltas cannot determine
+//! (ill-conditioned: a point `1e-12` spacings away escapes tens of iterations earlier or later)
+//! are found from their derivative `dz/dc` and iterated again with more precision
+//! ([`perturb`], "Ill-conditioned samples"): exact, counted in [`DeepRenderer::exact_samples`],
+//! not glitches. The accuracy tests (`tests/deep_accuracy.rs`, `docs/DEEP.md`) compare samples
+//! with direct fixed-point iteration.
 //!
 //! Rows are computed by the lane engine ([`lanes`]): several samples in flight with `f64`
 //! deltas, also in `FloatExp` frames once a delta reaches `2^-500`.

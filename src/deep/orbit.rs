@@ -1,7 +1,9 @@
 //! Reference orbits: `Z_{n+1} = Z_n^2 + C` in fixed point, stored as `f64` pairs.
 //!
 //! The orbit is iterated at the precision of the deepest frame that uses it and then rounded to
-//! `f64` pairs (16 bytes per iteration): perturbation only needs `Z_n` to `f64` precision. `Z_n`
+//! `f64` pairs: perturbation only needs `Z_n` to `f64` precision. The next 53 bits of each entry
+//! are kept beside them for the double-double pass of ill-conditioned samples ([`super::dd`]):
+//! 32 bytes per iteration in all. `Z_n`
 //! values whose both parts lie below `2^-960` (close to a nucleus of a deep minibrot) lose their
 //! relative precision in an `f64`; they are kept exactly, as [`FloatExp`] pairs, in a short
 //! side list that kernels with extended-exponent deltas consult.

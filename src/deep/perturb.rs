@@ -19,6 +19,23 @@
 //! never jumps over an escape: it is only valid while `|δz|` is a tiny fraction of `|Z_m|` and
 //! the reference has not escaped.
 //!
+//! # Ill-conditioned samples
+//!
+//! Every sample also carries `e = s dz/dc` (`s`: the sample spacing; `e -> 2 z e + s` per step,
+//! `e -> A e + B s` per BLA step). `f64` perturbation follows the orbit of a point about
+//! `σ = 2^-53 max(|δc| / s, 1) sqrt(n)` spacings away from the sample; a sample whose
+//! `σ |e_N| >= 10^-3 max(|z_N|, 1)` at its end is *ill-conditioned*
+//! ([`ILL_CONDITIONED_TOLERANCE`]): its count is not determined at that precision (the misses of
+//! `tests/deep_accuracy.rs` before this test existed were all such samples: `|e_N| / |z_N|` of
+//! `1e14` to `1e25`, counts that change by tens to hundreds of iterations between points `1e-12`
+//! spacings apart; docs/DEEP.md). [`PerturbKernel::recompute`] iterates it again from the exact
+//! offset of its point, in double-double perturbation with a double-double BLA table
+//! ([`super::dd`], `σ` about `2^-104 ..`), and where that is still ill-conditioned, directly in
+//! fixed point at `-log2 s + 128` bits. About 0.5% of the samples of deep frames take the second
+//! pass; fixed point is rare (7 of 2,073,600 samples in the 1080p benchmark frame). The result
+//! is exact, so such samples are not glitches; [`super::DeepRenderer::exact_samples`] counts
+//! them.
+//!
 //! A sample counts as a glitch (untrustworthy, reported, never silently drawn) when its delta
 //! stops being finite; with rebasing and the number type chosen per frame this is not expected
 //! to happen, and the tests check that it does not.

@@ -276,7 +276,7 @@ pub struct RowStats {
     /// Perturbation and BLA steps done.
     pub steps: u64,
     pub glitches: u64,
-    /// Samples (indices into the row) that ended ill-conditioned, in increasing order.
+    /// Samples (indices into the row) that ended ill-conditioned, in the order they ended.
     pub ill_conditioned: Vec<usize>,
 }
 

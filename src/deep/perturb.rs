@@ -30,7 +30,8 @@
 //! `1e14` to `1e25`, counts that change by tens to hundreds of iterations between points `1e-12`
 //! spacings apart; docs/DEEP.md). [`PerturbKernel::recompute`] iterates it again from the exact
 //! offset of its point, in double-double perturbation with a double-double BLA table
-//! ([`super::dd`], `σ` about `2^-104 ..`), and where that is still ill-conditioned, directly in
+//! ([`super::dd`]; the same test with `2^-104` in `σ`), and where that is still
+//! ill-conditioned, directly in
 //! fixed point at `-log2 s + 128` bits. About 0.5% of the samples of deep frames take the second
 //! pass; fixed point is rare (7 of 2,073,600 samples in the 1080p benchmark frame). The result
 //! is exact, so such samples are not glitches; [`super::DeepRenderer::exact_samples`] counts
@@ -108,6 +109,7 @@ impl DeltaGrid {
     /// An upper bound of `|δc|` over a `samples_x` x `samples_y` grid.
     pub fn max_delta(&self, samples_x: u32, samples_y: u32) -> FloatExp {
         let (hx, hy) = (0.5 * f64::from(samples_x), 0.5 * f64::from(samples_y));
+        // (1 + 1e-15: the factors of `sample_offset` are rounded in f64.)
         let corner = (hx * hx + hy * hy).sqrt() * (1.0 + 1e-15);
         self.offset.norm() + self.step * FloatExp::from_f64(corner)
     }

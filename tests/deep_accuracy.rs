@@ -555,3 +555,97 @@ fn minibrot_1e1000_and_julia() {
     run_minibrot(&mb, WIDEN, 0.0, 12);
     run_julia(&mb, 500.0, 0.0, 12);
 }
+
+/// 320x180 frames of the spiral at the other depths (samples up to 180 spacings from the
+/// reference; turned).
+#[test]
+fn wide_frames_other_depths() {
+    let m = misiurewicz();
+    run_wide(&m, 20, 2000, 10.0, 320, 180, 1000);
+    run_wide(&m, 100, 4000, 70.0, 320, 180, 1000);
+    run_wide(&m, 300, 13000, 0.0, 320, 180, 200);
+    run_wide(&m, 1000, 40000, 45.0, 320, 180, 30);
+}
+
+/// One frame (10, or 7 between the keyframes) of a two-keyframe 320x180 scene, `samples`
+/// random samples, with the checks of `run_case`.
+#[allow(clippy::too_many_arguments)]
+fn run_wide_case(
+    kind: &str,
+    a: &[String; 2],
+    lg_a: f64,
+    b: &[String; 2],
+    lg_b: f64,
+    rotation: f64,
+    iterations: u32,
+    frame: u64,
+    samples: usize,
+) -> Outcome {
+    let sc = scene_sized(
+        &[
+            (0, a.clone(), width_text(lg_a), 0.0, iterations),
+            (10, b.clone(), width_text(lg_b), rotation, iterations),
+        ],
+        320,
+        180,
+    );
+    let path = ZoomPath::new(&sc);
+    let view = path.view(frame);
+    // The frame's center as in `run_case`.
+    let exact = |frac: usize| {
+        let (ca, cb) = (parse_c(a, frac), parse_c(b, frac));
+        if frame == 10 {
+            return cb;
+        }
+        let (ln_a, ln_b) = (path.key_ln_width(0), path.key_ln_width(1));
+        let r_b = FloatExp::exp(ln_b - ln_a);
+        let g = r_b * FloatExp::from_f64((view.ln_width - ln_b).exp_m1() / -(ln_b - ln_a).exp_m1());
+        cb.add(&FixedC::from_fe(ca.sub(&cb).to_fe().scale(g), frac))
+    };
+    let o = check(&sc, frame, samples, exact);
+    eprintln!(
+        "RESULT | {kind} 320x180 | 1e{:.1} | {iterations} | {} | {} | {} | {}/{} | {} | {} | {} | frame {frame}",
+        view.log10_width(),
+        o.checked,
+        o.equal,
+        o.off_by_one,
+        o.interior_both,
+        o.interior_direct,
+        o.distinct_counts,
+        o.glitches,
+        o.exact,
+    );
+    assert_eq!(o.worse, 0, "{kind} frame {frame}");
+    assert_eq!(o.interior_both, o.interior_direct, "{kind} frame {frame}");
+    assert!(
+        o.equal * 1000 >= o.checked * 999 || o.checked - o.equal <= 1,
+        "{kind} frame {frame}: only {} of {} equal",
+        o.equal,
+        o.checked
+    );
+    assert_eq!(o.glitches, 0);
+    o
+}
+
+/// 320x180 frames around the p313 and p765 minibrots: the minibrot (frames 10 and 7) and its
+/// embedded Julia set (frame 10, and frame 7 with the reference 400 widths away).
+#[test]
+fn wide_frames_minibrots() {
+    for (start, period) in [(11.0, 313u32), (25.0, 765)] {
+        let mb = minibrot(start, 0.17, 0.11, period);
+        let it = 5 * mb.period + 2000;
+        let kind = format!("p{period}");
+        let lg_j = 0.5 * (mb.size - start);
+        let b = offset_text(&mb.nucleus, lg_j, 0.13, 0.07);
+        let a = offset_text(&mb.nucleus, lg_j + 4.0, 400.0, -250.0);
+        for frame in [10, 7] {
+            run_wide_case(&kind, &a, lg_j + 4.0, &b, lg_j, 20.0, it, frame, 500);
+        }
+        let lg_m = mb.size + 0.7;
+        let b = offset_text(&mb.nucleus, lg_m, 0.0, 0.0);
+        let a = offset_text(&mb.nucleus, lg_m + 5.0, 0.11, -0.23);
+        for frame in [10, 7] {
+            run_wide_case(&kind, &a, lg_m + 5.0, &b, lg_m, 0.0, it, frame, 500);
+        }
+    }
+}

@@ -141,9 +141,11 @@ fn main() {
                     k.lanes_name()
                 );
                 println!(
-                    "   table build {build:.3} s, {} bytes, steps {}",
+                    "   table build {build:.3} s, {} bytes, steps {}, ill-conditioned samples iterated again over the three runs {} ({} of them in fixed point)",
                     k.table_bytes(),
-                    k.steps()
+                    k.steps(),
+                    k.exact_samples(),
+                    k.fixed_samples()
                 );
                 r
             } else {
@@ -167,9 +169,11 @@ fn main() {
                     k.lanes_name()
                 );
                 println!(
-                    "   table build {build:.3} s, {} bytes, steps {}",
+                    "   table build {build:.3} s, {} bytes, steps {}, ill-conditioned samples iterated again over the three runs {} ({} of them in fixed point)",
                     k.table_bytes(),
-                    k.steps()
+                    k.steps(),
+                    k.exact_samples(),
+                    k.fixed_samples()
                 );
                 r
             };
@@ -206,8 +210,10 @@ fn main() {
         );
         let (s, its, interior) = frame(&k, &g, max);
         println!(
-            "1920x1080 at 1e-100, 100000 max iterations, one thread: {s:.2} s render + {:.2} s orbit and table; {its} iterations, interior {interior}",
-            t.elapsed().as_secs_f64() - s
+            "1920x1080 at 1e-100, 100000 max iterations, one thread: {s:.2} s render + {:.2} s orbit and table; {its} iterations, interior {interior}, {} ill-conditioned samples iterated again ({} of them in fixed point)",
+            t.elapsed().as_secs_f64() - s,
+            k.exact_samples(),
+            k.fixed_samples()
         );
     }
 }

@@ -44,12 +44,16 @@ fn near(c: &FixedC, depth: u32, a: f64, b: f64) -> [String; 2] {
 }
 
 fn scene(keys: &[(u64, [String; 2], String, f64, u32)]) -> Scene {
+    scene_sized(keys, 24, 16)
+}
+
+fn scene_sized(keys: &[(u64, [String; 2], String, f64, u32)], width: u32, height: u32) -> Scene {
     Scene {
         source: PathBuf::from("deep-test.toml"),
         title: None,
         video: Video {
-            width: 24,
-            height: 16,
+            width,
+            height,
             fps: 30,
             frames: keys.last().unwrap().0 + 1,
         },
@@ -103,6 +107,8 @@ struct Outcome {
     interior_both: usize,
     distinct_counts: usize,
     glitches: u64,
+    /// Samples the kernel iterated directly (ill-conditioned).
+    exact: u64,
 }
 
 /// Renders `frame` of `scene` and checks `samples` samples (all of them when `samples` is at
@@ -148,6 +154,7 @@ fn check(
         worse: 0,
         distinct_counts: counts.len(),
         glitches: 0,
+        exact: deep.exact_samples(frame),
     };
     let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ frame;
     let all = samples >= (w * h) as usize;
@@ -232,15 +239,16 @@ fn run_case(
             if frame == 10 {
                 return cb;
             }
-            // c = cA + (cB - cA) (wA - w) / (wA - wB), the ratio from logs in f64.
+            // c = cA + (cB - cA) (wA - w) / (wA - wB) = cB + (cA - cB) g with
+            // g = (w - wB) / (wA - wB) = rB expm1(ln w - ln wB) / (1 - rB), rB = wB / wA, in
+            // FloatExp. (The ratio (wA - w) / (wA - wB) itself as an f64 is only exact to
+            // 1e-16 |cB - cA|, 1e-12 spacings here, and some samples' counts change over
+            // 1e-12 spacings: see docs/DEEP.md.)
             let (ln_a, ln_b) = (path.key_ln_width(0), path.key_ln_width(1));
-            let f = (-(view.ln_width - ln_a).exp_m1()) / (-(ln_b - ln_a).exp_m1());
-            let d = cb.sub(&ca);
-            let t = Fixed::from_f64(f, frac);
-            ca.add(&FixedC {
-                re: d.re.mul(&t),
-                im: d.im.mul(&t),
-            })
+            let r_b = FloatExp::exp(ln_b - ln_a);
+            let g =
+                r_b * FloatExp::from_f64((view.ln_width - ln_b).exp_m1() / -(ln_b - ln_a).exp_m1());
+            cb.add(&FixedC::from_fe(ca.sub(&cb).to_fe().scale(g), frac))
         };
         let o = check(&sc, frame, samples, exact);
         // The reference (keyframe b's center) seen from the frame, in widths.
@@ -250,7 +258,7 @@ fn run_case(
             d.log2_abs() / std::f64::consts::LOG2_10 - view.log10_width()
         };
         eprintln!(
-            "RESULT | {kind} | 1e{:.1} | {} | {} | {} | {} | {}/{} | {} | {} | 1e{off:.1} widths",
+            "RESULT | {kind} | 1e{:.1} | {} | {} | {} | {} | {}/{} | {} | {} | {} | 1e{off:.1} widths",
             view.log10_width(),
             iterations,
             o.checked,
@@ -260,6 +268,7 @@ fn run_case(
             o.interior_direct,
             o.distinct_counts,
             o.glitches,
+            o.exact,
         );
         assert_eq!(o.worse, 0, "{kind} 1e{lg_b} frame {frame}");
         assert_eq!(o.interior_both, o.interior_direct, "{kind} frame {frame}");
@@ -298,6 +307,52 @@ fn run_depth(m: &FixedC, depth: u32, iterations: u32, rotation: f64, samples: us
         samples,
         8,
     );
+}
+
+/// A wider frame (samples up to ~200 spacings from the reference, where `f64` deltas follow a
+/// point farther from the sample than in the 24-sample frames): frame 10 of the 1e-50 spiral
+/// case at `w` x `h`, `samples` random samples.
+fn run_wide(
+    m: &FixedC,
+    depth: u32,
+    iterations: u32,
+    rotation: f64,
+    w: u32,
+    h: u32,
+    samples: usize,
+) {
+    let a = near(m, depth - 5, 0.21, -0.13);
+    let b = near(m, depth, 0.17, 0.11);
+    let d = -f64::from(depth);
+    let sc = scene_sized(
+        &[
+            (0, a, width_text(d + 5.0), 0.0, iterations),
+            (10, b.clone(), width_text(d), rotation, iterations),
+        ],
+        w,
+        h,
+    );
+    let o = check(&sc, 10, samples, |frac| parse_c(&b, frac));
+    eprintln!(
+        "RESULT | Misiurewicz spiral {w}x{h} | 1e{d:.1} | {iterations} | {} | {} | {} | {}/{} | {} | {} | {} | 1e-inf widths",
+        o.checked,
+        o.equal,
+        o.off_by_one,
+        o.interior_both,
+        o.interior_direct,
+        o.distinct_counts,
+        o.glitches,
+        o.exact,
+    );
+    assert_eq!(o.worse, 0, "{w}x{h} 1e-{depth}");
+    assert_eq!(o.interior_both, o.interior_direct);
+    assert!(
+        o.equal * 1000 >= o.checked * 999 || o.checked - o.equal <= 1,
+        "{w}x{h} 1e-{depth}: only {} of {} equal",
+        o.equal,
+        o.checked
+    );
+    assert_eq!(o.glitches, 0);
 }
 
 /// A minibrot found from the spiral around the Misiurewicz point: Newton from
@@ -419,12 +474,10 @@ fn depth_1e20() {
     run_depth(&misiurewicz(), 20, 2000, 0.0, 64);
 }
 
-/// Every sample of the 1e-20 frames: 2 of 384 in frame 7 differ by ~100 iterations (also with
-/// the one-sample-at-a-time kernel and without BLA). The reference escapes (at 682 here,
-/// 1,588 at 1e-50) long before these samples; after the forced rebase at its end the sample is
-/// iterated like plain `f64` and its chaotic orbit amplifies rounding. See docs/DEEP.md.
+/// Every sample of the 1e-20 frames. Two samples of frame 7 are ill-conditioned (their counts
+/// change by ~100 iterations between points 1e-12 spacings apart): the kernel iterates them
+/// directly. See docs/DEEP.md.
 #[test]
-#[ignore = "known failing: escaping reference, see docs/DEEP.md"]
 fn depth_1e20_every_sample() {
     run_depth(&misiurewicz(), 20, 2000, 0.0, ALL);
 }
@@ -434,11 +487,16 @@ fn depth_1e50() {
     run_depth(&misiurewicz(), 50, 3000, 30.0, 64);
 }
 
-/// Every sample of the 1e-50 frames: 2 of 384 differ (see `depth_1e20_every_sample`).
+/// Every sample of the 1e-50 frames (two ill-conditioned ones in frame 10).
 #[test]
-#[ignore = "known failing: escaping reference, see docs/DEEP.md"]
 fn depth_1e50_every_sample() {
     run_depth(&misiurewicz(), 50, 3000, 30.0, ALL);
+}
+
+/// 2,000 samples of a 400x225 frame at 1e-50 (30 degrees).
+#[test]
+fn depth_1e50_wide_frame() {
+    run_wide(&misiurewicz(), 50, 3000, 30.0, 400, 225, 2000);
 }
 
 #[test]
@@ -461,18 +519,16 @@ fn depth_1e1000() {
     run_depth(&misiurewicz(), 1000, 40000, 0.0, 32);
 }
 
-/// 2 of 384 samples of the minibrot frame differ by a few iterations (see docs/DEEP.md).
+/// Every sample (two ill-conditioned ones in the minibrot frame).
 #[test]
-#[ignore = "known failing: 2 of 384 samples differ, see docs/DEEP.md"]
 fn minibrot_1e22_and_julia() {
     let mb = minibrot(11.0, 0.17, 0.11, 313);
     run_minibrot(&mb, 0.7, 0.0, ALL);
     run_julia(&mb, 11.0, 45.0, ALL);
 }
 
-/// 1 of 384 samples of the wider frame differs by 120 iterations (see docs/DEEP.md).
+/// Every sample (one ill-conditioned one in the wider frame).
 #[test]
-#[ignore = "known failing: 1 of 384 samples differs, see docs/DEEP.md"]
 fn minibrot_1e50_and_julia() {
     let mb = minibrot(25.0, 0.17, 0.11, 765);
     run_minibrot(&mb, 0.7, 10.0, ALL);
@@ -498,4 +554,98 @@ fn minibrot_1e1000_and_julia() {
     let mb = minibrot(500.0, 0.17, 0.11, 16107);
     run_minibrot(&mb, WIDEN, 0.0, 12);
     run_julia(&mb, 500.0, 0.0, 12);
+}
+
+/// 320x180 frames of the spiral at the other depths (samples up to 180 spacings from the
+/// reference; turned).
+#[test]
+fn wide_frames_other_depths() {
+    let m = misiurewicz();
+    run_wide(&m, 20, 2000, 10.0, 320, 180, 1000);
+    run_wide(&m, 100, 4000, 70.0, 320, 180, 1000);
+    run_wide(&m, 300, 13000, 0.0, 320, 180, 200);
+    run_wide(&m, 1000, 40000, 45.0, 320, 180, 30);
+}
+
+/// One frame (10, or 7 between the keyframes) of a two-keyframe 320x180 scene, `samples`
+/// random samples, with the checks of `run_case`.
+#[allow(clippy::too_many_arguments)]
+fn run_wide_case(
+    kind: &str,
+    a: &[String; 2],
+    lg_a: f64,
+    b: &[String; 2],
+    lg_b: f64,
+    rotation: f64,
+    iterations: u32,
+    frame: u64,
+    samples: usize,
+) -> Outcome {
+    let sc = scene_sized(
+        &[
+            (0, a.clone(), width_text(lg_a), 0.0, iterations),
+            (10, b.clone(), width_text(lg_b), rotation, iterations),
+        ],
+        320,
+        180,
+    );
+    let path = ZoomPath::new(&sc);
+    let view = path.view(frame);
+    // The frame's center as in `run_case`.
+    let exact = |frac: usize| {
+        let (ca, cb) = (parse_c(a, frac), parse_c(b, frac));
+        if frame == 10 {
+            return cb;
+        }
+        let (ln_a, ln_b) = (path.key_ln_width(0), path.key_ln_width(1));
+        let r_b = FloatExp::exp(ln_b - ln_a);
+        let g = r_b * FloatExp::from_f64((view.ln_width - ln_b).exp_m1() / -(ln_b - ln_a).exp_m1());
+        cb.add(&FixedC::from_fe(ca.sub(&cb).to_fe().scale(g), frac))
+    };
+    let o = check(&sc, frame, samples, exact);
+    eprintln!(
+        "RESULT | {kind} 320x180 | 1e{:.1} | {iterations} | {} | {} | {} | {}/{} | {} | {} | {} | frame {frame}",
+        view.log10_width(),
+        o.checked,
+        o.equal,
+        o.off_by_one,
+        o.interior_both,
+        o.interior_direct,
+        o.distinct_counts,
+        o.glitches,
+        o.exact,
+    );
+    assert_eq!(o.worse, 0, "{kind} frame {frame}");
+    assert_eq!(o.interior_both, o.interior_direct, "{kind} frame {frame}");
+    assert!(
+        o.equal * 1000 >= o.checked * 999 || o.checked - o.equal <= 1,
+        "{kind} frame {frame}: only {} of {} equal",
+        o.equal,
+        o.checked
+    );
+    assert_eq!(o.glitches, 0);
+    o
+}
+
+/// 320x180 frames around the p313 and p765 minibrots: the minibrot (frames 10 and 7) and its
+/// embedded Julia set (frame 10, and frame 7 with the reference 400 widths away).
+#[test]
+fn wide_frames_minibrots() {
+    for (start, period) in [(11.0, 313u32), (25.0, 765)] {
+        let mb = minibrot(start, 0.17, 0.11, period);
+        let it = 5 * mb.period + 2000;
+        let kind = format!("p{period}");
+        let lg_j = 0.5 * (mb.size - start);
+        let b = offset_text(&mb.nucleus, lg_j, 0.13, 0.07);
+        let a = offset_text(&mb.nucleus, lg_j + 4.0, 400.0, -250.0);
+        for frame in [10, 7] {
+            run_wide_case(&kind, &a, lg_j + 4.0, &b, lg_j, 20.0, it, frame, 500);
+        }
+        let lg_m = mb.size + 0.7;
+        let b = offset_text(&mb.nucleus, lg_m, 0.0, 0.0);
+        let a = offset_text(&mb.nucleus, lg_m + 5.0, 0.11, -0.23);
+        for frame in [10, 7] {
+            run_wide_case(&kind, &a, lg_m + 5.0, &b, lg_m, 0.0, it, frame, 500);
+        }
+    }
 }

@@ -7,6 +7,9 @@
 //! their chains overlap. Each lane has its own reference index `m` (rebasing and BLA steps make
 //! them differ), so `Z_m` is gathered per lane; the arithmetic after that is lane-wise.
 //!
+//! Every lane also carries the derivative `e = s dz/dc` (`e -> 2 z e + s`, `s` the spacing) for
+//! the conditioning test at the sample's end ([`Conditioning`], [`super::perturb`]).
+//!
 //! The lockstep loop does plain perturbation steps only. Everything else happens per sample in
 //! [`handle`], one sample at a time, in the frame's delta type `T` (`f64` or [`FloatExp`](super::FloatExp)):
 //! the start of a sample, escape, the end of the budget, rebasing, BLA steps and, for
@@ -45,7 +48,7 @@
 //! reports steps done).
 
 use super::bla::BlaTable;
-use super::floatexp::{Cx, Real};
+use super::floatexp::{Cx, FloatExp, Real};
 use super::orbit::ReferenceOrbit;
 use crate::kernel::simd::{DeltaLanes, DeltaLockstep};
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape};
@@ -74,10 +77,44 @@ pub fn small_entries(orbit: &ReferenceOrbit) -> Vec<u32> {
 /// What [`handle`] did with a sample.
 #[derive(Debug, Clone, Copy)]
 pub enum Handled {
-    /// Finished: escape, iterations done, glitch.
-    Done(Escape, u32, bool),
-    /// Back to the lockstep loop: `f64` delta, reference index, iteration count.
-    Lockstep([f64; 2], usize, u32),
+    /// Finished: escape, iterations done, glitch, ill-conditioned (see [`Conditioning`]).
+    Done(Escape, u32, bool, bool),
+    /// Back to the lockstep loop: `f64` delta, `f64` derivative `e`, reference index, iteration
+    /// count.
+    Lockstep([f64; 2], [f64; 2], usize, u32),
+}
+
+/// The test for ill-conditioned samples (see [`super::perturb::ILL_CONDITIONED_TOLERANCE`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Conditioning {
+    /// `1 / s^2`, `s` the sample spacing.
+    pub inv_spacing_sq: FloatExp,
+    /// Relative rounding of one step of the number type (`2^-53` for `f64`).
+    pub precision: f64,
+    /// The largest error of `z` at the end allowed, relative to `max(|z|, 1)`.
+    pub tolerance: f64,
+}
+
+impl Conditioning {
+    /// Whether a sample that ended after `n` iterations (escaped, or at the budget) with
+    /// `|z|^2 = norm`, derivative `e = s dz/dc` and offset `δc` from the reference is
+    /// ill-conditioned: `σ |e| >= tolerance max(|z|, 1)` (or `e` not finite), where
+    /// `σ = precision max(|δc| / s, 1) sqrt(n)` estimates in spacings how far from the sample the
+    /// point lies whose orbit was followed.
+    #[inline]
+    pub fn ill<T: Real>(&self, e: Cx<T>, norm: f64, dc: Cx<T>, n: u32) -> bool {
+        let en = e.to_fe().norm_sqr();
+        let r2 = dc.to_fe().norm_sqr() * self.inv_spacing_sq;
+        let r2 = if r2.abs_lt(FloatExp::ONE) {
+            FloatExp::ONE
+        } else {
+            r2
+        };
+        let p2 = self.precision * self.precision * f64::from(n.max(1));
+        let lhs = en * r2 * FloatExp::from_f64(p2);
+        let rhs = FloatExp::from_f64(self.tolerance * self.tolerance * norm.max(1.0));
+        !lhs.is_finite() || !lhs.abs_lt(rhs)
+    }
 }
 
 /// The frame data the engine reads.
@@ -90,6 +127,10 @@ pub struct Frame<'a, T: Real> {
     pub max_iterations: u32,
     /// The SIMD lockstep loop to use (`None`: the portable one; same results either way).
     pub simd: Option<DeltaLockstep>,
+    /// The sample spacing `s` (`e = s dz/dc` grows by `s` per step).
+    pub spacing: T,
+    /// The test for ill-conditioned samples at their end.
+    pub conditioning: Conditioning,
 }
 
 impl<T: Real> Frame<'_, T> {
@@ -127,7 +168,7 @@ pub fn dc_f64<T: Real>(dc: Cx<T>) -> [f64; 2] {
     [flush(dc.re), flush(dc.im)]
 }
 
-/// Takes sample `δc` over at state `(δz, m, n)`: the scalar loop of
+/// Takes sample `δc` over at state `(δz, e, m, n)`: the scalar loop of
 /// [`super::perturb::iterate`], until the sample is done or may go back to lockstep (after at
 /// least one step, at `m != 0`, where no BLA step applies, and for `FloatExp` frames with
 /// `|δz|^2 >= MIN_F64_NORM` and `|Z_m|^2 >= SMALL_Z_NORM`). `steps` counts the steps done.
@@ -136,6 +177,7 @@ pub fn handle<T: Real>(
     frame: &Frame<'_, T>,
     dc: Cx<T>,
     mut dz: Cx<T>,
+    mut e: Cx<T>,
     mut m: usize,
     mut n: u32,
     steps: &mut u64,
@@ -152,14 +194,16 @@ pub fn handle<T: Real>(
         let (x, y) = z.to_f64();
         let norm = x * x + y * y;
         if norm > ESCAPE_RADIUS_SQ {
-            return Handled::Done(Escape::escaped(n, norm), n, false);
+            let ill = frame.conditioning.ill(e, norm, dc, n);
+            return Handled::Done(Escape::escaped(n, norm), n, false, ill);
         }
         if n >= max_iterations {
-            return Handled::Done(Escape::INTERIOR, n, false);
+            let ill = frame.conditioning.ill(e, norm, dc, n);
+            return Handled::Done(Escape::INTERIOR, n, false, ill);
         }
         let mut dn = dz.norm_sqr();
         if !dn.is_finite() {
-            return Handled::Done(Escape::INTERIOR, n, true);
+            return Handled::Done(Escape::INTERIOR, n, true, false);
         }
         let mut zr = zr;
         let zn = if T::EXTENDED {
@@ -181,6 +225,7 @@ pub fn handle<T: Real>(
                     let len = 1u32 << k;
                     if dn.lt(b.r2) && max_iterations - n >= len {
                         dz = b.a.mul(dz).add(b.b.mul(dc));
+                        e = b.a.mul(e).add(b.b.scale(frame.spacing));
                         m += len as usize;
                         n += len;
                         *steps += 1;
@@ -196,17 +241,24 @@ pub fn handle<T: Real>(
             }
         }
         if stepped && m != 0 {
+            let ef = [e.re.to_f64(), e.im.to_f64()];
             if !T::EXTENDED {
-                return Handled::Lockstep([dz.re.to_f64(), dz.im.to_f64()], m, n);
+                return Handled::Lockstep([dz.re.to_f64(), dz.im.to_f64()], ef, m, n);
             }
             let d = dc_f64(dz);
             if d[0] * d[0] + d[1] * d[1] >= MIN_F64_NORM && !frame.is_small(m) {
-                return Handled::Lockstep(d, m, n);
+                return Handled::Lockstep(d, ef, m, n);
             }
         }
         let two_z = Cx {
             re: zr.re.double(),
             im: zr.im.double(),
+        };
+        // e -> 2 z e + s, with z = Z_m + δz before the step (as the lockstep loops do it).
+        let p = z.mul(e);
+        e = Cx {
+            re: p.re.double() + frame.spacing,
+            im: p.im.double(),
         };
         dz = two_z.add(dz).mul(dz).add(dc);
         m += 1;
@@ -217,13 +269,15 @@ pub fn handle<T: Real>(
 }
 
 /// Totals of one row.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct RowStats {
     /// Iterations represented (sum of the samples' final `n`).
     pub iterations: u64,
     /// Perturbation and BLA steps done.
     pub steps: u64,
     pub glitches: u64,
+    /// Samples (indices into the row) that ended ill-conditioned, in the order they ended.
+    pub ill_conditioned: Vec<usize>,
 }
 
 /// The lane state of the lockstep loop.
@@ -232,6 +286,8 @@ struct Lanes<T: Real> {
     dzi: [f64; LANES],
     dcr: [f64; LANES],
     dci: [f64; LANES],
+    er: [f64; LANES],
+    ei: [f64; LANES],
     m: [usize; LANES],
     n: [u32; LANES],
     lim: [u32; LANES],
@@ -248,6 +304,8 @@ impl<T: Real> Lanes<T> {
             dzi: [0.0; LANES],
             dcr: [0.0; LANES],
             dci: [0.0; LANES],
+            er: [0.0; LANES],
+            ei: [0.0; LANES],
             m: [0; LANES],
             n: [0; LANES],
             lim: [u32::MAX; LANES],
@@ -275,19 +333,24 @@ impl<T: Real, D: Fn(usize) -> Cx<T>> Row<'_, '_, T, D> {
         let lanes = &mut self.lanes;
         loop {
             match h {
-                Some(Handled::Lockstep([r, im], m, n)) => {
+                Some(Handled::Lockstep([r, im], [er, ei], m, n)) => {
                     lanes.dzr[i] = r;
                     lanes.dzi[i] = im;
+                    lanes.er[i] = er;
+                    lanes.ei[i] = ei;
                     lanes.m[i] = m;
                     lanes.n[i] = n;
                     lanes.lim[i] = self.frame.limit(m, n);
                     lanes.active[i] = true;
                     return;
                 }
-                Some(Handled::Done(e, n, glitch)) => {
+                Some(Handled::Done(e, n, glitch, ill)) => {
                     self.out[lanes.idx[i]] = e;
                     self.stats.iterations += u64::from(n);
                     self.stats.glitches += u64::from(glitch);
+                    if ill {
+                        self.stats.ill_conditioned.push(lanes.idx[i]);
+                    }
                 }
                 None => {}
             }
@@ -297,6 +360,8 @@ impl<T: Real, D: Fn(usize) -> Cx<T>> Row<'_, '_, T, D> {
                 lanes.dzi[i] = 0.0;
                 lanes.dcr[i] = 0.0;
                 lanes.dci[i] = 0.0;
+                lanes.er[i] = 0.0;
+                lanes.ei[i] = 0.0;
                 lanes.m[i] = 0;
                 lanes.lim[i] = u32::MAX;
                 return;
@@ -312,6 +377,7 @@ impl<T: Real, D: Fn(usize) -> Cx<T>> Row<'_, '_, T, D> {
             h = Some(handle(
                 self.frame,
                 dc,
+                Cx::zero(),
                 Cx::zero(),
                 0,
                 0,
@@ -351,7 +417,11 @@ pub fn run_row<T: Real>(
         if !any {
             break;
         }
-        let (done, flags) = lockstep::<T>(&mut row.lanes, z, bound, frame.simd);
+        let es = dc_f64(Cx {
+            re: frame.spacing,
+            im: T::zero(),
+        })[0];
+        let (done, flags) = lockstep::<T>(&mut row.lanes, z, bound, es, frame.simd);
         for i in 0..LANES {
             if !row.lanes.active[i] {
                 continue;
@@ -366,10 +436,15 @@ pub fn run_row<T: Real>(
                     re: T::from_f64(lanes.dzr[i]),
                     im: T::from_f64(lanes.dzi[i]),
                 };
+                let e = Cx {
+                    re: T::from_f64(lanes.er[i]),
+                    im: T::from_f64(lanes.ei[i]),
+                };
                 let h = handle(
                     frame,
                     lanes.dc[i],
                     dz,
+                    e,
                     lanes.m[i],
                     lanes.n[i],
                     &mut row.stats.steps,
@@ -382,12 +457,14 @@ pub fn run_row<T: Real>(
 }
 
 /// Up to `bound` lockstep steps; returns the steps done and the lanes flagged (bit `i`) before
-/// the next one. Runs on `simd` where given, with the same results.
+/// the next one. `es`: the spacing added to the derivative `e` per step (`f64`, 0 below
+/// `2^-1000`). Runs on `simd` where given, with the same results.
 #[inline(never)]
 fn lockstep<T: Real>(
     lanes: &mut Lanes<T>,
     z: &[[f64; 2]],
     bound: u32,
+    es: f64,
     simd: Option<DeltaLockstep>,
 ) -> (u32, u32) {
     if let Some(simd) = simd {
@@ -400,6 +477,9 @@ fn lockstep<T: Real>(
             dzi: &mut lanes.dzi,
             dcr: &lanes.dcr,
             dci: &lanes.dci,
+            er: &mut lanes.er,
+            ei: &mut lanes.ei,
+            es,
             m: &lanes.m,
             active,
         };
@@ -407,13 +487,20 @@ fn lockstep<T: Real>(
             return r;
         }
     }
-    lockstep_portable(lanes, z, bound)
+    lockstep_portable(lanes, z, bound, es)
 }
 
 /// [`lockstep`] in portable code.
-fn lockstep_portable<T: Real>(lanes: &mut Lanes<T>, z: &[[f64; 2]], bound: u32) -> (u32, u32) {
+fn lockstep_portable<T: Real>(
+    lanes: &mut Lanes<T>,
+    z: &[[f64; 2]],
+    bound: u32,
+    es: f64,
+) -> (u32, u32) {
     let mut dzr = lanes.dzr;
     let mut dzi = lanes.dzi;
+    let mut er = lanes.er;
+    let mut ei = lanes.ei;
     let (dcr, dci) = (lanes.dcr, lanes.dci);
     let m = lanes.m;
     let active = lanes.active;
@@ -430,6 +517,8 @@ fn lockstep_portable<T: Real>(lanes: &mut Lanes<T>, z: &[[f64; 2]], bound: u32) 
         let mut f = [false; LANES];
         let mut nr = [0.0; LANES];
         let mut ni = [0.0; LANES];
+        let mut ner = [0.0; LANES];
+        let mut nei = [0.0; LANES];
         for i in 0..LANES {
             let xr = zr[i] + dzr[i];
             let xi = zi[i] + dzi[i];
@@ -445,6 +534,10 @@ fn lockstep_portable<T: Real>(lanes: &mut Lanes<T>, z: &[[f64; 2]], bound: u32) 
             let ti = (zi[i] + zi[i]) + dzi[i];
             nr[i] = (tr * dzr[i] - ti * dzi[i]) + dcr[i];
             ni[i] = (tr * dzi[i] + ti * dzr[i]) + dci[i];
+            let pr = xr * er[i] - xi * ei[i];
+            let pi = xr * ei[i] + xi * er[i];
+            ner[i] = (pr + pr) + es;
+            nei[i] = pi + pi;
         }
         let mut bits = 0u32;
         for (i, &g) in f.iter().enumerate() {
@@ -456,10 +549,14 @@ fn lockstep_portable<T: Real>(lanes: &mut Lanes<T>, z: &[[f64; 2]], bound: u32) 
         }
         dzr = nr;
         dzi = ni;
+        er = ner;
+        ei = nei;
         s += 1;
     }
     lanes.dzr = dzr;
     lanes.dzi = dzi;
+    lanes.er = er;
+    lanes.ei = ei;
     (s, flags)
 }
 
@@ -492,6 +589,10 @@ mod tests {
             l.dzi[i] = rng.unit() * scale;
             l.dcr[i] = rng.unit() * scale * 1e-3;
             l.dci[i] = rng.unit() * scale * 1e-3;
+            // Derivatives from 2^-600 to 2^399 (some overflow within the bound).
+            let e = 2f64.powi(399 - (rng.next() % 1000) as i32);
+            l.er[i] = rng.unit() * e;
+            l.ei[i] = rng.unit() * e;
             l.m[i] = 1 + (rng.next() as usize) % (len - 400);
             l.active[i] = !rng.next().is_multiple_of(8);
         }
@@ -521,25 +622,34 @@ mod tests {
         for round in 0..2000 {
             let extended = round % 2 == 1;
             let bound = (rng.next() % 300) as u32;
+            let es = if extended { 0.0 } else { 1e-30 };
             for &simd in &impls {
                 let (a, b, ra, rb);
                 if extended {
                     let mut la = lanes::<FloatExp>(&mut Rng(round + 1), z.len());
                     let mut lb = lanes::<FloatExp>(&mut Rng(round + 1), z.len());
-                    ra = lockstep_portable(&mut la, z, bound);
-                    rb = lockstep(&mut lb, z, bound, Some(simd));
-                    (a, b) = ((la.dzr, la.dzi), (lb.dzr, lb.dzi));
+                    ra = lockstep_portable(&mut la, z, bound, es);
+                    rb = lockstep(&mut lb, z, bound, es, Some(simd));
+                    (a, b) = (
+                        (la.dzr, la.dzi, la.er, la.ei),
+                        (lb.dzr, lb.dzi, lb.er, lb.ei),
+                    );
                 } else {
                     let mut la = lanes::<f64>(&mut Rng(round + 1), z.len());
                     let mut lb = lanes::<f64>(&mut Rng(round + 1), z.len());
-                    ra = lockstep_portable(&mut la, z, bound);
-                    rb = lockstep(&mut lb, z, bound, Some(simd));
-                    (a, b) = ((la.dzr, la.dzi), (lb.dzr, lb.dzi));
+                    ra = lockstep_portable(&mut la, z, bound, es);
+                    rb = lockstep(&mut lb, z, bound, es, Some(simd));
+                    (a, b) = (
+                        (la.dzr, la.dzi, la.er, la.ei),
+                        (lb.dzr, lb.dzi, lb.er, lb.ei),
+                    );
                 }
                 assert_eq!(ra, rb, "round {round}, {}", simd.name());
                 let bits = |v: [f64; LANES]| v.map(f64::to_bits);
                 assert_eq!(bits(a.0), bits(b.0), "round {round}, {}", simd.name());
                 assert_eq!(bits(a.1), bits(b.1), "round {round}, {}", simd.name());
+                assert_eq!(bits(a.2), bits(b.2), "round {round}, {}", simd.name());
+                assert_eq!(bits(a.3), bits(b.3), "round {round}, {}", simd.name());
                 flagged += u32::from(ra.1 != 0);
                 stepped += ra.0;
             }

@@ -13,6 +13,10 @@
 //!   and the bilinear approximation.
 //! - Claude Heiland-Allen, "Deep zoom theory and practice (again)", mathr.co.uk (2022): BLA
 //!   tables, merging rule and validity radii, the choice of number types by depth.
+//! - T. J. Dekker, "A floating-point technique for extending the available precision", Numer.
+//!   Math. 18 (1971); D. E. Knuth, TAOCP vol. 2, 4.2.2; Y. Hida, X. S. Li, D. H. Bailey,
+//!   "Library for double-double and quad-double arithmetic" (2008): double-double arithmetic of
+//!   the second pass for ill-conditioned samples ([`dd`]).
 //!
 //! # Number types, chosen per frame
 //!
@@ -34,8 +38,9 @@
 //! segment (frames past the last keyframe use the last keyframe's), computed once at the
 //! precision of the deepest frame that uses it and for the largest iteration budget. A frame
 //! whose offset `|c - cD|` exceeds 1,000 widths (a pan between equal widths, or keyframes far
-//! apart) gets an orbit of its own at its exact center. Orbits are stored as `f64` pairs
-//! (16 bytes per iteration, [`orbit`]); BLA tables are built per frame (their radii depend on the
+//! apart) gets an orbit of its own at its exact center. Orbits are stored as `f64` pairs plus
+//! the next 53 bits of each entry for the double-double pass (32 bytes per iteration,
+//! [`orbit`]); BLA tables are built per frame (their radii depend on the
 //! frame's largest `|δc|`) and freed with the frame's kernel.
 //!
 //! # Glitches
@@ -46,14 +51,18 @@
 //! exceeded `R^2` and `|δz|^2` is not finite (NaN). An infinite `δz` makes `|z_n|^2` infinite,
 //! which is an escape at `n`, not a glitch. A glitch sample is drawn as interior and counted in
 //! [`DeepRenderer::glitches`]; `deep::perturb::tests::glitches_are_counted` forces glitches (NaN
-//! frame offset) to check the counting. Wrong counts that stay finite are *not* detected: the
-//! accuracy tests (`tests/deep_accuracy.rs`, `docs/DEEP.md`) compare samples with direct
-//! fixed-point iteration, and show such misses where the reference escapes early.
+//! frame offset) to check the counting. Samples whose count `f64` deltas cannot determine
+//! (ill-conditioned: a point `1e-12` spacings away escapes tens of iterations earlier or later)
+//! are found from their derivative `dz/dc` and iterated again with more precision
+//! ([`perturb`], "Ill-conditioned samples"): exact, counted in [`DeepRenderer::exact_samples`],
+//! not glitches. The accuracy tests (`tests/deep_accuracy.rs`, `docs/DEEP.md`) compare samples
+//! with direct fixed-point iteration.
 //!
 //! Rows are computed by the lane engine ([`lanes`]): several samples in flight with `f64`
 //! deltas, also in `FloatExp` frames once a delta reaches `2^-500`.
 
 pub mod bla;
+pub mod dd;
 pub mod fixed;
 pub mod floatexp;
 pub mod lanes;
@@ -114,6 +123,9 @@ struct FramePlan {
     key: OrbitKey,
     /// The reference point, at `frac` limbs.
     center: FixedC,
+    /// The reference point at `-log2 spacing + 128` bits, for direct iterations of
+    /// ill-conditioned samples (`center` is its truncation).
+    exact: FixedC,
     frac: usize,
     /// Frame center minus reference point.
     offset: Cx<FloatExp>,
@@ -127,6 +139,7 @@ pub struct DeepRenderer {
     centers: Vec<[String; 2]>,
     orbits: Mutex<HashMap<OrbitKey, Arc<ReferenceOrbit>>>,
     glitches: Mutex<HashMap<u64, Arc<AtomicU64>>>,
+    exact_samples: Mutex<HashMap<u64, Arc<AtomicU64>>>,
     samples_x: u32,
 }
 
@@ -167,6 +180,7 @@ impl DeepRenderer {
             centers,
             orbits: Mutex::new(HashMap::new()),
             glitches: Mutex::new(HashMap::new()),
+            exact_samples: Mutex::new(HashMap::new()),
             samples_x: width * supersample,
         };
         // What each orbit must serve: the finest precision and the largest budget.
@@ -231,16 +245,36 @@ impl DeepRenderer {
             .entry(view.frame)
             .or_default()
             .clone();
+        let exact = self
+            .exact_samples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(view.frame)
+            .or_default()
+            .clone();
         let (sx, sy) = (grid.samples_x, grid.samples_y);
         Some(if plan.extended {
-            Arc::new(PerturbKernel::<FloatExp>::new(
-                orbit, delta, sx, sy, BLA_EPS, glitches,
-            ))
+            Arc::new(
+                PerturbKernel::<FloatExp>::new(orbit, delta, sx, sy, BLA_EPS, glitches)
+                    .with_exact_reference(plan.exact, exact),
+            )
         } else {
-            Arc::new(PerturbKernel::<f64>::new(
-                orbit, delta, sx, sy, BLA_EPS, glitches,
-            ))
+            Arc::new(
+                PerturbKernel::<f64>::new(orbit, delta, sx, sy, BLA_EPS, glitches)
+                    .with_exact_reference(plan.exact, exact),
+            )
         })
+    }
+
+    /// Samples of `frame` iterated again with more precision because `f64` perturbation could not determine their
+    /// escape count (ill-conditioned; see [`perturb::ILL_CONDITIONED_TOLERANCE`]). Exact, not
+    /// glitches.
+    pub fn exact_samples(&self, frame: u64) -> u64 {
+        self.exact_samples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&frame)
+            .map_or(0, |g| g.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Samples of `frame` whose result cannot be trusted (so far; 0 for `f64` frames).
@@ -311,31 +345,35 @@ impl DeepRenderer {
         }
         let bits = (-spacing_log2).ceil().max(0.0) as u64 + GUARD_BITS;
         let frac = Fixed::frac_for_bits(bits);
+        // Direct iterations: 128 bits below the spacing (`PerturbKernel::exact_escape`).
+        let hi = Fixed::frac_for_bits(bits - GUARD_BITS + 128).max(frac);
         let extended = spacing_log2 < FLOATEXP_BELOW_LOG2;
         let (a, b) = self.path.segment_keys(view);
         let ln_w = view.ln_width;
         if a == b {
-            let center = self.parse_center(a, frac)?;
+            let exact = self.parse_center(a, hi)?;
             return Ok(Some(FramePlan {
                 key: OrbitKey::Keyframe(a),
-                center,
+                center: exact.with_frac(frac),
+                exact,
                 frac,
                 offset: Cx::zero(),
                 extended,
             }));
         }
         let (ln_a, ln_b) = (self.path.key_ln_width(a), self.path.key_ln_width(b));
-        let frame_plan = |center: FixedC| FramePlan {
+        let frame_plan = |exact: FixedC| FramePlan {
             key: OrbitKey::Frame(view.frame),
-            center,
+            center: exact.with_frac(frac),
+            exact,
             frac,
             offset: Cx::zero(),
             extended,
         };
         if ln_a == ln_b {
             // A pan: the center moves linearly in the frame number; an orbit per frame.
-            let (ca, cb) = (self.parse_center(a, frac)?, self.parse_center(b, frac)?);
-            let t = Fixed::from_f64(view.center_fraction, frac);
+            let (ca, cb) = (self.parse_center(a, hi)?, self.parse_center(b, hi)?);
+            let t = Fixed::from_f64(view.center_fraction, hi);
             let d = cb.sub(&ca);
             let c = ca.add(&FixedC {
                 re: d.re.mul(&t),
@@ -348,7 +386,7 @@ impl DeepRenderer {
         } else {
             (a, b, ln_a, ln_b)
         };
-        let (cd, cs) = (self.parse_center(d, frac)?, self.parse_center(s, frac)?);
+        let (cd, cs) = (self.parse_center(d, hi)?, self.parse_center(s, hi)?);
         // g = (w - wD) / (wS - wD) = rD expm1(ln w - ln wD) / (1 - rD), rD = wD / wS < 1.
         let r_d = FloatExp::exp(ln_d - ln_s);
         let g = r_d * FloatExp::from_f64((ln_w - ln_d).exp_m1() / -(ln_d - ln_s).exp_m1());
@@ -356,12 +394,13 @@ impl DeepRenderer {
         let offset = diff.scale(g);
         let far = offset.norm().log2_abs() - ln_w / std::f64::consts::LN_2 > 1000f64.log2();
         if far {
-            let c = cd.add(&FixedC::from_fe(offset, frac));
+            let c = cd.add(&FixedC::from_fe(offset, hi));
             return Ok(Some(frame_plan(c)));
         }
         Ok(Some(FramePlan {
             key: OrbitKey::Keyframe(d),
-            center: cd,
+            center: cd.with_frac(frac),
+            exact: cd,
             frac,
             offset,
             extended,

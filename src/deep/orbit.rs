@@ -1,12 +1,15 @@
 //! Reference orbits: `Z_{n+1} = Z_n^2 + C` in fixed point, stored as `f64` pairs.
 //!
 //! The orbit is iterated at the precision of the deepest frame that uses it and then rounded to
-//! `f64` pairs (16 bytes per iteration): perturbation only needs `Z_n` to `f64` precision. `Z_n`
+//! `f64` pairs: perturbation only needs `Z_n` to `f64` precision. The next 53 bits of each entry
+//! are kept beside them for the double-double pass of ill-conditioned samples ([`super::dd`]):
+//! 32 bytes per iteration in all. `Z_n`
 //! values whose both parts lie below `2^-960` (close to a nucleus of a deep minibrot) lose their
 //! relative precision in an `f64`; they are kept exactly, as [`FloatExp`] pairs, in a short
 //! side list that kernels with extended-exponent deltas consult.
 
-use super::fixed::FixedC;
+use super::dd::{DdCx, DdExp};
+use super::fixed::{Fixed, FixedC};
 use super::floatexp::{Cx, FloatExp, Real};
 use crate::kernel::ESCAPE_RADIUS_SQ;
 
@@ -22,6 +25,11 @@ pub struct ReferenceOrbit {
     z: Vec<[f64; 2]>,
     /// Exact values of the entries whose parts are both below [`TINY`], by index.
     tiny: Vec<(u32, Cx<FloatExp>)>,
+    /// The next 53 bits of every entry (`Z_n - z[n]`), for double-double perturbation
+    /// ([`super::dd`]); 0 for the tiny entries, whose next bits are in `tiny_lo`.
+    lo: Vec<[f64; 2]>,
+    /// The next 53 bits of the tiny entries, in the order of `tiny`.
+    tiny_lo: Vec<Cx<FloatExp>>,
     /// Whether the orbit ended by escaping (rather than by reaching its budget).
     escaped: bool,
     /// The budget it was computed for.
@@ -39,15 +47,27 @@ impl ReferenceOrbit {
     ) -> ReferenceOrbit {
         let mut z = Vec::with_capacity(max_iterations as usize + 1);
         let mut tiny = Vec::new();
-        let mut cur = FixedC::zero(center.frac());
+        let mut lo = Vec::with_capacity(max_iterations as usize + 1);
+        let mut tiny_lo = Vec::new();
+        let frac = center.frac();
+        let mut cur = FixedC::zero(frac);
         z.push([0.0, 0.0]);
+        lo.push([0.0, 0.0]);
         let mut escaped = false;
         for n in 1..=max_iterations {
             cur = cur.sqr_add(center);
             let fe = cur.to_fe();
             let (x, y) = (fe.re.to_f64(), fe.im.to_f64());
+            let rest = Cx {
+                re: cur.re.sub(&Fixed::from_fe(fe.re, frac)).to_fe(),
+                im: cur.im.sub(&Fixed::from_fe(fe.im, frac)).to_fe(),
+            };
             if x.abs() < TINY && y.abs() < TINY {
                 tiny.push((n, fe));
+                tiny_lo.push(rest);
+                lo.push([0.0, 0.0]);
+            } else {
+                lo.push([rest.re.to_f64(), rest.im.to_f64()]);
             }
             z.push([x, y]);
             if x * x + y * y > ESCAPE_RADIUS_SQ {
@@ -63,6 +83,8 @@ impl ReferenceOrbit {
             center: center.clone(),
             z,
             tiny,
+            lo,
+            tiny_lo,
             escaped,
             max_iterations,
         }
@@ -121,9 +143,38 @@ impl ReferenceOrbit {
         Cx::from_f64(x, y)
     }
 
-    /// Bytes held by this orbit (entries, side list, reference point).
+    /// The next 53 bits of `Z_n` beyond [`ReferenceOrbit::z_f64`] (0 for the entries below
+    /// [`TINY`], whose exact values [`ReferenceOrbit::z_dd`] gives).
+    #[inline]
+    pub fn z_lo(&self) -> &[[f64; 2]] {
+        &self.lo
+    }
+
+    /// `Z_n` to about 106 bits, for [`super::dd`].
+    pub fn z_dd(&self, n: usize) -> DdCx {
+        let [x, y] = self.z[n];
+        if x.abs() < TINY
+            && y.abs() < TINY
+            && let Ok(i) = self.tiny.binary_search_by_key(&(n as u32), |e| e.0)
+        {
+            let (hi, lo) = (self.tiny[i].1, self.tiny_lo[i]);
+            return DdCx {
+                re: DdExp::from_fe_pair(hi.re, lo.re),
+                im: DdExp::from_fe_pair(hi.im, lo.im),
+            };
+        }
+        let [a, b] = self.lo[n];
+        DdCx {
+            re: DdExp::from_f64_pair(x, a),
+            im: DdExp::from_f64_pair(y, b),
+        }
+    }
+
+    /// Bytes held by this orbit (entries, side lists, reference point).
     pub fn memory_bytes(&self) -> usize {
         self.z.capacity() * 16
+            + self.lo.capacity() * 16
+            + self.tiny_lo.capacity() * std::mem::size_of::<Cx<FloatExp>>()
             + self.tiny.capacity() * std::mem::size_of::<(u32, Cx<FloatExp>)>()
             + 2 * 8 * (self.center.frac() + 1)
     }

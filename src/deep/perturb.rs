@@ -19,14 +19,34 @@
 //! never jumps over an escape: it is only valid while `|δz|` is a tiny fraction of `|Z_m|` and
 //! the reference has not escaped.
 //!
+//! # Ill-conditioned samples
+//!
+//! Every sample also carries `e = s dz/dc` (`s`: the sample spacing; `e -> 2 z e + s` per step,
+//! `e -> A e + B s` per BLA step). `f64` perturbation follows the orbit of a point about
+//! `σ = 2^-53 max(|δc| / s, 1) sqrt(n)` spacings away from the sample; a sample whose
+//! `σ |e_N| >= 10^-3 max(|z_N|, 1)` at its end is *ill-conditioned*
+//! ([`ILL_CONDITIONED_TOLERANCE`]): its count is not determined at that precision (the misses of
+//! `tests/deep_accuracy.rs` before this test existed were all such samples: `|e_N| / |z_N|` of
+//! `1e14` to `1e25`, counts that change by tens to hundreds of iterations between points `1e-12`
+//! spacings apart; docs/DEEP.md). [`PerturbKernel::recompute`] iterates it again from the exact
+//! offset of its point, in double-double perturbation with a double-double BLA table
+//! ([`super::dd`]; the same test with `2^-104` in `σ`), and where that is still
+//! ill-conditioned, directly in
+//! fixed point at `-log2 s + 128` bits. About 0.5% of the samples of deep frames take the second
+//! pass; fixed point is rare (7 of 2,073,600 samples in the 1080p benchmark frame). The result
+//! is exact, so such samples are not glitches; [`super::DeepRenderer::exact_samples`] counts
+//! them.
+//!
 //! A sample counts as a glitch (untrustworthy, reported, never silently drawn) when its delta
 //! stops being finite; with rebasing and the number type chosen per frame this is not expected
 //! to happen, and the tests check that it does not.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use super::bla::BlaTable;
+use super::dd::{self, DdBlaTable, DdCx};
+use super::fixed::{Fixed, FixedC};
 use super::floatexp::{Cx, FloatExp, Real};
 use super::lanes;
 use super::orbit::ReferenceOrbit;
@@ -34,14 +54,21 @@ use crate::kernel::simd::DeltaLockstep;
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, Kernel, SampleGrid};
 
 /// Where a frame's samples lie relative to its reference point, in extended precision.
+///
+/// The sample at offsets `(u, v)` (in samples, `v` downwards) from the frame center lies at
+/// `frame center + s (u cos θ + v sin θ) + i s (u sin θ - v cos θ)`, `s` the spacing and `θ`
+/// the rotation; the two real factors are formed in `f64` (exact up to one rounding each) and
+/// multiplied by `s` in [`FloatExp`]. [`PerturbKernel`] adds the same offset in fixed point when
+/// it recomputes a sample directly, so both see the same point.
 #[derive(Debug, Clone, Copy)]
 pub struct DeltaGrid {
     /// `frame center - reference point`.
     pub offset: Cx<FloatExp>,
-    /// One sample to the right.
-    pub step_x: Cx<FloatExp>,
-    /// One sample down (`-i * step_x`).
-    pub step_y: Cx<FloatExp>,
+    /// The sample spacing `s`.
+    pub step: FloatExp,
+    /// `cos θ`, `sin θ`.
+    pub cos: f64,
+    pub sin: f64,
 }
 
 impl DeltaGrid {
@@ -54,37 +81,44 @@ impl DeltaGrid {
         samples_x: u32,
     ) -> DeltaGrid {
         let step = FloatExp::exp(ln_width) * FloatExp::from_f64(1.0 / f64::from(samples_x));
-        let (s, c) = rotation_deg.to_radians().sin_cos();
-        let step_x = Cx {
-            re: step * FloatExp::from_f64(c),
-            im: step * FloatExp::from_f64(s),
-        };
-        let step_y = Cx {
-            re: step_x.im,
-            im: -step_x.re,
-        };
+        let (sin, cos) = rotation_deg.to_radians().sin_cos();
         DeltaGrid {
             offset,
-            step_x,
-            step_y,
+            step,
+            cos,
+            sin,
+        }
+    }
+
+    /// The sample at offsets `(u, v)` (in samples) minus the frame center.
+    #[inline]
+    pub fn sample_offset(&self, u: f64, v: f64) -> Cx<FloatExp> {
+        let (du, dv) = (u * self.cos + v * self.sin, u * self.sin - v * self.cos);
+        Cx {
+            re: self.step * FloatExp::from_f64(du),
+            im: self.step * FloatExp::from_f64(dv),
         }
     }
 
     /// `δc` of the sample at offsets `(u, v)` (in samples) from the frame center.
     #[inline]
     pub fn delta(&self, u: f64, v: f64) -> Cx<FloatExp> {
-        let (u, v) = (FloatExp::from_f64(u), FloatExp::from_f64(v));
-        self.offset
-            .add(self.step_x.scale(u))
-            .add(self.step_y.scale(v))
+        self.offset.add(self.sample_offset(u, v))
     }
 
     /// An upper bound of `|δc|` over a `samples_x` x `samples_y` grid.
     pub fn max_delta(&self, samples_x: u32, samples_y: u32) -> FloatExp {
         let (hx, hy) = (0.5 * f64::from(samples_x), 0.5 * f64::from(samples_y));
-        let corner = (hx * hx + hy * hy).sqrt();
-        self.offset.norm() + self.step_x.norm() * FloatExp::from_f64(corner)
+        // (1 + 1e-15: the factors of `sample_offset` are rounded in f64.)
+        let corner = (hx * hx + hy * hy).sqrt() * (1.0 + 1e-15);
+        self.offset.norm() + self.step * FloatExp::from_f64(corner)
     }
+}
+
+/// Fraction limbs of direct iterations for the frame of `grid`: `-log2 spacing + 128` bits.
+fn exact_frac(grid: &DeltaGrid) -> usize {
+    let bits = (-grid.step.log2_abs()).ceil().max(0.0) as u64 + 128;
+    Fixed::frac_for_bits(bits)
 }
 
 /// Outcome of one sample.
@@ -96,27 +130,35 @@ pub struct SampleResult {
     /// Perturbation steps plus BLA steps actually computed.
     pub steps: u64,
     pub glitch: bool,
+    /// The sample ended ill-conditioned ([`lanes::Conditioning`]): its count needs more
+    /// precision ([`PerturbKernel::recompute`]).
+    pub ill_conditioned: bool,
 }
 
-/// Iterates one sample with delta type `T`.
+/// Iterates one sample with delta type `T`; `spacing` and `conditioning` as in
+/// [`lanes::Frame`].
 #[inline(never)]
 pub fn iterate<T: Real>(
     orbit: &ReferenceOrbit,
     table: &BlaTable<T>,
     dc: Cx<T>,
     max_iterations: u32,
+    spacing: T,
+    conditioning: &lanes::Conditioning,
 ) -> SampleResult {
     let last = orbit.len() - 1;
     let levels = table.levels() as u32;
     let mut dz = Cx::<T>::zero();
+    let mut e = Cx::<T>::zero();
     let mut m = 0usize;
     let mut n = 0u32;
     let mut steps = 0u64;
-    let done = |escape, n: u32, steps, glitch| SampleResult {
+    let done = |escape, n: u32, steps, glitch, ill| SampleResult {
         escape,
         iterations: u64::from(n),
         steps,
         glitch,
+        ill_conditioned: ill,
     };
     loop {
         let zr = orbit.z_at::<T>(m);
@@ -124,14 +166,16 @@ pub fn iterate<T: Real>(
         let (x, y) = z.to_f64();
         let norm = x * x + y * y;
         if norm > ESCAPE_RADIUS_SQ {
-            return done(Escape::escaped(n, norm), n, steps, false);
+            let ill = conditioning.ill(e, norm, dc, n);
+            return done(Escape::escaped(n, norm), n, steps, false, ill);
         }
         if n >= max_iterations {
-            return done(Escape::INTERIOR, n, steps, false);
+            let ill = conditioning.ill(e, norm, dc, n);
+            return done(Escape::INTERIOR, n, steps, false, ill);
         }
         let mut dn = dz.norm_sqr();
         if !dn.is_finite() {
-            return done(Escape::INTERIOR, n, steps, true);
+            return done(Escape::INTERIOR, n, steps, true, false);
         }
         let mut zr = zr;
         // |z|^2 is `norm` for f64 deltas; FloatExp needs its own (norm may underflow).
@@ -156,6 +200,7 @@ pub fn iterate<T: Real>(
                     let len = 1u32 << k;
                     if dn.lt(b.r2) && max_iterations - n >= len {
                         dz = b.a.mul(dz).add(b.b.mul(dc));
+                        e = b.a.mul(e).add(b.b.scale(spacing));
                         m += len as usize;
                         n += len;
                         steps += 1;
@@ -173,12 +218,39 @@ pub fn iterate<T: Real>(
             re: zr.re.double(),
             im: zr.im.double(),
         };
+        let p = z.mul(e);
+        e = Cx {
+            re: p.re.double() + spacing,
+            im: p.im.double(),
+        };
         dz = two_z.add(dz).mul(dz).add(dc);
         m += 1;
         n += 1;
         steps += 1;
     }
 }
+
+/// The error of `z` at a sample's end, relative to `max(|z|, 1)`, above which the sample is
+/// iterated again with more precision.
+///
+/// Perturbation follows the orbit of a point some `σ` spacings away from the sample: each step
+/// rounds `δz` relatively by about `ε` (`2^-53` for `f64`), and as long as `δz ≈ δc dz/dc` that
+/// is a shift of `c` by `ε |δc|`; over `n` steps the shifts add up like a random walk. So
+/// `σ ≈ ε max(|δc| / s, 1) sqrt(n)` (`s`: the spacing); measured for the samples of
+/// `tests/deep_accuracy.rs` (24 samples across, `|δc| <= 15 s`, `n ≈ 2,000`): `1e-13.5` to
+/// `1e-12.8` spacings (`tests/deep_explore.rs diagnose_misses`), against `5e-14` from the
+/// formula. A shift of `c` by `σ` spacings moves `z_n` by about `σ |e_n|` (`e = s dz/dc`), so
+/// with `σ |e_N| < 1e-3 max(|z_N|, 1)` the escape count holds unless `|z_N|` lies that close
+/// to the escape radius (then it is off by one). Samples above that are ill-conditioned: their
+/// counts change by tens to hundreds of iterations between points `1e-12` spacings apart
+/// (docs/DEEP.md), so `f64` deltas cannot give them; [`PerturbKernel::recompute`] does.
+pub const ILL_CONDITIONED_TOLERANCE: f64 = 1e-3;
+
+/// Relative rounding of one perturbation step in `f64` (and in [`FloatExp`]).
+pub const F64_PRECISION: f64 = 1.0 / (1u64 << 53) as f64;
+
+/// Relative rounding of one step in [`super::dd::DdExp`] (about 104 bits).
+pub const DD_PRECISION: f64 = F64_PRECISION * F64_PRECISION * 4.0;
 
 /// A frame's perturbation kernel.
 pub struct PerturbKernel<T: Real> {
@@ -187,6 +259,18 @@ pub struct PerturbKernel<T: Real> {
     grid: DeltaGrid,
     glitches: Arc<AtomicU64>,
     steps: AtomicU64,
+    /// The reference point at the precision of direct iterations (`-log2 spacing + 128` bits).
+    exact_reference: FixedC,
+    /// [`ILL_CONDITIONED_TOLERANCE`] (other values in tests).
+    tolerance: f64,
+    /// Samples iterated again (ill-conditioned ones), in [`super::dd`] or directly.
+    exact_samples: Arc<AtomicU64>,
+    /// Of those, samples iterated directly in fixed point.
+    fixed_samples: AtomicU64,
+    /// `|δc|` bound of the frame, and the double-double BLA table, built for the first
+    /// ill-conditioned sample.
+    max_dc: FloatExp,
+    dd_table: OnceLock<DdBlaTable>,
     /// Orbit indices stepped in `FloatExp` even when the delta fits `f64` (`FloatExp` frames).
     small: Vec<u32>,
     /// The SIMD lockstep loop of [`lanes`], where the CPU has one.
@@ -223,15 +307,125 @@ impl<T: Real> PerturbKernel<T> {
         } else {
             Vec::new()
         };
+        let frac = exact_frac(&grid).max(orbit.frac());
+        let exact_reference = orbit.center().with_frac(frac);
         PerturbKernel {
             orbit,
             table,
             grid,
             glitches,
             steps: AtomicU64::new(0),
+            exact_reference,
+            tolerance: ILL_CONDITIONED_TOLERANCE,
+            exact_samples: Arc::default(),
+            fixed_samples: AtomicU64::new(0),
+            max_dc: grid.max_delta(samples_x, samples_y),
+            dd_table: OnceLock::new(),
             small,
             simd: DeltaLockstep::detect(),
         }
+    }
+
+    /// This kernel with the reference point given more exactly than the orbit's (`reference`
+    /// must be the same point: the orbit's center is a truncation of it), and a counter of the
+    /// samples iterated directly.
+    pub fn with_exact_reference(mut self, reference: FixedC, counter: Arc<AtomicU64>) -> Self {
+        let frac = exact_frac(&self.grid).max(reference.frac());
+        self.exact_reference = reference.with_frac(frac);
+        self.exact_samples = counter;
+        self
+    }
+
+    /// This kernel with another tolerance for ill-conditioned samples (0: every sample is
+    /// iterated again, and every one of those directly; for tests).
+    pub fn with_tolerance(mut self, tolerance: f64) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Samples iterated again (ill-conditioned) so far, in double-double or directly.
+    pub fn exact_samples(&self) -> u64 {
+        self.exact_samples.load(Ordering::Relaxed)
+    }
+
+    /// Of [`PerturbKernel::exact_samples`], those iterated directly in fixed point.
+    pub fn fixed_samples(&self) -> u64 {
+        self.fixed_samples.load(Ordering::Relaxed)
+    }
+
+    /// The test for ill-conditioned samples at relative rounding `precision`.
+    fn conditioning(&self, precision: f64) -> lanes::Conditioning {
+        lanes::Conditioning {
+            inv_spacing_sq: (self.grid.step * self.grid.step).recip(),
+            precision,
+            tolerance: self.tolerance,
+        }
+    }
+
+    /// The sample at offsets `(u, v)` from the frame center: reference point + frame offset +
+    /// sample offset, added in fixed point at `-log2 spacing + 128` bits.
+    fn exact_point(&self, u: f64, v: f64) -> FixedC {
+        let frac = self.exact_reference.frac();
+        self.exact_reference
+            .add(&FixedC::from_fe(self.grid.offset, frac))
+            .add(&FixedC::from_fe(self.grid.sample_offset(u, v), frac))
+    }
+
+    /// An ill-conditioned sample again: perturbation in double-double ([`super::dd`]) from the
+    /// exact offset of the sample's point to the orbit's reference point, and where that is
+    /// still ill-conditioned, direct fixed-point iteration of the point
+    /// ([`PerturbKernel::exact_escape`]).
+    pub fn recompute(&self, u: f64, v: f64, max_iterations: u32) -> Escape {
+        self.exact_samples.fetch_add(1, Ordering::Relaxed);
+        let r = self.recompute_dd(u, v, max_iterations);
+        if !r.ill_conditioned {
+            return r.escape;
+        }
+        self.fixed_samples.fetch_add(1, Ordering::Relaxed);
+        self.exact_escape(u, v, max_iterations)
+    }
+
+    /// The double-double pass of [`PerturbKernel::recompute`].
+    fn recompute_dd(&self, u: f64, v: f64, max_iterations: u32) -> dd::DdResult {
+        let c = self.exact_point(u, v);
+        let d = c.sub(&self.orbit.center().with_frac(c.frac()));
+        let dc = DdCx {
+            re: dd::of_fixed(&d.re),
+            im: dd::of_fixed(&d.im),
+        };
+        let dc_fe = dc.to_fe();
+        let cond = self.conditioning(DD_PRECISION);
+        let table = self
+            .dd_table
+            .get_or_init(|| DdBlaTable::build(&self.orbit, self.max_dc));
+        dd::iterate(
+            &self.orbit,
+            table,
+            dc,
+            max_iterations,
+            self.grid.step,
+            |e, norm, n| cond.ill(e, norm, dc_fe, n),
+        )
+    }
+
+    /// Direct fixed-point iteration of the sample at offsets `(u, v)` from the frame center:
+    /// reference point + frame offset + sample offset, all added in fixed point at
+    /// `-log2 spacing + 128` bits (the point the perturbation follows).
+    pub fn exact_escape(&self, u: f64, v: f64, max_iterations: u32) -> Escape {
+        let c = self.exact_point(u, v);
+        let frac = c.frac();
+        let mut z = FixedC::zero(frac);
+        for n in 0..=max_iterations {
+            let norm = z.norm_sqr_f64();
+            if norm > ESCAPE_RADIUS_SQ {
+                return Escape::escaped(n, norm);
+            }
+            if n == max_iterations {
+                break;
+            }
+            z = z.sqr_add(&c);
+        }
+        Escape::INTERIOR
     }
 
     /// This kernel with the portable lockstep loop of [`lanes`] instead of the SIMD one (same
@@ -246,10 +440,18 @@ impl<T: Real> PerturbKernel<T> {
         self.simd.map_or("portable", DeltaLockstep::name)
     }
 
-    /// One sample at offsets `(u, v)` (in samples) from the frame center.
+    /// One sample at offsets `(u, v)` (in samples) from the frame center, by perturbation only
+    /// (an ill-conditioned result is flagged, not recomputed).
     pub fn sample(&self, u: f64, v: f64, max_iterations: u32) -> SampleResult {
         let dc = Cx::<T>::from_fe(self.grid.delta(u, v));
-        iterate(&self.orbit, &self.table, dc, max_iterations)
+        iterate(
+            &self.orbit,
+            &self.table,
+            dc,
+            max_iterations,
+            T::from_fe(self.grid.step),
+            &self.conditioning(F64_PRECISION),
+        )
     }
 
     /// One row the way the colleague's first kernel did it: one sample at a time through
@@ -266,7 +468,11 @@ impl<T: Real> PerturbKernel<T> {
         let mut iterations = 0;
         for (sx, slot) in (0u32..).zip(out.iter_mut()) {
             let r = self.sample(grid.u(sx), v, max_iterations);
-            *slot = r.escape;
+            *slot = if r.ill_conditioned {
+                self.recompute(grid.u(sx), v, max_iterations)
+            } else {
+                r.escape
+            };
             iterations += r.iterations;
         }
         iterations
@@ -282,9 +488,9 @@ impl<T: Real> PerturbKernel<T> {
         self.steps.load(Ordering::Relaxed)
     }
 
-    /// Bytes of the BLA table.
+    /// Bytes of the BLA tables (the double-double one once built).
     pub fn table_bytes(&self) -> usize {
-        self.table.memory_bytes()
+        self.table.memory_bytes() + self.dd_table.get().map_or(0, DdBlaTable::memory_bytes)
     }
 }
 
@@ -311,12 +517,17 @@ impl<T: Real> Kernel for PerturbKernel<T> {
             small: &self.small,
             max_iterations,
             simd: self.simd,
+            spacing: T::from_fe(self.grid.step),
+            conditioning: self.conditioning(F64_PRECISION),
         };
         let stats = lanes::run_row(
             &frame,
             |i| Cx::<T>::from_fe(self.grid.delta(grid.u(i as u32), v)),
             out,
         );
+        for &i in &stats.ill_conditioned {
+            out[i] = self.recompute(grid.u(i as u32), v, max_iterations);
+        }
         let (iterations, steps, glitches) = (stats.iterations, stats.steps, stats.glitches);
         self.steps.fetch_add(steps, Ordering::Relaxed);
         if glitches > 0 {
@@ -362,6 +573,56 @@ mod tests {
                 let k = PerturbKernel::<f64>::new(orbit(), delta, 20, 2, 1e-16, glitches);
                 k.escape_row(&grid, 0, 3000, &mut row);
                 assert_eq!(k.glitches(), if nan { 20 } else { 0 });
+            }
+        }
+    }
+
+    /// The double-double pass gives the direct fixed-point counts, for an `f64` frame (1e-30)
+    /// and a `FloatExp` frame (1e-300, where it starts in `DdExp` and goes on in plain
+    /// double-double), offset from the reference and turned, near the Misiurewicz point
+    /// `M(24,2)` (so that the samples' counts differ).
+    #[test]
+    fn double_double_pass_matches_direct_iteration() {
+        let frac = 20;
+        let start = FixedC {
+            re: Fixed::parse("-0.74329189085243019", frac).unwrap(),
+            im: Fixed::parse("0.13124055230879761", frac).unwrap(),
+        };
+        let (m, _) = crate::deep::locate::newton(&start, 24, 2, 100).unwrap();
+        for (depth, max, extended) in [(30.0, 3000, false), (300.0, 13000, true)] {
+            let ln_w = -depth * std::f64::consts::LN_10;
+            let near = FixedC::from_fe(
+                Cx {
+                    re: FloatExp::exp(ln_w) * FloatExp::from_f64(0.17),
+                    im: FloatExp::exp(ln_w) * FloatExp::from_f64(0.11),
+                },
+                frac,
+            );
+            let orbit = Arc::new(ReferenceOrbit::compute(&m.add(&near), max, &mut |_| {}));
+            let off = FloatExp::exp(ln_w) * FloatExp::from_f64(0.3);
+            let delta = DeltaGrid::new(Cx { re: off, im: off }, ln_w, 33.0, 24);
+            let check = |rec: &dyn Fn(f64, f64) -> (dd::DdResult, Escape)| {
+                let (mut ill, mut counts) = (0, Vec::new());
+                for k in 0..24 {
+                    let (u, v) = (f64::from(k) - 11.5, f64::from(k % 5) - 2.5);
+                    let (r, want) = rec(u, v);
+                    ill += u32::from(r.ill_conditioned);
+                    counts.push(want.n);
+                    if !r.ill_conditioned {
+                        assert_eq!(r.escape.n, want.n, "1e-{depth} sample {k}");
+                    }
+                }
+                counts.sort_unstable();
+                counts.dedup();
+                assert!(ill <= 2, "{ill} ill-conditioned");
+                assert!(counts.len() > 8, "{} counts", counts.len());
+            };
+            if extended {
+                let k = PerturbKernel::<FloatExp>::new(orbit, delta, 24, 8, 1e-16, Arc::default());
+                check(&|u, v| (k.recompute_dd(u, v, max), k.exact_escape(u, v, max)));
+            } else {
+                let k = PerturbKernel::<f64>::new(orbit, delta, 24, 8, 1e-16, Arc::default());
+                check(&|u, v| (k.recompute_dd(u, v, max), k.exact_escape(u, v, max)));
             }
         }
     }

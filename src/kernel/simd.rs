@@ -682,13 +682,18 @@ mod tests {
 }
 
 /// The state of the perturbation lockstep loop of [`crate::deep::lanes`]: eight lanes of `f64`
-/// deltas `δz`, their `δc`, their reference indices `m`, and the active lanes (bit `i`).
+/// deltas `δz`, their `δc`, their reference indices `m`, the active lanes (bit `i`), and the
+/// derivatives `e = s dz/dc` (`s`: the sample spacing, `es`: its `f64` value, 0 when below the
+/// `f64` range) that the deep kernel uses to find ill-conditioned samples.
 #[derive(Debug)]
 pub struct DeltaLanes<'a> {
     pub dzr: &'a mut [f64; 8],
     pub dzi: &'a mut [f64; 8],
     pub dcr: &'a [f64; 8],
     pub dci: &'a [f64; 8],
+    pub er: &'a mut [f64; 8],
+    pub ei: &'a mut [f64; 8],
+    pub es: f64,
     pub m: &'a [usize; 8],
     pub active: u32,
 }
@@ -747,8 +752,9 @@ impl DeltaLockstep {
         }
     }
 
-    /// Up to `bound` lockstep steps, `δz -> ((2 Z_{m+s} + δz) δz + δc)` in every lane, from
-    /// `s = 0` on; returns the steps done and the active lanes flagged (bit `i`) before the next
+    /// Up to `bound` lockstep steps, `δz -> ((2 Z_{m+s} + δz) δz + δc)` and
+    /// `e -> (2 ((z_r e_r - z_i e_i) + i (z_r e_i + z_i e_r)) + es)` in every lane, from `s = 0`
+    /// on; returns the steps done and the active lanes flagged (bit `i`) before the next
     /// one: `!(|z|^2 <= R^2)`, `|z|^2 < |δz|^2`, and with `extended`, `|δz|^2 < min_norm`, where
     /// `z = Z_{m+s} + δz`. `None` (nothing done) when some lane's `m + bound` exceeds `z.len()`.
     pub fn run(
@@ -835,6 +841,9 @@ mod x86_delta {
             let mut dzi = _mm512_loadu_pd(lanes.dzi.as_ptr());
             let dcr = _mm512_loadu_pd(lanes.dcr.as_ptr());
             let dci = _mm512_loadu_pd(lanes.dci.as_ptr());
+            let mut er = _mm512_loadu_pd(lanes.er.as_ptr());
+            let mut ei = _mm512_loadu_pd(lanes.ei.as_ptr());
+            let es = _mm512_set1_pd(lanes.es);
             let mut idx = _mm512_loadu_si512(first.as_ptr().cast());
             let two = _mm512_set1_epi64(2);
             let one = _mm512_set1_epi64(1);
@@ -869,6 +878,10 @@ mod x86_delta {
                     _mm512_add_pd(_mm512_mul_pd(tr, dzi), _mm512_mul_pd(ti, dzr)),
                     dci,
                 );
+                let pr = _mm512_sub_pd(_mm512_mul_pd(xr, er), _mm512_mul_pd(xi, ei));
+                let pi = _mm512_add_pd(_mm512_mul_pd(xr, ei), _mm512_mul_pd(xi, er));
+                er = _mm512_add_pd(_mm512_add_pd(pr, pr), es);
+                ei = _mm512_add_pd(pi, pi);
                 dzr = nr;
                 dzi = ni;
                 idx = _mm512_add_epi64(idx, two);
@@ -876,6 +889,8 @@ mod x86_delta {
             }
             _mm512_storeu_pd(lanes.dzr.as_mut_ptr(), dzr);
             _mm512_storeu_pd(lanes.dzi.as_mut_ptr(), dzi);
+            _mm512_storeu_pd(lanes.er.as_mut_ptr(), er);
+            _mm512_storeu_pd(lanes.ei.as_mut_ptr(), ei);
             (s, flags)
         }
     }
@@ -906,6 +921,9 @@ mod x86_delta {
             let mut dzi = [p(lanes.dzi, 0), p(lanes.dzi, 1)];
             let dcr = [p(lanes.dcr, 0), p(lanes.dcr, 1)];
             let dci = [p(lanes.dci, 0), p(lanes.dci, 1)];
+            let mut er = [p(lanes.er, 0), p(lanes.er, 1)];
+            let mut ei = [p(lanes.ei, 0), p(lanes.ei, 1)];
+            let es = _mm256_set1_pd(lanes.es);
             let mut idx = [
                 _mm256_loadu_si256(first.as_ptr().cast()),
                 _mm256_loadu_si256(first.as_ptr().add(4).cast()),
@@ -920,6 +938,8 @@ mod x86_delta {
                 let mut g = 0u32;
                 let mut nr = dzr;
                 let mut ni = dzi;
+                let mut ner = er;
+                let mut nei = ei;
                 for h in 0..2 {
                     let zr = _mm256_i64gather_pd::<8>(base, idx[h]);
                     let zi = _mm256_i64gather_pd::<8>(base, _mm256_add_epi64(idx[h], one));
@@ -946,6 +966,11 @@ mod x86_delta {
                         _mm256_add_pd(_mm256_mul_pd(tr, di), _mm256_mul_pd(ti, dr)),
                         dci[h],
                     );
+                    let (a, b) = (er[h], ei[h]);
+                    let pr = _mm256_sub_pd(_mm256_mul_pd(xr, a), _mm256_mul_pd(xi, b));
+                    let pi = _mm256_add_pd(_mm256_mul_pd(xr, b), _mm256_mul_pd(xi, a));
+                    ner[h] = _mm256_add_pd(_mm256_add_pd(pr, pr), es);
+                    nei[h] = _mm256_add_pd(pi, pi);
                 }
                 g &= active;
                 if g != 0 {
@@ -954,12 +979,16 @@ mod x86_delta {
                 }
                 dzr = nr;
                 dzi = ni;
+                er = ner;
+                ei = nei;
                 idx = [_mm256_add_epi64(idx[0], two), _mm256_add_epi64(idx[1], two)];
                 s += 1;
             }
             for h in 0..2 {
                 _mm256_storeu_pd(lanes.dzr.as_mut_ptr().add(4 * h), dzr[h]);
                 _mm256_storeu_pd(lanes.dzi.as_mut_ptr().add(4 * h), dzi[h]);
+                _mm256_storeu_pd(lanes.er.as_mut_ptr().add(4 * h), er[h]);
+                _mm256_storeu_pd(lanes.ei.as_mut_ptr().add(4 * h), ei[h]);
             }
             (s, flags)
         }

@@ -18,8 +18,10 @@
 //! **The render log.** Each rendered frame appends one JSON line to `render-log.jsonl` in the
 //! output folder: `frame`, `seconds` (wall time since the previous frame was handed out),
 //! `cpu_seconds` (thread-seconds spent on its bands), `iterations`, `mean_escape`,
-//! `max_escape`, `interior_share`, `max_iterations`, `kernel` and `glitches` (samples of a
-//! deep frame whose perturbation result could not be trusted). A frame rendered again after an
+//! `max_escape`, `interior_share`, `max_iterations`, `kernel`, `glitches` (samples of a
+//! deep frame whose perturbation result could not be trusted: drawn as interior) and
+//! `exact_samples` (samples of a deep frame found ill-conditioned and iterated again in higher
+//! precision: exact, not glitches; see docs/DEEP.md). A frame rendered again after an
 //! interruption appears again. A warning is printed once when a frame suggests that
 //! max_iterations is too low; see [`budget_looks_low`].
 
@@ -549,6 +551,7 @@ impl Plan {
                         now.duration_since(last_out).as_secs_f64(),
                         kernels.name_of(number).unwrap_or("unknown"),
                         frame_glitches,
+                        kernels.exact_samples(number),
                     )?;
                     last_out = now;
                 }
@@ -738,6 +741,12 @@ impl RunKernels {
     pub fn glitches(&self, frame: u64) -> u64 {
         self.deep.as_ref().map_or(0, |d| d.glitches(frame))
     }
+
+    /// Ill-conditioned samples of deep frame `frame` iterated again in higher precision (0 for
+    /// `f64` frames).
+    pub fn exact_samples(&self, frame: u64) -> u64 {
+        self.deep.as_ref().map_or(0, |d| d.exact_samples(frame))
+    }
 }
 
 impl std::fmt::Debug for RunKernels {
@@ -889,12 +898,13 @@ impl RenderLog {
         seconds: f64,
         kernel: &str,
         glitches: u64,
+        exact_samples: u64,
     ) -> Result<()> {
         let s = &frame.stats;
         let line = format!(
             "{{\"frame\":{},\"seconds\":{},\"cpu_seconds\":{},\"iterations\":{},\
              \"mean_escape\":{},\"max_escape\":{},\"interior_share\":{},\"max_iterations\":{},\
-             \"kernel\":\"{}\",\"glitches\":{}}}\n",
+             \"kernel\":\"{}\",\"glitches\":{},\"exact_samples\":{}}}\n",
             frame.job.view.frame,
             json_number(seconds),
             json_number(frame.cpu_seconds),
@@ -904,7 +914,8 @@ impl RenderLog {
             json_number(s.interior_share()),
             frame.job.view.max_iterations,
             kernel.escape_default(),
-            glitches
+            glitches,
+            exact_samples
         );
         self.file
             .write_all(line.as_bytes())

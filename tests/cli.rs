@@ -322,3 +322,43 @@ fn every_scene_in_the_scenes_folder_is_valid() {
         "expected at least three example scenes, found {count}"
     );
 }
+
+/// Deep frames log, per frame, the samples they iterated again in higher precision
+/// (ill-conditioned, exact) apart from glitches (untrusted); shallow frames log 0 of each.
+#[test]
+fn deep_frames_log_their_exact_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("deep");
+    zoomgen()
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/deep-spiral.toml"))
+        .args(["--frames", "0", "--size", "160x90", "-q", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    zoomgen()
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/deep-spiral.toml"))
+        .args(["--frames", "900", "--size", "160x90", "-q", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let log = fs::read_to_string(out.join("render-log.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    let (shallow, deep) = (&lines[0], &lines[1]);
+    assert_eq!(shallow["frame"], 0);
+    assert_eq!(shallow["exact_samples"], 0, "{log}");
+    assert_eq!(deep["frame"], 900);
+    assert!(
+        deep["kernel"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("perturb")),
+        "{log}"
+    );
+    assert_eq!(deep["glitches"], 0, "{log}");
+    // About 0.5% of a deep frame's samples are ill-conditioned (docs/DEEP.md).
+    let exact = deep["exact_samples"].as_u64().unwrap();
+    assert!(exact > 0 && exact < 160 * 90 / 20, "{log}");
+}

@@ -505,6 +505,7 @@ fn the_render_log_has_one_line_per_frame_and_warns_about_low_budgets() {
         assert!(l["max_escape"].as_u64().is_some());
         assert!(l["kernel"].as_str().is_some_and(|k| !k.is_empty()));
         assert_eq!(l["glitches"], 0);
+        assert_eq!(l["exact_samples"], 0);
     }
     // A scene with enough iterations does not warn.
     let scene = self::scene(dir.path(), "ok.toml", SCENE);

@@ -58,6 +58,15 @@
 //! not glitches. The accuracy tests (`tests/deep_accuracy.rs`, `docs/DEEP.md`) compare samples
 //! with direct fixed-point iteration.
 //!
+//! # Exact points
+//!
+//! Every deep frame has an exact geometry ([`exact`], [`FrameGeometry`]): its center and width
+//! in fixed point (a keyframe's decimal text at a keyframe's frame, otherwise the path's values
+//! converted exactly), its spacing `width / samples_x`, and the `f64` cos and sin of its
+//! rotation. The first pass's `f64`/[`FloatExp`] deltas are rounded from it; the second pass and
+//! the fixed-point fallback iterate its exact points, and `--data` writes it in the OpenEXR
+//! header (`src/exr.rs`), so a checker computes the same points from the header.
+//!
 //! Rows are computed by the lane engine ([`lanes`]): several samples in flight with `f64`
 //! deltas, also in `FloatExp` frames once a delta reaches `2^-500`.
 

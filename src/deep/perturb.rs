@@ -28,11 +28,10 @@
 //! ([`ILL_CONDITIONED_TOLERANCE`]): its count is not determined at that precision (the misses of
 //! `tests/deep_accuracy.rs` before this test existed were all such samples: `|e_N| / |z_N|` of
 //! `1e14` to `1e25`, counts that change by tens to hundreds of iterations between points `1e-12`
-//! spacings apart; docs/DEEP.md). [`PerturbKernel::recompute`] iterates it again from the exact
-//! offset of its point, in double-double perturbation with a double-double BLA table
-//! ([`super::dd`]; the same test with `2^-104` in `σ`), and where that is still
-//! ill-conditioned, directly in
-//! fixed point at `-log2 s + 128` bits. About 0.5% of the samples of deep frames take the second
+//! spacings apart; docs/DEEP.md). [`PerturbKernel::recompute`] iterates it again at the exact
+//! point of the mapping ([`FrameGeometry::point`]), in double-double perturbation with a
+//! double-double BLA table ([`super::dd`]; the same test with `2^-104` in `σ`), and where that
+//! is still ill-conditioned, directly in fixed point at `-log2 s + 128` bits. About 0.5% of the samples of deep frames take the second
 //! pass; fixed point is rare (7 of 2,073,600 samples in the 1080p benchmark frame). The result
 //! is exact, so such samples are not glitches; [`super::DeepRenderer::exact_samples`] counts
 //! them.
@@ -59,8 +58,9 @@ use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, Kernel, SampleGrid};
 /// The sample at offsets `(u, v)` (in samples, `v` downwards) from the frame center lies at
 /// `frame center + s (u cos θ + v sin θ) + i s (u sin θ - v cos θ)`, `s` the spacing and `θ`
 /// the rotation; the two real factors are formed in `f64` (exact up to one rounding each) and
-/// multiplied by `s` in [`FloatExp`]. [`PerturbKernel`] adds the same offset in fixed point when
-/// it recomputes a sample directly, so both see the same point.
+/// multiplied by `s` in [`FloatExp`]. That is the first pass's point, within about `2^-53`
+/// relative of the exact one; the second pass ([`PerturbKernel::recompute`]) iterates the exact
+/// point of the frame's [`FrameGeometry`] instead.
 #[derive(Debug, Clone, Copy)]
 pub struct DeltaGrid {
     /// `frame center - reference point`.

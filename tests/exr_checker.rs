@@ -269,3 +269,37 @@ fn deep_escape_data_matches_direct_iteration_of_the_header_points() {
         "only {equal} of {checked} equal"
     );
 }
+
+/// Plain `f64` frames write the exact decimal expansions of the `f64` values they use.
+#[test]
+fn shallow_headers_are_exact_f64_expansions() {
+    let scene = format!(
+        "[video]\nwidth = {W}\nheight = {H}\nfps = 30\nframes = 1\n\
+         [render]\nmax_iterations = 200\nsupersample = 1\n\
+         [color]\npalette = [\"#000000\", \"#ffffff\"]\ncycle = 64.0\n\
+         [[keyframe]]\nframe = 0\ncenter = [\"-0.75\", \"0.1\"]\nwidth = 3.5\nrotation = 30.0\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shallow.toml");
+    fs::write(&path, scene).unwrap();
+    let out = dir.path().join("out");
+    Command::cargo_bin("zoomgen")
+        .unwrap()
+        .arg(&path)
+        .args(["--data", "-q", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let data = read_exr(&out.join("frame_00000.exr"));
+    let h = &data.header;
+    assert_eq!(h["zoomgen.centerRe"], "-7.5e-1");
+    // 0.1 as the f64 the kernel uses.
+    assert_eq!(
+        h["zoomgen.centerIm"],
+        "1.000000000000000055511151231257827021181583404541015625e-1"
+    );
+    assert_eq!(h["zoomgen.width"], "3.5e0");
+    let cos = &h["zoomgen.rotationCos"];
+    assert_eq!(cos.parse::<f64>().unwrap(), 30f64.to_radians().cos());
+    assert!(cos.len() > 40, "{cos}");
+}

@@ -7,7 +7,7 @@
 //!
 //! The scene zooms into the Misiurewicz point `M(24,2)` of Seahorse Valley (found here with
 //! Newton's method, `zoomgen::deep::locate`), with keyframes at widths `1e-20`, `1e-100` and
-//! `1e-300`, turned; frames between keyframes are checked too.
+//! `1e-300`, turned; frames between keyframes are checked too. A second scene goes to `1e-1000`.
 //!
 //! Iterating the ill-conditioned samples at the first pass's floating-point points instead of
 //! the exact mapping points (the renderer before the exact geometry) fails here at once: frame
@@ -266,6 +266,57 @@ fn deep_escape_data_matches_direct_iteration_of_the_header_points() {
     }
     assert!(
         equal * 1000 >= checked * 999,
+        "only {equal} of {checked} equal"
+    );
+}
+
+/// The same check at 1e-1000 (FloatExp deltas; the width is far below the `f64` range, so
+/// only the header's text can give it): keyframes at 1e-995 and 1e-1000 (turned 45 degrees) and
+/// the frame between them, every 37th pixel.
+#[test]
+fn escape_data_at_1e1000_matches_direct_iteration() {
+    let m = misiurewicz(58);
+    let keys = [
+        (0u64, 995u32, 0.0, 40000u32, near(&m, 995, 0.21, -0.13)),
+        (2, 1000, 45.0, 40000, near(&m, 1000, 0.17, 0.11)),
+    ];
+    let mut scene = format!(
+        "[video]\nwidth = {W}\nheight = {H}\nfps = 30\nframes = 3\n\
+         [render]\nmax_iterations = 1000\nsupersample = 1\n\
+         [color]\npalette = [\"#000000\", \"#ffffff\"]\ncycle = 64.0\n"
+    );
+    for (frame, depth, rotation, iterations, [re, im]) in &keys {
+        scene += &format!(
+            "[[keyframe]]\nframe = {frame}\ncenter = [\"{re}\", \"{im}\"]\nwidth = \"1e-{depth}\"\n\
+             rotation = {rotation:?}\nmax_iterations = {iterations}\n"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deepest.toml");
+    fs::write(&path, scene).unwrap();
+    let out = dir.path().join("out");
+    Command::cargo_bin("zoomgen")
+        .unwrap()
+        .arg(&path)
+        .args(["--data", "-q", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let (mut checked, mut equal) = (0, 0);
+    for frame in 0..3u64 {
+        let data = read_exr(&out.join(format!("frame_{frame:05}.exr")));
+        if let Some((_, depth, _, _, [re, im])) = keys.iter().find(|k| k.0 == frame) {
+            assert_eq!(&data.header["zoomgen.centerRe"], re, "frame {frame}");
+            assert_eq!(&data.header["zoomgen.centerIm"], im, "frame {frame}");
+            assert_eq!(data.header["zoomgen.width"], format!("1e-{depth}"));
+        }
+        let (c, e) = check_frame(&data, frame, 37);
+        eprintln!("1e-1000 scene, frame {frame}: {e} of {c} equal");
+        checked += c;
+        equal += e;
+    }
+    assert!(
+        equal * 1000 >= checked * 999 || checked - equal <= 1,
         "only {equal} of {checked} equal"
     );
 }

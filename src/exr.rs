@@ -11,11 +11,26 @@
 //!
 //! **Header attributes** (besides the required ones): `zoomgen.escapeRadius` (double, R =
 //! [`ESCAPE_RADIUS`] = 256), `zoomgen.frame`, `zoomgen.centerRe`, `zoomgen.centerIm`,
-//! `zoomgen.width`, `zoomgen.log10Width` (decimal text), `zoomgen.rotation` (degrees),
-//! `zoomgen.maxIterations`, `zoomgen.sceneHash` and `zoomgen.mapping`, the pixel-to-plane
-//! mapping: pixel `(x, y)`, `y` downwards, is the point
-//! `center + (width / W) * ((x + 0.5 - W/2) - i (y + 0.5 - H/2))` turned by the rotation about
-//! the center.
+//! `zoomgen.width`, `zoomgen.pixelSpacing`, `zoomgen.rotationCos`, `zoomgen.rotationSin`,
+//! `zoomgen.log10Width` (decimal text), `zoomgen.rotation` (degrees), `zoomgen.maxIterations`,
+//! `zoomgen.sceneHash` and `zoomgen.mapping` ([`MAPPING`]), the pixel-to-plane mapping: pixel
+//! `(x, y)`, `y` downwards, of a `W` x `H` image is the point
+//!
+//! ```text
+//! center + pixelSpacing ((u cos + v sin) + i (u sin - v cos)),
+//! u = x + 0.5 - W/2,  v = y + 0.5 - H/2,  cos = rotationCos,  sin = rotationSin,
+//! ```
+//!
+//! that is `center + (width / W) ((x + 0.5 - W/2) - i (y + 0.5 - H/2))` turned by the rotation
+//! about the center. The values are decimal text with the digits that matter:
+//! - deep frames ([`crate::deep`], [`FrameGeometry`]): the renderer's exact fixed-point values,
+//!   cut 30 digits below the pixel spacing (within `1e-30` spacings of the points iterated
+//!   where it counts, see docs/DEEP.md); at a keyframe's frame, `centerRe`, `centerIm` and
+//!   `width` are the keyframe's text from the scene, which the renderer read to `2^-128`
+//!   spacings;
+//! - plain `f64` frames: the exact decimal expansions of the `f64` values used;
+//! - `rotationCos`, `rotationSin`: the exact expansions of the `f64` values used (`1` and `0`
+//!   for rotation 0).
 //!
 //! The file is a minimal single-part scanline OpenEXR (version 2, no compression, one scanline
 //! per chunk, increasing line order, with its line offset table), written here in about a
@@ -23,6 +38,8 @@
 
 use std::io::Write;
 
+use crate::deep::FrameGeometry;
+use crate::deep::exact::{exact_f64, rotation_cos_sin};
 use crate::kernel::{ESCAPE_RADIUS, Escape};
 use crate::path::View;
 
@@ -32,6 +49,7 @@ pub fn encode_escapes(
     width: u32,
     height: u32,
     view: &View,
+    exact: Option<&FrameGeometry>,
     scene_hash: &str,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
@@ -86,24 +104,33 @@ pub fn encode_escapes(
         "double",
         &ESCAPE_RADIUS.to_le_bytes(),
     );
-    let strings = [
-        ("zoomgen.frame", view.frame.to_string()),
-        ("zoomgen.centerRe", format!("{:e}", view.center.re)),
-        ("zoomgen.centerIm", format!("{:e}", view.center.im)),
-        ("zoomgen.width", format!("{:e}", view.width())),
+    let geometry = match exact {
+        Some(g) => g.header(width),
+        None => {
+            // Plain `f64` frames: the exact decimal values of the `f64`s used.
+            let (cos, sin) = rotation_cos_sin(view.rotation_deg);
+            vec![
+                ("zoomgen.centerRe", exact_f64(view.center.re)),
+                ("zoomgen.centerIm", exact_f64(view.center.im)),
+                ("zoomgen.width", exact_f64(view.width())),
+                (
+                    "zoomgen.pixelSpacing",
+                    exact_f64(view.width() / f64::from(width)),
+                ),
+                ("zoomgen.rotationCos", exact_f64(cos)),
+                ("zoomgen.rotationSin", exact_f64(sin)),
+            ]
+        }
+    };
+    let mut strings = vec![("zoomgen.frame", view.frame.to_string())];
+    strings.extend(geometry);
+    strings.extend([
         ("zoomgen.log10Width", format!("{:?}", view.log10_width())),
         ("zoomgen.rotation", format!("{:?}", view.rotation_deg)),
         ("zoomgen.maxIterations", view.max_iterations.to_string()),
         ("zoomgen.sceneHash", scene_hash.to_string()),
-        (
-            "zoomgen.mapping",
-            "pixel (x, y), y down, is center + (width / W) * ((x + 0.5 - W/2) - i (y + 0.5 - H/2)), \
-             turned by rotation degrees counter-clockwise about center; z0 = 0, \
-             N = first n with |z_n| > escapeRadius, N = 0xFFFFFFFF never escaped, \
-             NF = 1 - log2(ln|z_N| / ln escapeRadius)"
-                .to_string(),
-        ),
-    ];
+        ("zoomgen.mapping", MAPPING.to_string()),
+    ]);
     for (name, value) in &strings {
         attribute(&mut header, name, "string", value.as_bytes());
     }
@@ -135,6 +162,16 @@ pub fn encode_escapes(
     }
     Ok(())
 }
+
+/// The `zoomgen.mapping` header text.
+pub const MAPPING: &str = "pixel (x, y), y down, is the point \
+     centerRe + i centerIm + pixelSpacing * ((u cos + v sin) + i (u sin - v cos)) with \
+     u = x + 0.5 - W/2, v = y + 0.5 - H/2, cos = rotationCos, sin = rotationSin \
+     (that is center + (width / W) * (u - i v) turned by rotation degrees counter-clockwise \
+     about center); the values are exact decimal text (deep frames: within 1e-30 pixel \
+     spacings of the values iterated; a keyframe's frame: its scene text); \
+     z0 = 0, N = first n with |z_n| > escapeRadius, N = 0xFFFFFFFF never escaped, \
+     NF = 1 - log2(ln|z_N| / ln escapeRadius)";
 
 fn attribute(header: &mut Vec<u8>, name: &str, kind: &str, value: &[u8]) {
     header.extend_from_slice(name.as_bytes());

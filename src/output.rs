@@ -182,6 +182,7 @@ impl FrameFolder {
                     frame.job.width,
                     frame.job.height,
                     &frame.job.view,
+                    frame.job.exact.as_deref(),
                     scene_hash,
                     out,
                 )

@@ -23,6 +23,9 @@ pub struct FrameJob {
     pub height: u32,
     /// Samples per pixel along each axis.
     pub supersample: u32,
+    /// A deep frame's exact geometry, for the header of its escape data (`--data`); `None`
+    /// for plain `f64` frames (and when no escape data is written).
+    pub exact: Option<std::sync::Arc<crate::deep::FrameGeometry>>,
 }
 
 impl FrameJob {
@@ -42,6 +45,7 @@ impl FrameJob {
             width,
             height,
             supersample,
+            exact: None,
         }
     }
 

@@ -467,7 +467,15 @@ impl Plan {
             }
             kernels
         };
-        let jobs = self.jobs(todo);
+        let mut jobs = self.jobs(todo);
+        if self.data
+            && let Some(deep) = &kernels.deep
+        {
+            // The exact geometry of deep frames, for the header of their escape data.
+            for job in &mut jobs {
+                job.exact = deep.geometry(&job.view, job.grid.samples_x).map(Arc::new);
+            }
+        }
         let palette = Palette::new(&self.scene.color);
         let bands_per_frame = self
             .height

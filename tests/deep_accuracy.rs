@@ -109,16 +109,17 @@ struct Outcome {
     glitches: u64,
     /// Samples the kernel iterated directly (ill-conditioned).
     exact: u64,
+    /// The frame's center, as the mapping uses it.
+    center: FixedC,
 }
 
 /// Renders `frame` of `scene` and checks `samples` samples (all of them when `samples` is at
-/// least the frame's sample count); `exact_center` is the frame's center.
-fn check(
-    scene: &Scene,
-    frame: u64,
-    samples: usize,
-    exact_center: impl Fn(usize) -> FixedC,
-) -> Outcome {
+/// least the frame's sample count) against direct iteration of the points of the documented
+/// mapping (`src/exr.rs`): `center + s ((u cos + v sin) + i (u sin - v cos))`, `s = width / W`,
+/// evaluated in fixed point. At a keyframe's frame, `center` and `width` are the keyframe's
+/// decimal text (and the renderer's exact geometry must be that text); between keyframes, the
+/// renderer's exact geometry ([`DeepRenderer::geometry`], what `--data` writes in the header).
+fn check(scene: &Scene, frame: u64, samples: usize) -> Outcome {
     let path = ZoomPath::new(scene);
     let (w, h) = (scene.video.width, scene.video.height);
     let deep = DeepRenderer::new(scene, &path, &[frame], w, h, 1, &mut |_| {}).unwrap();
@@ -142,9 +143,33 @@ fn check(
     // Sample spacing and the fixed-point precision of the direct check.
     let spacing_log2 = (view.ln_width - f64::from(w).ln()) / std::f64::consts::LN_2;
     let frac = ((-spacing_log2 + 128.0) / 64.0).ceil() as usize;
-    let center = exact_center(frac);
-    let step = FloatExp::exp(view.ln_width) * FloatExp::from_f64(1.0 / f64::from(w));
+    let geometry = deep
+        .geometry(&view, w)
+        .expect("a deep frame has an exact geometry");
+    let (center, width) = match scene.keyframes.iter().find(|k| k.frame == frame) {
+        Some(k) => {
+            let text = [
+                k.center[0].text().to_string(),
+                k.center[1].text().to_string(),
+            ];
+            let f = geometry.frac();
+            assert_eq!(geometry.center, parse_c(&text, f), "frame {frame}: center");
+            let width = Fixed::parse(k.width.text(), f).unwrap();
+            assert_eq!(geometry.width, width, "frame {frame}: width");
+            (
+                parse_c(&text, frac),
+                Fixed::parse(k.width.text(), frac).unwrap(),
+            )
+        }
+        None => (
+            geometry.center.with_frac(frac),
+            geometry.width.with_frac(frac),
+        ),
+    };
+    let step = width.div_u64(u64::from(w));
     let (s, co) = view.rotation_deg.to_radians().sin_cos();
+    let fx = |x: f64| Fixed::from_f64(x, frac);
+    let (cos_x, sin_x) = (fx(co), fx(s));
     let mut out = Outcome {
         checked: 0,
         interior_direct: 0,
@@ -155,6 +180,7 @@ fn check(
         distinct_counts: counts.len(),
         glitches: 0,
         exact: deep.exact_samples(frame),
+        center: center.clone(),
     };
     let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ frame;
     let all = samples >= (w * h) as usize;
@@ -170,14 +196,16 @@ fn check(
                 ((state >> 32) % u64::from(h)) as u32,
             )
         };
-        let (u, v) = (grid.u(sx), grid.v(sy));
-        // offset = step * e^{i rot} * (u - i v)
-        let (du, dv) = (u * co + v * s, u * s - v * co);
-        let offset = Cx {
-            re: step * FloatExp::from_f64(du),
-            im: step * FloatExp::from_f64(dv),
-        };
-        let c = center.add(&FixedC::from_fe(offset, frac));
+        // u, v: the pixel's offsets from the center, x + 0.5 - W/2 and y + 0.5 - H/2.
+        let u = fx(f64::from(sx) + 0.5 - 0.5 * f64::from(w));
+        let v = fx(f64::from(sy) + 0.5 - 0.5 * f64::from(h));
+        // c = center + s ((u cos + v sin) + i (u sin - v cos)), all in fixed point.
+        let du = u.mul(&cos_x).add(&v.mul(&sin_x));
+        let dv = u.mul(&sin_x).sub(&v.mul(&cos_x));
+        let c = center.add(&FixedC {
+            re: step.mul(&du),
+            im: step.mul(&dv),
+        });
         let want = direct(&c, view.max_iterations);
         let got = rows[sy as usize][sx as usize];
         out.checked += 1;
@@ -234,27 +262,10 @@ fn run_case(
     let mut outcomes = Vec::new();
     for frame in [10u64, 7] {
         let view = path.view(frame);
-        let exact = |frac: usize| {
-            let (ca, cb) = (parse_c(&a, frac), parse_c(&b, frac));
-            if frame == 10 {
-                return cb;
-            }
-            // c = cA + (cB - cA) (wA - w) / (wA - wB) = cB + (cA - cB) g with
-            // g = (w - wB) / (wA - wB) = rB expm1(ln w - ln wB) / (1 - rB), rB = wB / wA, in
-            // FloatExp. (The ratio (wA - w) / (wA - wB) itself as an f64 is only exact to
-            // 1e-16 |cB - cA|, 1e-12 spacings here, and some samples' counts change over
-            // 1e-12 spacings: see docs/DEEP.md.)
-            let (ln_a, ln_b) = (path.key_ln_width(0), path.key_ln_width(1));
-            let r_b = FloatExp::exp(ln_b - ln_a);
-            let g =
-                r_b * FloatExp::from_f64((view.ln_width - ln_b).exp_m1() / -(ln_b - ln_a).exp_m1());
-            cb.add(&FixedC::from_fe(ca.sub(&cb).to_fe().scale(g), frac))
-        };
-        let o = check(&sc, frame, samples, exact);
+        let o = check(&sc, frame, samples);
         // The reference (keyframe b's center) seen from the frame, in widths.
         let off = {
-            let frac = 40;
-            let d = exact(frac).sub(&parse_c(&b, frac)).to_fe().norm();
+            let d = o.center.sub(&parse_c(&b, o.center.frac())).to_fe().norm();
             d.log2_abs() / std::f64::consts::LOG2_10 - view.log10_width()
         };
         eprintln!(
@@ -332,7 +343,7 @@ fn run_wide(
         w,
         h,
     );
-    let o = check(&sc, 10, samples, |frac| parse_c(&b, frac));
+    let o = check(&sc, 10, samples);
     eprintln!(
         "RESULT | Misiurewicz spiral {w}x{h} | 1e{d:.1} | {iterations} | {} | {} | {} | {}/{} | {} | {} | {} | 1e-inf widths",
         o.checked,
@@ -591,18 +602,7 @@ fn run_wide_case(
     );
     let path = ZoomPath::new(&sc);
     let view = path.view(frame);
-    // The frame's center as in `run_case`.
-    let exact = |frac: usize| {
-        let (ca, cb) = (parse_c(a, frac), parse_c(b, frac));
-        if frame == 10 {
-            return cb;
-        }
-        let (ln_a, ln_b) = (path.key_ln_width(0), path.key_ln_width(1));
-        let r_b = FloatExp::exp(ln_b - ln_a);
-        let g = r_b * FloatExp::from_f64((view.ln_width - ln_b).exp_m1() / -(ln_b - ln_a).exp_m1());
-        cb.add(&FixedC::from_fe(ca.sub(&cb).to_fe().scale(g), frac))
-    };
-    let o = check(&sc, frame, samples, exact);
+    let o = check(&sc, frame, samples);
     eprintln!(
         "RESULT | {kind} 320x180 | 1e{:.1} | {iterations} | {} | {} | {} | {}/{} | {} | {} | {} | frame {frame}",
         view.log10_width(),

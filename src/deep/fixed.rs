@@ -231,6 +231,54 @@ impl Fixed {
     pub fn double(&self) -> Fixed {
         self.add(self)
     }
+
+    /// `self / d`, truncated to the precision (`d > 0`).
+    pub fn div_u64(&self, d: u64) -> Fixed {
+        assert!(d > 0, "division by zero");
+        let mut out = self.clone();
+        div_small(&mut out.limbs, d);
+        out
+    }
+
+    /// Decimal text of the value, `-1.25e-3` style (as [`Fixed::parse`] reads it), exact up to
+    /// `frac_digits` digits after the decimal point: the digits beyond are cut off (truncation,
+    /// an error below `10^-frac_digits`). With `frac_digits >= 64 frac` the text is the exact
+    /// value (a binary fraction has a finite decimal expansion). Trailing zeros are dropped.
+    pub fn to_decimal(&self, frac_digits: usize) -> String {
+        let int = self.limbs[self.frac()];
+        let mut digits: Vec<u8> = int.to_string().into_bytes();
+        let int_len = digits.len();
+        let mut fraction: Vec<u64> = self.limbs[..self.frac()].to_vec();
+        let mut produced = 0;
+        while produced < frac_digits && fraction.iter().any(|&l| l != 0) {
+            // The next 19 digits: the carry out of fraction * 10^19.
+            let mut carry = 0u128;
+            for l in fraction.iter_mut() {
+                let t = u128::from(*l) * 10_000_000_000_000_000_000u128 + carry;
+                *l = t as u64;
+                carry = t >> 64;
+            }
+            let chunk = format!("{:019}", carry as u64);
+            let take = (frac_digits - produced).min(19);
+            digits.extend_from_slice(&chunk.as_bytes()[..take]);
+            produced += take;
+        }
+        let Some(first) = digits.iter().position(|&d| d != b'0') else {
+            return "0".to_string();
+        };
+        let last = digits.iter().rposition(|&d| d != b'0').unwrap_or(first);
+        let exponent = int_len as i64 - 1 - first as i64;
+        let mut text = String::new();
+        if self.neg {
+            text.push('-');
+        }
+        text.push(digits[first] as char);
+        if last > first {
+            text.push('.');
+            text.extend(digits[first + 1..=last].iter().map(|&d| d as char));
+        }
+        text + &format!("e{exponent}")
+    }
 }
 
 /// `a = a * m + add` on a growable little-endian big integer.
@@ -457,6 +505,44 @@ mod tests {
         let q = Fixed::from_f64(0.1, 3);
         assert_eq!(q.to_f64(), 0.1);
         assert_eq!(Fixed::from_f64(-1.75, 1).to_f64(), -1.75);
+    }
+
+    /// `to_decimal` gives the exact value: its text parses back to the same bits, at shallow
+    /// and deep scales, for both signs; cut short, it errs by less than its last digit.
+    #[test]
+    fn decimal_text_round_trips() {
+        assert_eq!(Fixed::zero(3).to_decimal(100), "0");
+        assert_eq!(Fixed::from_f64(1.5, 2).to_decimal(100), "1.5e0");
+        assert_eq!(Fixed::from_f64(-0.1, 1).to_decimal(5), "-1e-1");
+        assert_eq!(
+            Fixed::from_f64(0.1, 17).to_decimal(2000),
+            "1.000000000000000055511151231257827021181583404541015625e-1"
+        );
+        assert_eq!(Fixed::from_f64(1234.0, 1).to_decimal(5), "1.234e3");
+        for (text, frac) in [
+            ("-0.743643887037158704752191506114774", 4),
+            ("1e-100", 8),
+            ("-1.2345678901234567890123456789e-1000", 60),
+            ("3.25", 1),
+        ] {
+            let x = Fixed::parse(text, frac).unwrap();
+            let exact = x.to_decimal(64 * frac);
+            assert_eq!(Fixed::parse(&exact, frac).unwrap(), x, "{text}: {exact}");
+            // Cut at 40 digits past the value's leading digit: 1e-40 relative at most.
+            let lead = -x.to_fe().log2_abs() * std::f64::consts::LOG10_2;
+            let short = x.to_decimal(lead.ceil() as usize + 40);
+            let d = Fixed::parse(&short, frac).unwrap().sub(&x).to_fe();
+            assert!(
+                d.is_zero() || d.log2_abs() < x.to_fe().log2_abs() - 120.0,
+                "{text}: {short}"
+            );
+        }
+        let third = Fixed::parse("1", 3).unwrap().div_u64(3);
+        assert!(
+            third
+                .to_decimal(30)
+                .starts_with("3.33333333333333333333333333")
+        );
     }
 
     #[test]

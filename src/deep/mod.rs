@@ -58,11 +58,21 @@
 //! not glitches. The accuracy tests (`tests/deep_accuracy.rs`, `docs/DEEP.md`) compare samples
 //! with direct fixed-point iteration.
 //!
+//! # Exact points
+//!
+//! Every deep frame has an exact geometry ([`exact`], [`FrameGeometry`]): its center and width
+//! in fixed point (a keyframe's decimal text at a keyframe's frame, otherwise the path's values
+//! converted exactly), its spacing `width / samples_x`, and the `f64` cos and sin of its
+//! rotation. The first pass's `f64`/[`FloatExp`] deltas are rounded from it; the second pass and
+//! the fixed-point fallback iterate its exact points, and `--data` writes it in the OpenEXR
+//! header (`src/exr.rs`), so a checker computes the same points from the header.
+//!
 //! Rows are computed by the lane engine ([`lanes`]): several samples in flight with `f64`
 //! deltas, also in `FloatExp` frames once a delta reaches `2^-500`.
 
 pub mod bla;
 pub mod dd;
+pub mod exact;
 pub mod fixed;
 pub mod floatexp;
 pub mod lanes;
@@ -78,6 +88,7 @@ use crate::kernel::{Kernel, SampleGrid};
 use crate::path::{View, ZoomPath};
 use crate::scene::Scene;
 
+pub use exact::FrameGeometry;
 pub use fixed::{Fixed, FixedC};
 pub use floatexp::{Cx, FloatExp};
 pub use orbit::ReferenceOrbit;
@@ -127,8 +138,8 @@ struct FramePlan {
     /// ill-conditioned samples (`center` is its truncation).
     exact: FixedC,
     frac: usize,
-    /// Frame center minus reference point.
-    offset: Cx<FloatExp>,
+    /// The frame's exact center, width and spacing (at `exact`'s precision).
+    geometry: FrameGeometry,
     extended: bool,
 }
 
@@ -137,6 +148,10 @@ pub struct DeepRenderer {
     path: ZoomPath,
     /// Keyframe centers as decimal text.
     centers: Vec<[String; 2]>,
+    /// Keyframe widths as decimal text.
+    widths: Vec<String>,
+    /// Keyframe frame numbers.
+    key_frames: Vec<u64>,
     orbits: Mutex<HashMap<OrbitKey, Arc<ReferenceOrbit>>>,
     glitches: Mutex<HashMap<u64, Arc<AtomicU64>>>,
     exact_samples: Mutex<HashMap<u64, Arc<AtomicU64>>>,
@@ -178,6 +193,12 @@ impl DeepRenderer {
         let renderer = DeepRenderer {
             path: path.clone(),
             centers,
+            widths: scene
+                .keyframes
+                .iter()
+                .map(|k| k.width.text().to_string())
+                .collect(),
+            key_frames: scene.keyframes.iter().map(|k| k.frame).collect(),
             orbits: Mutex::new(HashMap::new()),
             glitches: Mutex::new(HashMap::new()),
             exact_samples: Mutex::new(HashMap::new()),
@@ -232,12 +253,8 @@ impl DeepRenderer {
             Err(_) => return None,
         };
         let orbit = self.orbit(&plan, view.max_iterations);
-        let delta = DeltaGrid::new(
-            plan.offset,
-            view.ln_width,
-            view.rotation_deg,
-            grid.samples_x,
-        );
+        let delta = DeltaGrid::from_geometry(&plan.geometry, &plan.exact);
+        let geometry = Arc::new(plan.geometry);
         let glitches = self
             .glitches
             .lock()
@@ -256,14 +273,22 @@ impl DeepRenderer {
         Some(if plan.extended {
             Arc::new(
                 PerturbKernel::<FloatExp>::new(orbit, delta, sx, sy, BLA_EPS, glitches)
-                    .with_exact_reference(plan.exact, exact),
+                    .with_exact_reference(plan.exact, exact)
+                    .with_geometry(geometry),
             )
         } else {
             Arc::new(
                 PerturbKernel::<f64>::new(orbit, delta, sx, sy, BLA_EPS, glitches)
-                    .with_exact_reference(plan.exact, exact),
+                    .with_exact_reference(plan.exact, exact)
+                    .with_geometry(geometry),
             )
         })
+    }
+
+    /// The exact geometry of `view` for a frame `samples_x` samples across, or `None` when
+    /// plain `f64` renders it (see [`FrameGeometry`]).
+    pub fn geometry(&self, view: &View, samples_x: u32) -> Option<FrameGeometry> {
+        self.plan(view, samples_x).ok()?.map(|p| p.geometry)
     }
 
     /// Samples of `frame` iterated again with more precision because `f64` perturbation could not determine their
@@ -350,36 +375,72 @@ impl DeepRenderer {
         let extended = spacing_log2 < FLOATEXP_BELOW_LOG2;
         let (a, b) = self.path.segment_keys(view);
         let ln_w = view.ln_width;
+        // A keyframe's frame (or one past the last keyframe, which holds its view): its text.
+        let last = self.key_frames.len() - 1;
+        let key = if view.frame >= self.key_frames[last] {
+            Some(last)
+        } else {
+            self.key_frames.iter().position(|&f| f == view.frame)
+        };
+        let geometry = |center: FixedC| -> Result<FrameGeometry, String> {
+            let (width, text) = match key {
+                Some(k) => {
+                    let w = Fixed::parse(&self.widths[k], hi).ok_or_else(|| {
+                        format!(
+                            "keyframe width {} out of range for deep zoom",
+                            self.widths[k]
+                        )
+                    })?;
+                    let [re, im] = self.centers[k].clone();
+                    (w, Some([re, im, self.widths[k].clone()]))
+                }
+                None => (Fixed::from_fe(FloatExp::exp(ln_w), hi), None),
+            };
+            Ok(FrameGeometry::new(
+                center,
+                width,
+                samples_x,
+                view.rotation_deg,
+                text,
+            ))
+        };
         if a == b {
             let exact = self.parse_center(a, hi)?;
             return Ok(Some(FramePlan {
                 key: OrbitKey::Keyframe(a),
                 center: exact.with_frac(frac),
+                geometry: geometry(exact.clone())?,
                 exact,
                 frac,
-                offset: Cx::zero(),
                 extended,
             }));
         }
         let (ln_a, ln_b) = (self.path.key_ln_width(a), self.path.key_ln_width(b));
-        let frame_plan = |exact: FixedC| FramePlan {
-            key: OrbitKey::Frame(view.frame),
-            center: exact.with_frac(frac),
-            exact,
-            frac,
-            offset: Cx::zero(),
-            extended,
+        let frame_plan = |exact: FixedC| -> Result<Option<FramePlan>, String> {
+            Ok(Some(FramePlan {
+                key: OrbitKey::Frame(view.frame),
+                center: exact.with_frac(frac),
+                geometry: geometry(exact.clone())?,
+                exact,
+                frac,
+                extended,
+            }))
         };
         if ln_a == ln_b {
             // A pan: the center moves linearly in the frame number; an orbit per frame.
-            let (ca, cb) = (self.parse_center(a, hi)?, self.parse_center(b, hi)?);
-            let t = Fixed::from_f64(view.center_fraction, hi);
-            let d = cb.sub(&ca);
-            let c = ca.add(&FixedC {
-                re: d.re.mul(&t),
-                im: d.im.mul(&t),
-            });
-            return Ok(Some(frame_plan(c)));
+            let c = match key {
+                Some(k) => self.parse_center(k, hi)?,
+                None => {
+                    let (ca, cb) = (self.parse_center(a, hi)?, self.parse_center(b, hi)?);
+                    let t = Fixed::from_f64(view.center_fraction, hi);
+                    let d = cb.sub(&ca);
+                    ca.add(&FixedC {
+                        re: d.re.mul(&t),
+                        im: d.im.mul(&t),
+                    })
+                }
+            };
+            return frame_plan(c);
         }
         let (d, s, ln_d, ln_s) = if ln_b < ln_a {
             (b, a, ln_b, ln_a)
@@ -387,22 +448,28 @@ impl DeepRenderer {
             (a, b, ln_a, ln_b)
         };
         let (cd, cs) = (self.parse_center(d, hi)?, self.parse_center(s, hi)?);
+        // The frame's center: a keyframe's text, or cD + (cS - cD) g with
         // g = (w - wD) / (wS - wD) = rD expm1(ln w - ln wD) / (1 - rD), rD = wD / wS < 1.
-        let r_d = FloatExp::exp(ln_d - ln_s);
-        let g = r_d * FloatExp::from_f64((ln_w - ln_d).exp_m1() / -(ln_d - ln_s).exp_m1());
-        let diff = cs.sub(&cd).to_fe();
-        let offset = diff.scale(g);
+        let center = match key {
+            Some(k) => self.parse_center(k, hi)?,
+            None => {
+                let r_d = FloatExp::exp(ln_d - ln_s);
+                let g = r_d * FloatExp::from_f64((ln_w - ln_d).exp_m1() / -(ln_d - ln_s).exp_m1());
+                let diff = cs.sub(&cd).to_fe();
+                cd.add(&FixedC::from_fe(diff.scale(g), hi))
+            }
+        };
+        let offset = center.sub(&cd).to_fe();
         let far = offset.norm().log2_abs() - ln_w / std::f64::consts::LN_2 > 1000f64.log2();
         if far {
-            let c = cd.add(&FixedC::from_fe(offset, hi));
-            return Ok(Some(frame_plan(c)));
+            return frame_plan(center);
         }
         Ok(Some(FramePlan {
             key: OrbitKey::Keyframe(d),
             center: cd.with_frac(frac),
+            geometry: geometry(center)?,
             exact: cd,
             frac,
-            offset,
             extended,
         }))
     }

@@ -28,11 +28,10 @@
 //! ([`ILL_CONDITIONED_TOLERANCE`]): its count is not determined at that precision (the misses of
 //! `tests/deep_accuracy.rs` before this test existed were all such samples: `|e_N| / |z_N|` of
 //! `1e14` to `1e25`, counts that change by tens to hundreds of iterations between points `1e-12`
-//! spacings apart; docs/DEEP.md). [`PerturbKernel::recompute`] iterates it again from the exact
-//! offset of its point, in double-double perturbation with a double-double BLA table
-//! ([`super::dd`]; the same test with `2^-104` in `σ`), and where that is still
-//! ill-conditioned, directly in
-//! fixed point at `-log2 s + 128` bits. About 0.5% of the samples of deep frames take the second
+//! spacings apart; docs/DEEP.md). [`PerturbKernel::recompute`] iterates it again at the exact
+//! point of the mapping ([`FrameGeometry::point`]), in double-double perturbation with a
+//! double-double BLA table ([`super::dd`]; the same test with `2^-104` in `σ`), and where that
+//! is still ill-conditioned, directly in fixed point at `-log2 s + 128` bits. About 0.5% of the samples of deep frames take the second
 //! pass; fixed point is rare (7 of 2,073,600 samples in the 1080p benchmark frame). The result
 //! is exact, so such samples are not glitches; [`super::DeepRenderer::exact_samples`] counts
 //! them.
@@ -46,6 +45,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::bla::BlaTable;
 use super::dd::{self, DdBlaTable, DdCx};
+use super::exact::FrameGeometry;
 use super::fixed::{Fixed, FixedC};
 use super::floatexp::{Cx, FloatExp, Real};
 use super::lanes;
@@ -58,8 +58,9 @@ use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, Kernel, SampleGrid};
 /// The sample at offsets `(u, v)` (in samples, `v` downwards) from the frame center lies at
 /// `frame center + s (u cos θ + v sin θ) + i s (u sin θ - v cos θ)`, `s` the spacing and `θ`
 /// the rotation; the two real factors are formed in `f64` (exact up to one rounding each) and
-/// multiplied by `s` in [`FloatExp`]. [`PerturbKernel`] adds the same offset in fixed point when
-/// it recomputes a sample directly, so both see the same point.
+/// multiplied by `s` in [`FloatExp`]. That is the first pass's point, within about `2^-53`
+/// relative of the exact one; the second pass ([`PerturbKernel::recompute`]) iterates the exact
+/// point of the frame's [`FrameGeometry`] instead.
 #[derive(Debug, Clone, Copy)]
 pub struct DeltaGrid {
     /// `frame center - reference point`.
@@ -87,6 +88,17 @@ impl DeltaGrid {
             step,
             cos,
             sin,
+        }
+    }
+
+    /// The grid of a frame with exact geometry `g` around the reference point `reference`
+    /// (same precision): offset and spacing are the exact values rounded to [`FloatExp`].
+    pub fn from_geometry(g: &super::FrameGeometry, reference: &FixedC) -> DeltaGrid {
+        DeltaGrid {
+            offset: g.center.sub(&reference.with_frac(g.frac())).to_fe(),
+            step: g.spacing.to_fe(),
+            cos: g.cos,
+            sin: g.sin,
         }
     }
 
@@ -265,6 +277,9 @@ pub struct PerturbKernel<T: Real> {
     tolerance: f64,
     /// Samples iterated again (ill-conditioned ones), in [`super::dd`] or directly.
     exact_samples: Arc<AtomicU64>,
+    /// The frame's exact geometry: the points the second pass iterates
+    /// ([`PerturbKernel::exact_point`]).
+    geometry: Option<Arc<FrameGeometry>>,
     /// Of those, samples iterated directly in fixed point.
     fixed_samples: AtomicU64,
     /// `|δc|` bound of the frame, and the double-double BLA table, built for the first
@@ -318,6 +333,7 @@ impl<T: Real> PerturbKernel<T> {
             exact_reference,
             tolerance: ILL_CONDITIONED_TOLERANCE,
             exact_samples: Arc::default(),
+            geometry: None,
             fixed_samples: AtomicU64::new(0),
             max_dc: grid.max_delta(samples_x, samples_y),
             dd_table: OnceLock::new(),
@@ -333,6 +349,14 @@ impl<T: Real> PerturbKernel<T> {
         let frac = exact_frac(&self.grid).max(reference.frac());
         self.exact_reference = reference.with_frac(frac);
         self.exact_samples = counter;
+        self
+    }
+
+    /// This kernel with the frame's exact geometry: ill-conditioned samples are iterated at
+    /// the exact points of the mapping ([`FrameGeometry::point`]), not at the reference point
+    /// plus the [`FloatExp`] offsets of the first pass.
+    pub fn with_geometry(mut self, geometry: Arc<FrameGeometry>) -> Self {
+        self.geometry = Some(geometry);
         self
     }
 
@@ -362,10 +386,15 @@ impl<T: Real> PerturbKernel<T> {
         }
     }
 
-    /// The sample at offsets `(u, v)` from the frame center: reference point + frame offset +
-    /// sample offset, added in fixed point at `-log2 spacing + 128` bits.
+    /// The sample at offsets `(u, v)` from the frame center, at `-log2 spacing + 128` bits:
+    /// the exact point of the frame's geometry ([`FrameGeometry::point`]); without one (kernels
+    /// built by hand in tests), reference point + frame offset + sample offset added in fixed
+    /// point.
     fn exact_point(&self, u: f64, v: f64) -> FixedC {
         let frac = self.exact_reference.frac();
+        if let Some(g) = &self.geometry {
+            return g.point(u, v).with_frac(frac);
+        }
         self.exact_reference
             .add(&FixedC::from_fe(self.grid.offset, frac))
             .add(&FixedC::from_fe(self.grid.sample_offset(u, v), frac))

@@ -1,0 +1,356 @@
+//! The escape data of deep frames as an outside checker sees it: render a small deep scene with
+//! `zoomgen SCENE --data` (the built binary, as a user runs it), read each `frame_NNNNN.exr` by
+//! hand (uncompressed scanlines), compute every checked pixel's point from the header's decimal
+//! text and the documented mapping (`src/exr.rs`), iterate it directly in fixed point, and
+//! compare with the `N` channel: at least 99.9% equal, the rest within 1. Keyframe frames must
+//! carry the scene's decimal text in their header.
+//!
+//! The scene zooms into the Misiurewicz point `M(24,2)` of Seahorse Valley (found here with
+//! Newton's method, `zoomgen::deep::locate`), with keyframes at widths `1e-20`, `1e-100` and
+//! `1e-300`, turned; frames between keyframes are checked too. A second scene goes to `1e-1000`.
+//!
+//! Iterating the ill-conditioned samples at the first pass's floating-point points instead of
+//! the exact mapping points (the renderer before the exact geometry) fails here at once: frame
+//! 0, pixel (34, 1), direct 1292, data 1392.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use zoomgen::deep::{Fixed, FixedC, FloatExp, locate};
+use zoomgen::kernel::{ESCAPE_RADIUS_SQ, Escape};
+
+const W: u32 = 64;
+const H: u32 = 36;
+
+/// Newton's method for `M(24,2)` at `frac` limbs.
+fn misiurewicz(frac: usize) -> FixedC {
+    let start = FixedC {
+        re: Fixed::parse("-0.74329189085243019", frac).unwrap(),
+        im: Fixed::parse("0.13124055230879761", frac).unwrap(),
+    };
+    let (c, last) = locate::newton(&start, 24, 2, 200).expect("Newton converges");
+    assert!(
+        last < -(64.0 * frac as f64) + 64.0,
+        "Newton stopped at 2^{last}"
+    );
+    c
+}
+
+/// Decimal text of `c + (a + b i) 10^-depth`, `depth + 40` digits.
+fn near(c: &FixedC, depth: u32, a: f64, b: f64) -> [String; 2] {
+    let scale = FloatExp::exp(-f64::from(depth) * std::f64::consts::LN_10);
+    let frac = c.frac();
+    let re =
+        c.re.add(&Fixed::from_fe(scale * FloatExp::from_f64(a), frac));
+    let im =
+        c.im.add(&Fixed::from_fe(scale * FloatExp::from_f64(b), frac));
+    let digits = depth as usize + 40;
+    [
+        locate::to_decimal(&re, digits),
+        locate::to_decimal(&im, digits),
+    ]
+}
+
+/// One frame's escape data: header strings and the `N` channel.
+struct Data {
+    header: HashMap<String, String>,
+    n: Vec<u32>,
+}
+
+/// Reads a single-part scanline OpenEXR without compression, as `src/exr.rs` documents it.
+fn read_exr(path: &Path) -> Data {
+    let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[..4], &[0x76, 0x2f, 0x31, 0x01], "magic");
+    let mut at = 8;
+    let cstr = |at: &mut usize| {
+        let end = *at + bytes[*at..].iter().position(|&b| b == 0).unwrap();
+        let s = String::from_utf8(bytes[*at..end].to_vec()).unwrap();
+        *at = end + 1;
+        s
+    };
+    let mut header = HashMap::new();
+    let (mut width, mut height) = (0usize, 0usize);
+    loop {
+        let name = cstr(&mut at);
+        if name.is_empty() {
+            break;
+        }
+        let kind = cstr(&mut at);
+        let size = i32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        at += 4;
+        let value = &bytes[at..at + size];
+        at += size;
+        match kind.as_str() {
+            "string" => {
+                header.insert(name, String::from_utf8(value.to_vec()).unwrap());
+            }
+            "compression" => assert_eq!(value, &[0], "uncompressed"),
+            "box2i" if name == "dataWindow" => {
+                let v: Vec<i32> = value
+                    .chunks_exact(4)
+                    .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+                    .collect();
+                width = (v[2] - v[0] + 1) as usize;
+                height = (v[3] - v[1] + 1) as usize;
+            }
+            _ => {}
+        }
+    }
+    let table: Vec<usize> = (0..height)
+        .map(|y| u64::from_le_bytes(bytes[at + 8 * y..at + 8 * y + 8].try_into().unwrap()) as usize)
+        .collect();
+    let mut n = Vec::with_capacity(width * height);
+    for (y, &offset) in table.iter().enumerate() {
+        let line_y = i32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap());
+        let count = i32::from_le_bytes(bytes[offset + 4..offset + 8].try_into().unwrap());
+        assert_eq!((line_y as usize, count as usize), (y, width * 8));
+        // Channels in name order: N (u32), then NF (f32).
+        let line = &bytes[offset + 8..offset + 8 + width * 4];
+        n.extend(
+            line.chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().unwrap())),
+        );
+    }
+    assert_eq!((width, height), (W as usize, H as usize));
+    Data { header, n }
+}
+
+/// Direct iteration of `c` in fixed point: the escape count (`Escape::INTERIOR_N` inside).
+fn direct(c: &FixedC, max_iterations: u32) -> u32 {
+    let mut z = FixedC::zero(c.frac());
+    for n in 0..=max_iterations {
+        if z.norm_sqr_f64() > ESCAPE_RADIUS_SQ {
+            return n;
+        }
+        if n == max_iterations {
+            break;
+        }
+        z = z.sqr_add(c);
+    }
+    Escape::INTERIOR_N
+}
+
+/// Checks one frame's data against direct iteration of every `step`-th pixel; returns
+/// (checked, equal).
+fn check_frame(data: &Data, frame: u64, step: usize) -> (usize, usize) {
+    let h = &data.header;
+    let text = |k: &str| {
+        h.get(k)
+            .unwrap_or_else(|| panic!("frame {frame}: no {k}"))
+            .clone()
+    };
+    let max_iterations: u32 = text("zoomgen.maxIterations").parse().unwrap();
+    let width_text = text("zoomgen.width");
+    // log2 of the pixel spacing, from the width's decimal exponent.
+    let lg = {
+        let (m, e) = width_text
+            .split_once(['e', 'E'])
+            .unwrap_or((&width_text, "0"));
+        m.parse::<f64>().unwrap().log10() + e.parse::<f64>().unwrap()
+    };
+    let spacing_log2 = (lg - f64::from(W).log10()) * std::f64::consts::LOG2_10;
+    // 128 bits below the pixel spacing.
+    let frac = ((-spacing_log2 + 128.0) / 64.0).ceil() as usize;
+    let p = |k: &str| {
+        Fixed::parse(&text(k), frac).unwrap_or_else(|| panic!("frame {frame}: {k} unreadable"))
+    };
+    let center = FixedC {
+        re: p("zoomgen.centerRe"),
+        im: p("zoomgen.centerIm"),
+    };
+    let spacing = p("zoomgen.width").div_u64(u64::from(W));
+    // pixelSpacing is width / W to the digits written.
+    let written = p("zoomgen.pixelSpacing").sub(&spacing).to_fe();
+    assert!(
+        written.is_zero() || written.log2_abs() < spacing_log2 - 90.0,
+        "frame {frame}: pixelSpacing is not width / W"
+    );
+    let (cos, sin) = (p("zoomgen.rotationCos"), p("zoomgen.rotationSin"));
+    let (mut checked, mut equal) = (0, 0);
+    for i in (0..(W * H) as usize).step_by(step) {
+        let (x, y) = (i as u32 % W, i as u32 / W);
+        let u = Fixed::from_f64(f64::from(x) + 0.5 - 0.5 * f64::from(W), frac);
+        let v = Fixed::from_f64(f64::from(y) + 0.5 - 0.5 * f64::from(H), frac);
+        // center + spacing ((u cos + v sin) + i (u sin - v cos))
+        let du = u.mul(&cos).add(&v.mul(&sin));
+        let dv = u.mul(&sin).sub(&v.mul(&cos));
+        let c = center.add(&FixedC {
+            re: spacing.mul(&du),
+            im: spacing.mul(&dv),
+        });
+        let want = direct(&c, max_iterations);
+        let got = data.n[i];
+        checked += 1;
+        if want == got {
+            equal += 1;
+        } else {
+            let interior = want == Escape::INTERIOR_N || got == Escape::INTERIOR_N;
+            assert!(
+                !interior && want.abs_diff(got) == 1,
+                "frame {frame} pixel ({x}, {y}): direct {want}, data {got}"
+            );
+        }
+    }
+    (checked, equal)
+}
+
+#[test]
+fn deep_escape_data_matches_direct_iteration_of_the_header_points() {
+    let m = misiurewicz(24);
+    // Keyframes: 1e-20 (frame 0), 1e-100 (frame 4, turned 30 degrees), 1e-300 (frame 8, 100).
+    let keys = [
+        (0u64, 20u32, 0.0, 2000u32, near(&m, 20, 0.17, 0.11)),
+        (4, 100, 30.0, 4000, near(&m, 100, -0.21, 0.13)),
+        (8, 300, 100.0, 13000, near(&m, 300, 0.17, -0.11)),
+    ];
+    let mut scene = format!(
+        "[video]\nwidth = {W}\nheight = {H}\nfps = 30\nframes = 9\n\
+         [render]\nmax_iterations = 1000\nsupersample = 1\n\
+         [color]\npalette = [\"#000000\", \"#ffffff\"]\ncycle = 64.0\n"
+    );
+    for (frame, depth, rotation, iterations, [re, im]) in &keys {
+        scene += &format!(
+            "[[keyframe]]\nframe = {frame}\ncenter = [\"{re}\", \"{im}\"]\nwidth = \"1e-{depth}\"\n\
+             rotation = {rotation:?}\nmax_iterations = {iterations}\n"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checker.toml");
+    fs::write(&path, scene).unwrap();
+    let out = dir.path().join("out");
+    Command::cargo_bin("zoomgen")
+        .unwrap()
+        .arg(&path)
+        .arg("--data")
+        .arg("-q")
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    // Keyframe frames: the scene's text in the header.
+    for (frame, depth, _, _, [re, im]) in &keys {
+        let data = read_exr(&out.join(format!("frame_{frame:05}.exr")));
+        assert_eq!(&data.header["zoomgen.centerRe"], re, "frame {frame}");
+        assert_eq!(&data.header["zoomgen.centerIm"], im, "frame {frame}");
+        assert_eq!(data.header["zoomgen.width"], format!("1e-{depth}"));
+    }
+    let frame4 = read_exr(&out.join("frame_00004.exr"));
+    assert_eq!(
+        frame4.header["zoomgen.rotationCos"],
+        zoomgen::deep::exact::exact_f64(30f64.to_radians().cos())
+    );
+    assert_eq!(
+        read_exr(&out.join("frame_00000.exr")).header["zoomgen.rotationSin"],
+        "0"
+    );
+    // Every pixel of frames 0 to 4 (1e-20 to 1e-100), every 2nd or 3rd of the deeper ones.
+    let (mut checked, mut equal) = (0, 0);
+    for (frame, step) in [
+        (0u64, 1usize),
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (4, 1),
+        (5, 2),
+        (6, 2),
+        (7, 3),
+        (8, 3),
+    ] {
+        let data = read_exr(&out.join(format!("frame_{frame:05}.exr")));
+        let (c, e) = check_frame(&data, frame, step);
+        eprintln!("frame {frame}: {e} of {c} equal");
+        checked += c;
+        equal += e;
+    }
+    assert!(
+        equal * 1000 >= checked * 999,
+        "only {equal} of {checked} equal"
+    );
+}
+
+/// The same check at 1e-1000 (FloatExp deltas; the width is far below the `f64` range, so
+/// only the header's text can give it): keyframes at 1e-995 and 1e-1000 (turned 45 degrees) and
+/// the frame between them, every 37th pixel.
+#[test]
+fn escape_data_at_1e1000_matches_direct_iteration() {
+    let m = misiurewicz(58);
+    let keys = [
+        (0u64, 995u32, 0.0, 40000u32, near(&m, 995, 0.21, -0.13)),
+        (2, 1000, 45.0, 40000, near(&m, 1000, 0.17, 0.11)),
+    ];
+    let mut scene = format!(
+        "[video]\nwidth = {W}\nheight = {H}\nfps = 30\nframes = 3\n\
+         [render]\nmax_iterations = 1000\nsupersample = 1\n\
+         [color]\npalette = [\"#000000\", \"#ffffff\"]\ncycle = 64.0\n"
+    );
+    for (frame, depth, rotation, iterations, [re, im]) in &keys {
+        scene += &format!(
+            "[[keyframe]]\nframe = {frame}\ncenter = [\"{re}\", \"{im}\"]\nwidth = \"1e-{depth}\"\n\
+             rotation = {rotation:?}\nmax_iterations = {iterations}\n"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deepest.toml");
+    fs::write(&path, scene).unwrap();
+    let out = dir.path().join("out");
+    Command::cargo_bin("zoomgen")
+        .unwrap()
+        .arg(&path)
+        .args(["--data", "-q", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let (mut checked, mut equal) = (0, 0);
+    for frame in 0..3u64 {
+        let data = read_exr(&out.join(format!("frame_{frame:05}.exr")));
+        if let Some((_, depth, _, _, [re, im])) = keys.iter().find(|k| k.0 == frame) {
+            assert_eq!(&data.header["zoomgen.centerRe"], re, "frame {frame}");
+            assert_eq!(&data.header["zoomgen.centerIm"], im, "frame {frame}");
+            assert_eq!(data.header["zoomgen.width"], format!("1e-{depth}"));
+        }
+        let (c, e) = check_frame(&data, frame, 37);
+        eprintln!("1e-1000 scene, frame {frame}: {e} of {c} equal");
+        checked += c;
+        equal += e;
+    }
+    assert!(
+        equal * 1000 >= checked * 999 || checked - equal <= 1,
+        "only {equal} of {checked} equal"
+    );
+}
+
+/// Plain `f64` frames write the exact decimal expansions of the `f64` values they use.
+#[test]
+fn shallow_headers_are_exact_f64_expansions() {
+    let scene = format!(
+        "[video]\nwidth = {W}\nheight = {H}\nfps = 30\nframes = 1\n\
+         [render]\nmax_iterations = 200\nsupersample = 1\n\
+         [color]\npalette = [\"#000000\", \"#ffffff\"]\ncycle = 64.0\n\
+         [[keyframe]]\nframe = 0\ncenter = [\"-0.75\", \"0.1\"]\nwidth = 3.5\nrotation = 30.0\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shallow.toml");
+    fs::write(&path, scene).unwrap();
+    let out = dir.path().join("out");
+    Command::cargo_bin("zoomgen")
+        .unwrap()
+        .arg(&path)
+        .args(["--data", "-q", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let data = read_exr(&out.join("frame_00000.exr"));
+    let h = &data.header;
+    assert_eq!(h["zoomgen.centerRe"], "-7.5e-1");
+    // 0.1 as the f64 the kernel uses.
+    assert_eq!(
+        h["zoomgen.centerIm"],
+        "1.000000000000000055511151231257827021181583404541015625e-1"
+    );
+    assert_eq!(h["zoomgen.width"], "3.5e0");
+    let cos = &h["zoomgen.rotationCos"];
+    assert_eq!(cos.parse::<f64>().unwrap(), 30f64.to_radians().cos());
+    assert!(cos.len() > 40, "{cos}");
+}

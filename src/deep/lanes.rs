@@ -11,7 +11,7 @@
 //! the conditioning test at the sample's end ([`Conditioning`], [`super::perturb`]).
 //!
 //! The lockstep loop does plain perturbation steps only. Everything else happens per sample in
-//! [`handle`], one sample at a time, in the frame's delta type `T` (`f64` or [`FloatExp`](super::FloatExp)):
+//! [`handle`], one sample at a time, in the frame's delta type `T` (`f64` or [`FloatExp`]):
 //! the start of a sample, escape, the end of the budget, rebasing, BLA steps and, for
 //! `FloatExp` frames, the stretches where the delta is too small for `f64`. A lane is flagged
 //! out of the lockstep loop when, before a step,

@@ -3,7 +3,7 @@
 //! One step of `z -> z^2 + c` is a chain of dependent operations (`x*y`, doubling, adding `cy`;
 //! `x*x - y*y`, adding `cx`): about a dozen cycles of latency for a handful of instructions. A
 //! one-sample loop waits on that chain, so the CPU sits mostly idle. The engine here keeps
-//! `V` independent vectors of [`Simd::LANES`] samples each (the *lanes*) and advances all of them
+//! `V` independent vectors of `Simd::LANES` samples each (the *lanes*) and advances all of them
 //! in every step, so that the out-of-order core overlaps their chains: with 2 to 4 vectors the
 //! multiply and add units are busy nearly every cycle.
 //!
@@ -23,7 +23,7 @@
 //! before the hot loop resumes.
 //!
 //! Most samples of a typical frame escape within a few steps, and each would cost the hot loop
-//! a stop. So new samples first get a *head start* ([`Queue::head_start`]): a vector group of
+//! a stop. So new samples first get a *head start* (`Queue::head_start`): a vector group of
 //! them is iterated in lockstep, without stops, until all have escaped or `HEAD_START` steps
 //! are done, each lane noting the step at which it escaped. Only the samples still running go
 //! to the lanes, with their `z` and step count. On ffmpeg's default zoom (1080p, about 20 steps
@@ -40,7 +40,7 @@
 //! [`InterleavedKernel`] runs the engine on plain `[f64; 2]` arrays, four of them (eight lanes),
 //! which the compiler keeps in registers and maps to whatever vector unit the target has (SSE2
 //! on baseline x86-64, NEON on aarch64); it needs no `unsafe` and runs everywhere. (Four lanes
-//! per array or three arrays measured slower on x86-64.) [`super::simd`] implements [`Simd`]
+//! per array or three arrays measured slower on x86-64.) [`super::simd`] implements `Simd`
 //! with AVX2 and AVX-512 intrinsics.
 
 use std::array;

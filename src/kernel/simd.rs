@@ -3,7 +3,7 @@
 //!
 //! Why these are separate kernels chosen at run time: one binary runs on many CPUs, so the
 //! instructions cannot be enabled for the whole crate. Each kernel struct holds a token that
-//! can only be made by [`Avx2::detect`] / [`Avx512::detect`], which ask the CPU
+//! can only be made by `Avx2::detect` / `Avx512::detect`, which ask the CPU
 //! (`is_x86_feature_detected!`); the row function is compiled with `#[target_feature]` and the
 //! engine, all `#[inline(always)]`, is compiled inside it, so the intrinsics become single
 //! instructions in the hot loop. Holding the token is the proof that makes calling that

@@ -240,6 +240,31 @@ fn width_text(lg: f64) -> String {
     format!("{:.6}e{}", 10f64.powf(lg - e), e as i64)
 }
 
+/// Prints a frame's `RESULT` line (the table in docs/DEEP.md: `head`, then the counts, then
+/// `tail`) and asserts the target: no sample more than one iteration off, at least 99.9% equal
+/// (or all but one), the same samples interior in both.
+fn report_and_assert(what: &str, head: &str, tail: &str, o: &Outcome) {
+    eprintln!(
+        "RESULT | {head} | {} | {} | {} | {}/{} | {} | {} | {} | {tail}",
+        o.checked,
+        o.equal,
+        o.off_by_one,
+        o.interior_both,
+        o.interior_direct,
+        o.distinct_counts,
+        o.glitches,
+        o.exact,
+    );
+    assert_eq!(o.worse, 0, "{what}");
+    assert_eq!(o.interior_both, o.interior_direct, "{what}");
+    assert!(
+        o.equal * 1000 >= o.checked * 999 || o.checked - o.equal <= 1,
+        "{what}: only {} of {} equal",
+        o.equal,
+        o.checked
+    );
+}
+
 /// Checks frames 10 (the deeper keyframe, reference at its center) and 7 (between keyframes,
 /// reference off-center) of a two-keyframe scene: `a` at `10^ln_a` wide, `b` at `10^lg_b`.
 #[allow(clippy::too_many_arguments)]
@@ -268,26 +293,11 @@ fn run_case(
             let d = o.center.sub(&parse_c(&b, o.center.frac())).to_fe().norm();
             d.log2_abs() / std::f64::consts::LOG2_10 - view.log10_width()
         };
-        eprintln!(
-            "RESULT | {kind} | 1e{:.1} | {} | {} | {} | {} | {}/{} | {} | {} | {} | 1e{off:.1} widths",
-            view.log10_width(),
-            iterations,
-            o.checked,
-            o.equal,
-            o.off_by_one,
-            o.interior_both,
-            o.interior_direct,
-            o.distinct_counts,
-            o.glitches,
-            o.exact,
-        );
-        assert_eq!(o.worse, 0, "{kind} 1e{lg_b} frame {frame}");
-        assert_eq!(o.interior_both, o.interior_direct, "{kind} frame {frame}");
-        assert!(
-            o.equal * 1000 >= o.checked * 999 || o.checked - o.equal <= 1,
-            "{kind} 1e{lg_b} frame {frame}: only {} of {} equal",
-            o.equal,
-            o.checked
+        report_and_assert(
+            &format!("{kind} 1e{lg_b} frame {frame}"),
+            &format!("{kind} | 1e{:.1} | {iterations}", view.log10_width()),
+            &format!("1e{off:.1} widths"),
+            &o,
         );
         // Frame 7 may lie in a flat region (the Julia case puts it 400 widths away).
         assert!(
@@ -344,24 +354,11 @@ fn run_wide(
         h,
     );
     let o = check(&sc, 10, samples);
-    eprintln!(
-        "RESULT | Misiurewicz spiral {w}x{h} | 1e{d:.1} | {iterations} | {} | {} | {} | {}/{} | {} | {} | {} | 1e-inf widths",
-        o.checked,
-        o.equal,
-        o.off_by_one,
-        o.interior_both,
-        o.interior_direct,
-        o.distinct_counts,
-        o.glitches,
-        o.exact,
-    );
-    assert_eq!(o.worse, 0, "{w}x{h} 1e-{depth}");
-    assert_eq!(o.interior_both, o.interior_direct);
-    assert!(
-        o.equal * 1000 >= o.checked * 999 || o.checked - o.equal <= 1,
-        "{w}x{h} 1e-{depth}: only {} of {} equal",
-        o.equal,
-        o.checked
+    report_and_assert(
+        &format!("{w}x{h} 1e-{depth}"),
+        &format!("Misiurewicz spiral {w}x{h} | 1e{d:.1} | {iterations}"),
+        "1e-inf widths",
+        &o,
     );
     assert_eq!(o.glitches, 0);
 }
@@ -603,25 +600,14 @@ fn run_wide_case(
     let path = ZoomPath::new(&sc);
     let view = path.view(frame);
     let o = check(&sc, frame, samples);
-    eprintln!(
-        "RESULT | {kind} 320x180 | 1e{:.1} | {iterations} | {} | {} | {} | {}/{} | {} | {} | {} | frame {frame}",
-        view.log10_width(),
-        o.checked,
-        o.equal,
-        o.off_by_one,
-        o.interior_both,
-        o.interior_direct,
-        o.distinct_counts,
-        o.glitches,
-        o.exact,
-    );
-    assert_eq!(o.worse, 0, "{kind} frame {frame}");
-    assert_eq!(o.interior_both, o.interior_direct, "{kind} frame {frame}");
-    assert!(
-        o.equal * 1000 >= o.checked * 999 || o.checked - o.equal <= 1,
-        "{kind} frame {frame}: only {} of {} equal",
-        o.equal,
-        o.checked
+    report_and_assert(
+        &format!("{kind} frame {frame}"),
+        &format!(
+            "{kind} 320x180 | 1e{:.1} | {iterations}",
+            view.log10_width()
+        ),
+        &format!("frame {frame}"),
+        &o,
     );
     assert_eq!(o.glitches, 0);
     o

@@ -17,11 +17,11 @@
 //!
 //! **Per-frame text chunks** (`tEXt`, readable with `exiftool` or `pngcheck -t`):
 //! `Software` (zoomgen and its version), `zoomgen.scene_hash`, `zoomgen.render_version`,
-//! `zoomgen.frame`, `zoomgen.center` and `zoomgen.width` (the frame's `f64` view, formatted with
-//! `{:e}`; for deep zooms below `f64` precision the exact view is pinned by the scene hash and
-//! `zoomgen.path`, which names the keyframe segment and the fraction along it, from which the
-//! center follows exactly from the keyframes' decimal text), `zoomgen.log10_width` (exact even
-//! where the width underflows `f64`), `zoomgen.rotation` and `zoomgen.max_iterations`.
+//! `zoomgen.frame`, `zoomgen.center` and `zoomgen.width` (deep frames: the renderer's exact
+//! values as decimal text, the same as the `--data` header's, see [`crate::exr`]; plain `f64`
+//! frames: the `f64` view, formatted with `{:e}`), `zoomgen.path` (the keyframe segment and the
+//! fraction along it), `zoomgen.log10_width` (exact even where the width underflows `f64`),
+//! `zoomgen.rotation` and `zoomgen.max_iterations`.
 
 use std::fs;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -33,7 +33,8 @@ use crate::scene::Scene;
 
 /// The rendering-relevant version: bump it whenever a kernel, the coloring or the sampling
 /// changes pixels, so frames of an older zoomgen are never mixed with new ones.
-pub const RENDER_VERSION: u32 = 1;
+/// 2: deep frames iterate their ill-conditioned samples again at the exact mapping points.
+pub const RENDER_VERSION: u32 = 2;
 
 /// The manifest's file name in the output folder.
 pub const MANIFEST_NAME: &str = "zoomgen-manifest.toml";
@@ -97,17 +98,43 @@ pub fn scene_hash(scene: &Scene, width: u32, height: u32, supersample: u32) -> S
 }
 
 /// The text chunks written into a frame's PNG.
-pub fn png_text(view: &View, hash: &str) -> Vec<(&'static str, String)> {
+pub fn png_text(
+    view: &View,
+    exact: Option<&crate::deep::FrameGeometry>,
+    pixels_x: u32,
+    hash: &str,
+) -> Vec<(&'static str, String)> {
+    let (center, width) = match exact {
+        Some(geometry) => {
+            let header = geometry.header(pixels_x);
+            let value = |key: &str| {
+                header
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            (
+                format!(
+                    "{} {}",
+                    value("zoomgen.centerRe"),
+                    value("zoomgen.centerIm")
+                ),
+                value("zoomgen.width"),
+            )
+        }
+        None => (
+            format!("{:e} {:e}", view.center.re, view.center.im),
+            format!("{:e}", view.width()),
+        ),
+    };
     vec![
         ("Software", format!("zoomgen {}", env!("CARGO_PKG_VERSION"))),
         ("zoomgen.scene_hash", hash.to_string()),
         ("zoomgen.render_version", RENDER_VERSION.to_string()),
         ("zoomgen.frame", view.frame.to_string()),
-        (
-            "zoomgen.center",
-            format!("{:e} {:e}", view.center.re, view.center.im),
-        ),
-        ("zoomgen.width", format!("{:e}", view.width())),
+        ("zoomgen.center", center),
+        ("zoomgen.width", width),
         ("zoomgen.log10_width", format!("{:?}", view.log10_width())),
         (
             "zoomgen.path",

@@ -23,8 +23,8 @@ pub struct FrameJob {
     pub height: u32,
     /// Samples per pixel along each axis.
     pub supersample: u32,
-    /// A deep frame's exact geometry, for the header of its escape data (`--data`); `None`
-    /// for plain `f64` frames (and when no escape data is written).
+    /// A deep frame's exact geometry, for its PNG text and the header of its escape data; `None`
+    /// for plain `f64` frames (and for jobs built without it).
     pub exact: Option<std::sync::Arc<crate::deep::FrameGeometry>>,
 }
 

@@ -468,10 +468,8 @@ impl Plan {
             kernels
         };
         let mut jobs = self.jobs(todo);
-        if self.data
-            && let Some(deep) = &kernels.deep
-        {
-            // The exact geometry of deep frames, for the header of their escape data.
+        if let Some(deep) = &kernels.deep {
+            // The exact geometry of deep frames, for their PNG text and escape data headers.
             for job in &mut jobs {
                 job.exact = deep.geometry(&job.view, job.grid.samples_x).map(Arc::new);
             }

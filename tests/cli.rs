@@ -1,5 +1,6 @@
 //! The command line as a user runs it: tiny scenes rendered by the built binary.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -361,4 +362,41 @@ fn deep_frames_log_their_exact_samples() {
     // About 0.5% of a deep frame's samples are ill-conditioned (docs/DEEP.md).
     let exact = deep["exact_samples"].as_u64().unwrap();
     assert!(exact > 0 && exact < 160 * 90 / 20, "{log}");
+
+    // The PNG text names the exact view: at the last keyframe (1e-300) the scene's own text,
+    // elsewhere the deep frame's exact center to well below a pixel (here 1e-150 wide).
+    let text = |frame: &str| -> HashMap<String, String> {
+        let file = fs::File::open(out.join(frame)).unwrap();
+        let reader = png::Decoder::new(std::io::BufReader::new(file))
+            .read_info()
+            .unwrap();
+        reader
+            .info()
+            .uncompressed_latin1_text
+            .iter()
+            .map(|t| (t.keyword.clone(), t.text.clone()))
+            .collect()
+    };
+    let middle = text("frame_00900.png");
+    let (re, im) = middle["zoomgen.center"].split_once(' ').unwrap();
+    for part in [re, im] {
+        let digits = part.chars().filter(char::is_ascii_digit).count();
+        assert!(digits > 150, "{part}: {digits} digits");
+    }
+    zoomgen()
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/deep-spiral.toml"))
+        .args(["--frames", "1799", "--size", "160x90", "-q", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let last = text("frame_01799.png");
+    let scene =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/deep-spiral.toml"))
+            .unwrap();
+    let (re, im) = last["zoomgen.center"].split_once(' ').unwrap();
+    assert!(
+        scene.contains(&format!("[\"{re}\", \"{im}\"]")),
+        "{re} {im}"
+    );
+    assert_eq!(last["zoomgen.width"], "1e-300");
 }

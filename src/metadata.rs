@@ -101,27 +101,12 @@ pub fn scene_hash(scene: &Scene, width: u32, height: u32, supersample: u32) -> S
 pub fn png_text(
     view: &View,
     exact: Option<&crate::deep::FrameGeometry>,
-    pixels_x: u32,
     hash: &str,
 ) -> Vec<(&'static str, String)> {
     let (center, width) = match exact {
         Some(geometry) => {
-            let header = geometry.header(pixels_x);
-            let value = |key: &str| {
-                header
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default()
-            };
-            (
-                format!(
-                    "{} {}",
-                    value("zoomgen.centerRe"),
-                    value("zoomgen.centerIm")
-                ),
-                value("zoomgen.width"),
-            )
+            let [re, im, width] = geometry.view_text();
+            (format!("{re} {im}"), width)
         }
         None => (
             format!("{:e} {:e}", view.center.re, view.center.im),

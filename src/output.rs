@@ -246,7 +246,7 @@ pub fn encode_png_tagged(
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     encoder.set_compression(compression.to_png());
-    let text = crate::metadata::png_text(&job.view, job.exact.as_deref(), job.width, scene_hash);
+    let text = crate::metadata::png_text(&job.view, job.exact.as_deref(), scene_hash);
     for (key, value) in text {
         encoder
             .add_text_chunk(key.to_string(), value)

@@ -330,18 +330,17 @@ fn every_scene_in_the_scenes_folder_is_valid() {
 fn deep_frames_log_their_exact_samples() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("deep");
-    zoomgen()
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/deep-spiral.toml"))
-        .args(["--frames", "0", "--size", "160x90", "-q", "-o"])
-        .arg(&out)
-        .assert()
-        .success();
-    zoomgen()
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/deep-spiral.toml"))
-        .args(["--frames", "900", "--size", "160x90", "-q", "-o"])
-        .arg(&out)
-        .assert()
-        .success();
+    let scene_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/deep-spiral.toml");
+    let render = |frame: &str| {
+        zoomgen()
+            .arg(&scene_path)
+            .args(["--frames", frame, "--size", "160x90", "-q", "-o"])
+            .arg(&out)
+            .assert()
+            .success();
+    };
+    render("0");
+    render("900");
     let log = fs::read_to_string(out.join("render-log.jsonl")).unwrap();
     let lines: Vec<serde_json::Value> = log
         .lines()
@@ -383,16 +382,9 @@ fn deep_frames_log_their_exact_samples() {
         let digits = part.chars().filter(char::is_ascii_digit).count();
         assert!(digits > 150, "{part}: {digits} digits");
     }
-    zoomgen()
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/deep-spiral.toml"))
-        .args(["--frames", "1799", "--size", "160x90", "-q", "-o"])
-        .arg(&out)
-        .assert()
-        .success();
+    render("1799");
     let last = text("frame_01799.png");
-    let scene =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/deep-spiral.toml"))
-            .unwrap();
+    let scene = fs::read_to_string(&scene_path).unwrap();
     let (re, im) = last["zoomgen.center"].split_once(' ').unwrap();
     assert!(
         scene.contains(&format!("[\"{re}\", \"{im}\"]")),

@@ -101,20 +101,30 @@ impl FrameGeometry {
         (-log10).ceil().max(0.0) as usize + HEADER_EXTRA_DIGITS
     }
 
+    /// The center's real and imaginary parts and the width as decimal text: the keyframe's
+    /// text at a keyframe's frame, otherwise the exact values cut after
+    /// [`FrameGeometry::header_digits`] digits.
+    pub fn view_text(&self) -> [String; 3] {
+        match &self.key_text {
+            Some(t) => t.clone(),
+            None => {
+                let digits = self.header_digits();
+                [
+                    self.center.re.to_decimal(digits),
+                    self.center.im.to_decimal(digits),
+                    self.width.to_decimal(digits),
+                ]
+            }
+        }
+    }
+
     /// The header values of `--data` for an image `pixels_x` pixels across: `centerRe`,
     /// `centerIm`, `width` (the keyframe's text at a keyframe's frame, otherwise the exact
     /// value cut after [`FrameGeometry::header_digits`] digits), `pixelSpacing`
     /// (`width / pixels_x`, cut the same way), `rotationCos`, `rotationSin` (exact).
     pub fn header(&self, pixels_x: u32) -> Vec<(&'static str, String)> {
         let digits = self.header_digits();
-        let [re, im, width] = match &self.key_text {
-            Some(t) => t.clone(),
-            None => [
-                self.center.re.to_decimal(digits),
-                self.center.im.to_decimal(digits),
-                self.width.to_decimal(digits),
-            ],
-        };
+        let [re, im, width] = self.view_text();
         let pixel = self.width.div_u64(u64::from(pixels_x.max(1)));
         vec![
             ("zoomgen.centerRe", re),

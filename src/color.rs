@@ -10,6 +10,7 @@
 //! additions and two table reads; the sRGB transfer function itself costs a `powf`.
 
 use crate::kernel::Escape;
+use crate::kernel::simd::{DirectColor, DirectPalette};
 use crate::scene::{ColorSettings, Rgb8};
 
 /// Entries per palette cycle in the lookup table.
@@ -36,6 +37,8 @@ pub struct Palette {
     /// pixel is one 4-byte store (the next pixel's store overwrites the fourth byte).
     direct: Vec<u32>,
     interior8: [u8; 3],
+    /// The SIMD loop for one sample per pixel, where the CPU has it (same bytes).
+    simd: Option<DirectColor>,
 }
 
 impl Palette {
@@ -70,6 +73,7 @@ impl Palette {
             encode,
             direct: Vec::new(),
             interior8: settings.interior.0,
+            simd: crate::kernel::select::direct_color(),
         };
         palette.direct = (0..DIRECT_STEPS)
             .map(|i| {
@@ -157,6 +161,25 @@ impl Palette {
     /// one 4-byte store per pixel but the last.
     fn color_row_direct(&self, samples: &[Escape], out: &mut [u8]) {
         const { assert!(DIRECT_STEPS.is_power_of_two()) };
+        let interior =
+            u32::from_le_bytes([self.interior8[0], self.interior8[1], self.interior8[2], 0]);
+        let done = match self.simd {
+            Some(simd) => {
+                let palette = DirectPalette {
+                    table: &self.direct,
+                    interior,
+                    inv_cycle: self.inv_cycle,
+                    offset: self.offset,
+                };
+                simd.color_row(&palette, samples, out)
+            }
+            None => 0,
+        };
+        self.color_row_direct_portable(&samples[done..], &mut out[3 * done..]);
+    }
+
+    /// [`Palette::color_row_direct`] without SIMD, the definition the SIMD loop follows.
+    fn color_row_direct_portable(&self, samples: &[Escape], out: &mut [u8]) {
         let steps = DIRECT_STEPS as f64;
         let interior =
             u32::from_le_bytes([self.interior8[0], self.interior8[1], self.interior8[2], 0]);
@@ -283,5 +306,52 @@ mod tests {
         let mut out = [0u8; 3];
         p.color_row(&samples, 2, &mut out);
         assert_eq!(out, [188, 188, 188]);
+    }
+
+    /// The SIMD coloring gives the portable loop's bytes: any row length (the tail is
+    /// portable), interior samples, counts up to `u32::MAX - 1`, and cycles so short that the
+    /// bin's `f64` passes 2^64 (where `as u64` saturates).
+    #[test]
+    fn simd_coloring_matches_the_portable_loop() {
+        let Some(simd) = DirectColor::detect() else {
+            eprintln!("no AVX-512DQ here: nothing to compare");
+            return;
+        };
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (cycle, offset) in [
+            (64.0, 0.0),
+            (7.3, 0.25),
+            (1e-9, 0.5),
+            (1e-16, 0.999),
+            (1e9, 0.1),
+        ] {
+            let mut s = settings(&[[0, 7, 100], [32, 107, 203], [237, 255, 255], [255, 170, 0]]);
+            s.cycle = cycle;
+            s.offset = offset;
+            let mut p = Palette::new(&s);
+            p.simd = Some(simd);
+            for len in [0usize, 1, 7, 8, 9, 31, 1920] {
+                let samples: Vec<Escape> = (0..len)
+                    .map(|_| match next() % 5 {
+                        0 => Escape::INTERIOR,
+                        1 => Escape {
+                            n: u32::MAX - 1 - (next() % 3) as u32,
+                            nf: 0.999_999_9,
+                        },
+                        _ => at((next() % 100_000) as u32, (next() % 1000) as f32 / 1000.0),
+                    })
+                    .collect();
+                let (mut got, mut want) = (vec![0u8; 3 * len], vec![0u8; 3 * len]);
+                p.color_row(&samples, 1, &mut got);
+                p.color_row_direct_portable(&samples, &mut want);
+                assert_eq!(got, want, "cycle {cycle}, offset {offset}, {len} pixels");
+            }
+        }
     }
 }

@@ -80,7 +80,10 @@ impl Default for KernelOptions {
 }
 
 /// The escape of one sample: the count `n` and the smooth fraction `nf`.
+///
+/// `#[repr(C)]`: the SIMD coloring ([`simd::DirectColor`]) reads eight of them as one vector.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C)]
 pub struct Escape {
     /// First `n` with `|z_n| > R`, or [`Escape::INTERIOR_N`].
     pub n: u32,

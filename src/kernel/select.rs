@@ -86,6 +86,17 @@ fn kernel_from_setting(
     }
 }
 
+/// The SIMD coloring for rows with one sample per pixel ([`super::simd::DirectColor`]) when this
+/// CPU has it and `ZOOMGEN_KERNEL` is unset or names `avx512`; `None` otherwise, so that forcing
+/// a kernel also forces the portable coloring (CI's forced-scalar run tests that path).
+pub fn direct_color() -> Option<super::simd::DirectColor> {
+    let forced = std::env::var(KERNEL_ENV).ok();
+    match forced.as_deref().map(str::trim) {
+        None | Some("") | Some("avx512") => super::simd::DirectColor::detect(),
+        Some(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

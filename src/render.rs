@@ -7,6 +7,7 @@
 use std::ops::Range;
 
 use crate::color::Palette;
+use crate::kernel::simd::EscapeCounts;
 use crate::kernel::{Escape, Kernel, SampleGrid};
 use crate::path::View;
 
@@ -99,21 +100,34 @@ impl RenderStats {
         }
     }
 
+    /// Counts a row of samples: with [`crate::kernel::simd::DirectColor::count`] where the CPU
+    /// has it, the rest (or all) with the portable loop.
     fn count(&mut self, samples: &[Escape]) {
+        let (done, simd) = match crate::kernel::select::direct_color() {
+            Some(direct) => direct.count(samples),
+            None => (0, EscapeCounts::default()),
+        };
+        let rest = count_portable(&samples[done..]);
         self.samples += samples.len() as u64;
-        // Without branches: interior and escaped samples alternate unpredictably.
-        let (mut interior, mut sum, mut max) = (0u64, 0u64, 0u32);
-        for e in samples {
-            let inside = e.is_interior();
-            let n = if inside { 0 } else { e.n };
-            interior += u64::from(inside);
-            sum += u64::from(n);
-            max = max.max(n);
-        }
-        self.interior += interior;
-        self.escape_sum += sum;
-        self.escape_max = self.escape_max.max(max);
+        self.interior += simd.interior + rest.interior;
+        self.escape_sum += simd.sum + rest.sum;
+        self.escape_max = self.escape_max.max(simd.max).max(rest.max);
     }
+}
+
+/// [`RenderStats::count`]'s portable loop, the definition
+/// [`crate::kernel::simd::DirectColor::count`] follows.
+fn count_portable(samples: &[Escape]) -> EscapeCounts {
+    // Without branches: interior and escaped samples alternate unpredictably.
+    let (mut interior, mut sum, mut max) = (0u64, 0u64, 0u32);
+    for e in samples {
+        let inside = e.is_interior();
+        let n = if inside { 0 } else { e.n };
+        interior += u64::from(inside);
+        sum += u64::from(n);
+        max = max.max(n);
+    }
+    EscapeCounts { interior, sum, max }
 }
 
 /// Renders pixel rows `rows` of `job` into `out` (RGB bytes, `rows.len()` rows).
@@ -156,4 +170,49 @@ pub fn render_band(
         palette.color_row(samples, ss as usize, row_out);
     }
     stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::simd::DirectColor;
+
+    /// The SIMD counts equal the portable loop's on rows of every length, with interior
+    /// samples, the largest counts, and sums past `u32::MAX`.
+    #[test]
+    fn simd_counts_match_the_portable_loop() {
+        let Some(direct) = DirectColor::detect() else {
+            eprintln!("no AVX-512DQ here: nothing to compare");
+            return;
+        };
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for len in [0usize, 1, 7, 8, 9, 63, 1920, 5000] {
+            let samples: Vec<Escape> = (0..len)
+                .map(|_| match next() % 4 {
+                    0 => Escape::INTERIOR,
+                    1 => Escape::escaped(u32::MAX - 1 - (next() % 5) as u32, 1e6),
+                    _ => Escape::escaped((next() % 100_000) as u32, 1e6),
+                })
+                .collect();
+            let (done, simd) = direct.count(&samples);
+            assert_eq!(done, len / 8 * 8);
+            let rest = count_portable(&samples[done..]);
+            let want = count_portable(&samples);
+            let got = EscapeCounts {
+                interior: simd.interior + rest.interior,
+                sum: simd.sum + rest.sum,
+                max: simd.max.max(rest.max),
+            };
+            assert_eq!(got, want, "{len} samples");
+            if len >= 1920 {
+                assert!(want.sum > u64::from(u32::MAX) && want.interior > 0);
+            }
+        }
+    }
 }

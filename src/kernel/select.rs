@@ -86,15 +86,20 @@ fn kernel_from_setting(
     }
 }
 
-/// The SIMD coloring for rows with one sample per pixel ([`super::simd::DirectColor`]) when this
-/// CPU has it and `ZOOMGEN_KERNEL` is unset or names `avx512`; `None` otherwise, so that forcing
-/// a kernel also forces the portable coloring (CI's forced-scalar run tests that path).
+/// The SIMD coloring and counting for rows ([`super::simd::DirectColor`]) when this CPU has it
+/// and `ZOOMGEN_KERNEL` is unset or names `avx512`; `None` otherwise, so that forcing a kernel
+/// also forces the portable loops (CI's forced-scalar run tests those). Decided once per
+/// process.
 pub fn direct_color() -> Option<super::simd::DirectColor> {
-    let forced = std::env::var(KERNEL_ENV).ok();
-    match forced.as_deref().map(str::trim) {
-        None | Some("") | Some("avx512") => super::simd::DirectColor::detect(),
-        Some(_) => None,
-    }
+    static CHOICE: std::sync::OnceLock<Option<super::simd::DirectColor>> =
+        std::sync::OnceLock::new();
+    *CHOICE.get_or_init(|| {
+        let forced = std::env::var(KERNEL_ENV).ok();
+        match forced.as_deref().map(str::trim) {
+            None | Some("") | Some("avx512") => super::simd::DirectColor::detect(),
+            Some(_) => None,
+        }
+    })
 }
 
 #[cfg(test)]

@@ -405,44 +405,60 @@ mod x86 {
             unsafe { _mm512_max_pd(a, b) }
         }
 
-        /// [`crate::kernel::fast_log2`] lane-wise, operation for operation.
+        /// [`crate::kernel::log2_f32`] in 16 lanes, operation for operation.
         #[inline(always)]
-        fn log2(self, x: __m512d) -> __m512d {
+        fn log2_f32(self, x: __m512) -> __m512 {
+            // SAFETY: AVX-512F is present.
+            unsafe {
+                let bits = _mm512_castps_si512(x);
+                let exponent = _mm512_sub_epi32(
+                    _mm512_and_si512(_mm512_srli_epi32::<23>(bits), _mm512_set1_epi32(0xff)),
+                    _mm512_set1_epi32(127),
+                );
+                let m = _mm512_castsi512_ps(_mm512_or_si512(
+                    _mm512_and_si512(bits, _mm512_set1_epi32(0x007f_ffff)),
+                    _mm512_set1_epi32(0x3f80_0000),
+                ));
+                let high =
+                    _mm512_cmp_ps_mask::<_CMP_GT_OQ>(m, _mm512_set1_ps(std::f32::consts::SQRT_2));
+                let m = _mm512_mask_mul_ps(m, high, m, _mm512_set1_ps(0.5));
+                let exponent =
+                    _mm512_mask_add_epi32(exponent, high, exponent, _mm512_set1_epi32(1));
+                let one = _mm512_set1_ps(1.0);
+                let s = _mm512_div_ps(_mm512_sub_ps(m, one), _mm512_add_ps(m, one));
+                let s2 = _mm512_mul_ps(s, s);
+                let t = _mm512_mul_ps(s2, _mm512_set1_ps(1.0 / 9.0));
+                let t = _mm512_mul_ps(s2, _mm512_add_ps(_mm512_set1_ps(1.0 / 7.0), t));
+                let t = _mm512_mul_ps(s2, _mm512_add_ps(_mm512_set1_ps(0.2), t));
+                let t = _mm512_mul_ps(s2, _mm512_add_ps(_mm512_set1_ps(1.0 / 3.0), t));
+                let series = _mm512_add_ps(one, t);
+                let two_s = _mm512_mul_ps(_mm512_set1_ps(2.0), s);
+                let r = _mm512_mul_ps(
+                    _mm512_mul_ps(two_s, series),
+                    _mm512_set1_ps(std::f32::consts::LOG2_E),
+                );
+                // The exponent is in [-127, 128]: the conversion is exact.
+                _mm512_add_ps(_mm512_cvtepi32_ps(exponent), r)
+            }
+        }
+
+        /// The exponent (as `i32`) and the mantissa (in `[1, 2)`, rounded to `f32`) of eight
+        /// positive `f64`, as [`crate::kernel::smooth_fraction`] splits `|z|^2`.
+        #[inline(always)]
+        fn split_f64(self, x: __m512d) -> (__m256i, __m256) {
             // SAFETY: AVX-512F is present.
             unsafe {
                 let bits = _mm512_castpd_si512(x);
                 let biased =
                     _mm512_and_si512(_mm512_srli_epi64::<52>(bits), _mm512_set1_epi64(0x7ff));
+                let exponent =
+                    _mm256_sub_epi32(_mm512_cvtepi64_epi32(biased), _mm256_set1_epi32(1023));
                 let m = _mm512_castsi512_pd(_mm512_or_si512(
                     _mm512_and_si512(bits, _mm512_set1_epi64(0x000f_ffff_ffff_ffff)),
                     _mm512_set1_epi64(0x3ff0_0000_0000_0000),
                 ));
-                let high =
-                    _mm512_cmp_pd_mask::<_CMP_GT_OQ>(m, _mm512_set1_pd(std::f64::consts::SQRT_2));
-                let m = _mm512_mask_mul_pd(m, high, m, _mm512_set1_pd(0.5));
-                // biased + high is an integer in [0, 2048]: or-ing it into the mantissa of
-                // 2^52 and subtracting 2^52 gives it exactly as f64; minus 1023 is exact too.
-                let biased = _mm512_mask_add_epi64(biased, high, biased, _mm512_set1_epi64(1));
-                let magic = _mm512_set1_epi64(0x4330_0000_0000_0000);
-                let exponent = _mm512_sub_pd(
-                    _mm512_castsi512_pd(_mm512_or_si512(biased, magic)),
-                    _mm512_castsi512_pd(magic),
-                );
-                let exponent = _mm512_sub_pd(exponent, _mm512_set1_pd(1023.0));
-                let one = _mm512_set1_pd(1.0);
-                let s = _mm512_div_pd(_mm512_sub_pd(m, one), _mm512_add_pd(m, one));
-                let s2 = _mm512_mul_pd(s, s);
-                let t = _mm512_mul_pd(s2, _mm512_set1_pd(1.0 / 9.0));
-                let t = _mm512_mul_pd(s2, _mm512_add_pd(_mm512_set1_pd(1.0 / 7.0), t));
-                let t = _mm512_mul_pd(s2, _mm512_add_pd(_mm512_set1_pd(0.2), t));
-                let t = _mm512_mul_pd(s2, _mm512_add_pd(_mm512_set1_pd(1.0 / 3.0), t));
-                let series = _mm512_add_pd(one, t);
-                let two_s = _mm512_mul_pd(_mm512_set1_pd(2.0), s);
-                let r = _mm512_mul_pd(
-                    _mm512_mul_pd(two_s, series),
-                    _mm512_set1_pd(std::f64::consts::LOG2_E),
-                );
-                _mm512_add_pd(exponent, r)
+                // `as f32` rounds to nearest even, the default rounding mode.
+                (exponent, _mm512_cvtpd_ps(m))
             }
         }
     }
@@ -579,27 +595,41 @@ mod x86 {
                 }
             }
         }
-        /// [`crate::kernel::smooth_fraction`] eight lanes at a time: the same operations in the
-        /// same order (no FMA), so the same bits; the exponent goes from integer to `f64`
-        /// exactly through the 2^52 trick instead of a conversion instruction.
+        /// [`crate::kernel::smooth_fraction`] sixteen lanes at a time (a lone last group of
+        /// eight fills the other half with a copy of itself): the same operations in the same
+        /// order (no FMA), so the same bits.
         #[inline(always)]
         fn smooth_fractions(self, norm: &[f64], nf: &mut [f32]) {
             assert_eq!(norm.len(), nf.len());
             assert_eq!(norm.len() % 8, 0);
-            for (norm, nf) in norm.chunks_exact(8).zip(nf.chunks_exact_mut(8)) {
-                let x = self.max(self.load(norm), self.splat(ESCAPE_RADIUS_SQ));
-                let v = self.sub(self.splat(5.0), self.log2(self.log2(x)));
-                // SAFETY: AVX-512F is present (it implies AVX); `nf` holds 8 f32, all written.
+            let r2 = self.splat(ESCAPE_RADIUS_SQ);
+            for (norm, nf) in norm.chunks(16).zip(nf.chunks_mut(16)) {
+                let low = self.max(self.load(norm), r2);
+                let high = self.max(self.load(&norm[norm.len() - 8..]), r2);
+                let (e_low, m_low) = self.split_f64(low);
+                let (e_high, m_high) = self.split_f64(high);
+                // SAFETY: AVX-512F is present (it implies AVX); `nf` holds 8 or 16 f32, and
+                // as many are written.
                 unsafe {
-                    // `as f32` rounds to nearest even, the default rounding mode.
-                    let v = _mm512_cvtpd_ps(v);
+                    let exponent = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(e_low), e_high);
+                    let m = _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+                        _mm512_castpd256_pd512(_mm256_castps_pd(m_low)),
+                        _mm256_castps_pd(m_high),
+                    ));
+                    let log_norm = _mm512_add_ps(_mm512_cvtepi32_ps(exponent), self.log2_f32(m));
+                    let scaled = _mm512_mul_ps(log_norm, _mm512_set1_ps(1.0 / 32.0));
+                    let v = _mm512_sub_ps(_mm512_setzero_ps(), self.log2_f32(scaled));
                     // `f32::clamp`: below the low end -> low end, above the high end -> high
                     // end, compared like the scalar code (ordered, NaN kept).
-                    let low = _mm256_setzero_ps();
-                    let high = _mm256_set1_ps(1.0 - f32::EPSILON / 2.0);
-                    let v = _mm256_blendv_ps(v, low, _mm256_cmp_ps::<_CMP_LT_OQ>(v, low));
-                    let v = _mm256_blendv_ps(v, high, _mm256_cmp_ps::<_CMP_GT_OQ>(v, high));
-                    _mm256_storeu_ps(nf.as_mut_ptr(), v);
+                    let lo = _mm512_setzero_ps();
+                    let hi = _mm512_set1_ps(1.0 - f32::EPSILON / 2.0);
+                    let v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, lo), lo);
+                    let v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, hi), hi);
+                    if nf.len() == 16 {
+                        _mm512_storeu_ps(nf.as_mut_ptr(), v);
+                    } else {
+                        _mm256_storeu_ps(nf.as_mut_ptr(), _mm512_castps512_ps256(v));
+                    }
                 }
             }
         }
@@ -1061,13 +1091,43 @@ impl DirectColor {
         }
         done
     }
+
+    /// The statistics [`crate::render::RenderStats`] keeps of the first
+    /// `8 * (samples.len() / 8)` samples (returned as the first value): how many are interior,
+    /// and the sum and the largest of the escaped samples' counts.
+    pub fn count(self, samples: &[Escape]) -> (usize, EscapeCounts) {
+        let done = samples.len() / 8 * 8;
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            // SAFETY: the token exists only where `detect` found AVX-512F and AVX-512DQ (AVX2
+            // comes with them); the slice's length is a multiple of 8, as required.
+            (done, unsafe {
+                x86_color::count(self.token, &samples[..done])
+            })
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
+            (done, EscapeCounts::default())
+        }
+    }
+}
+
+/// Counts over a run of samples (see [`DirectColor::count`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EscapeCounts {
+    /// Samples with [`Escape::INTERIOR_N`].
+    pub interior: u64,
+    /// Sum of the other samples' counts.
+    pub sum: u64,
+    /// Largest of the other samples' counts (0 when none).
+    pub max: u32,
 }
 
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 mod x86_color {
     use std::arch::x86_64::*;
 
-    use super::DirectPalette;
+    use super::{DirectPalette, EscapeCounts};
     use crate::kernel::Escape;
 
     /// Proof that the CPU has AVX-512F, AVX-512DQ and AVX2.
@@ -1143,6 +1203,38 @@ mod x86_color {
                 let at = dst.add(24 * block);
                 _mm_storeu_si128(at.cast(), _mm256_castsi256_si128(bytes));
                 _mm_storel_epi64(at.add(16).cast(), _mm256_extracti128_si256::<1>(bytes));
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `samples.len()` is a multiple of 8.
+    #[target_feature(enable = "avx512f,avx512dq,avx2")]
+    pub(super) unsafe fn count(_token: Avx512Dq, samples: &[Escape]) -> EscapeCounts {
+        // SAFETY: AVX-512F/DQ and AVX2 are present (the token). Each iteration reads the 8
+        // samples (64 bytes) at `samples[8 b..8 b + 8]`, in bounds since the length is a
+        // multiple of 8.
+        unsafe {
+            let src = samples.as_ptr().cast::<__m512i>();
+            let interior_n = _mm256_set1_epi32(Escape::INTERIOR_N as i32);
+            let mut sum = _mm512_setzero_si512();
+            let mut max = _mm256_setzero_si256();
+            let mut interior = 0u64;
+            for block in 0..samples.len() / 8 {
+                let n = _mm512_cvtepi64_epi32(_mm512_loadu_si512(src.add(block)));
+                let inside = _mm256_cmpeq_epi32(n, interior_n);
+                interior += u64::from(_mm256_movemask_ps(_mm256_castsi256_ps(inside)).count_ones());
+                let escaped = _mm256_andnot_si256(inside, n);
+                sum = _mm512_add_epi64(sum, _mm512_cvtepu32_epi64(escaped));
+                max = _mm256_max_epu32(max, escaped);
+            }
+            let mut lanes = [0u32; 8];
+            _mm256_storeu_si256(lanes.as_mut_ptr().cast(), max);
+            EscapeCounts {
+                interior,
+                sum: _mm512_reduce_add_epi64(sum) as u64,
+                max: lanes.into_iter().max().unwrap_or(0),
             }
         }
     }

@@ -1,5 +1,5 @@
 //! Whole-machine throughput: band schedulers across thread counts and band heights, a whole
-//! scene with and without PNG encoding, and PNG compression levels.
+//! scene with and without PNG encoding, and PNG compression levels and row filters.
 //!
 //! A plain binary (no criterion): the scheduler matrix has a hundred cells, and each wants a
 //! median of a few full 1080p frames. Run it with
@@ -369,46 +369,85 @@ fn scene(o: &Options) {
 fn png(o: &Options) {
     let kernel = kernel();
     let palette = palette();
-    let jobs = jobs(&views("seahorse", 1), o);
-    let mut frame: Option<RenderedFrame> = None;
-    let cancel = AtomicBool::new(false);
-    render_frames(
-        &jobs,
-        &kernel,
-        &palette,
-        &ParallelSettings::default(),
-        &cancel,
-        &mut |_| {},
-        &mut |f| {
-            frame = Some(f);
-            Ok(())
-        },
-    )
-    .unwrap();
-    let frame = frame.unwrap();
     println!(
-        "| level ({}x{}) | ms per frame | bytes |",
+        "| view ({}x{}) | level | filter | ms per frame | bytes |",
         o.width, o.height
     );
-    println!("|---|---|---|");
-    for (name, level) in [
-        ("fast", PngCompression::Fast),
-        ("default", PngCompression::Default),
-        ("best", PngCompression::Best),
-    ] {
-        let mut bytes = 0;
-        let secs = median(
-            (0..o.reps)
-                .map(|_| {
-                    let mut out = Vec::new();
-                    let start = Instant::now();
-                    encode_png(&frame, level, &mut out).unwrap();
-                    bytes = out.len();
-                    start.elapsed().as_secs_f64()
-                })
-                .collect(),
-        );
-        println!("| {name} | {:.1} | {bytes} |", secs * 1e3);
+    println!("|---|---|---|---|---|");
+    // Both frames first, so that no timing follows a render directly.
+    let frames: Vec<(&str, RenderedFrame)> = ["seahorse", "full"]
+        .into_iter()
+        .map(|view| {
+            let jobs = jobs(&views(view, 1), o);
+            let mut frame: Option<RenderedFrame> = None;
+            let cancel = AtomicBool::new(false);
+            render_frames(
+                &jobs,
+                &kernel,
+                &palette,
+                &ParallelSettings::default(),
+                &cancel,
+                &mut |_| {},
+                &mut |f| {
+                    frame = Some(f);
+                    Ok(())
+                },
+            )
+            .unwrap();
+            (view, frame.unwrap())
+        })
+        .collect();
+    for (view, frame) in &frames {
+        let time = |encode: &dyn Fn(&mut Vec<u8>)| {
+            for _ in 0..3 {
+                encode(&mut Vec::new()); // warm-up, not timed
+            }
+            let mut bytes = 0;
+            let secs = median(
+                (0..o.reps)
+                    .map(|_| {
+                        let mut out = Vec::new();
+                        let start = Instant::now();
+                        encode(&mut out);
+                        bytes = out.len();
+                        start.elapsed().as_secs_f64()
+                    })
+                    .collect(),
+            );
+            (secs * 1e3, bytes)
+        };
+        // The row filters the png crate offers, with the fast level's deflate: how the
+        // fast level's filter was chosen.
+        for filter in [
+            png::Filter::Adaptive,
+            png::Filter::NoFilter,
+            png::Filter::Sub,
+            png::Filter::Up,
+            png::Filter::Avg,
+            png::Filter::Paeth,
+        ] {
+            let (ms, bytes) = time(&|out| {
+                let mut e = png::Encoder::new(out, frame.job.width, frame.job.height);
+                e.set_color(png::ColorType::Rgb);
+                e.set_depth(png::BitDepth::Eight);
+                e.set_compression(png::Compression::Fast);
+                e.set_filter(filter);
+                let mut w = e.write_header().unwrap();
+                w.write_image_data(&frame.pixels).unwrap();
+                w.finish().unwrap();
+            });
+            println!("| {view} | fast deflate | {filter:?} | {ms:.1} | {bytes} |");
+        }
+        // What `--png-compression` gives.
+        for (name, level) in [
+            ("fast", PngCompression::Fast),
+            ("default", PngCompression::Default),
+            ("best", PngCompression::Best),
+        ] {
+            let (ms, bytes) = time(&|out| encode_png(frame, level, out).unwrap());
+            let filter = format!("{:?}", level.filter());
+            println!("| {view} | `{name}` | {filter} | {ms:.1} | {bytes} |");
+        }
     }
 }
 

@@ -280,7 +280,7 @@ pub struct PngWriter {
 }
 
 /// Encoder threads for a run with `workers` render threads: one per eight workers. A fast PNG
-/// of a 1080p frame takes about 17 ms and a seahorse frame about 180 ms of one core
+/// of a 1080p frame takes about 13 ms and a seahorse frame about 180 ms of one core
 /// (docs/PERFORMANCE.md), so one encoder keeps up with about ten workers.
 pub fn encoder_threads(workers: usize) -> usize {
     workers.div_ceil(8).max(1)

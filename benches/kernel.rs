@@ -8,7 +8,13 @@
 //!   shortcut), periodicity detection off, so every point runs its whole budget: the raw rate.
 //! - `seahorse`: 64 rows spread over a 1920x1080 frame in seahorse valley (width 1e-5, 3000
 //!   iterations), where neighbouring pixels escape at very different counts; with periodicity
-//!   detection (the default) and without.
+//!   detection always on, and without.
+//! - `seahorse-auto`: the same rows with the default options (detection switched off by the
+//!   lane kernels where it does not pay, `KernelOptions::adaptive`). Their iteration counts
+//!   depend on what each thread rendered before, so the throughput here is the `seahorse`
+//!   group's (the reference with detection on): the rates of the two groups compare time.
+//! - `full`, `full-auto`, `full-noperiod`: 64 rows of the whole set (20,000 iterations), where
+//!   detection saves most of the work: with it always on, adaptive, and off.
 //! - `seahorse-bands`: the same view as `render_band` hands it to a kernel: 16 bands of 4
 //!   consecutive rows, one `escape_rows` call per band (periodicity detection on).
 
@@ -88,6 +94,33 @@ fn bench_rows(c: &mut Criterion, group_name: &str, rows: &Rows, options: KernelO
     group.finish();
 }
 
+/// The lane kernels with the default (adaptive) options: escapes checked against the
+/// reference, throughput counted as the reference with periodicity detection on counts it.
+fn bench_adaptive(c: &mut Criterion, group_name: &str, rows: &Rows) {
+    let mut want = vec![Escape::INTERIOR; (rows.grid.samples_x * rows.band) as usize];
+    let mut out = want.clone();
+    let options = KernelOptions::fixed(true);
+    let iterations = rows.run(&ScalarKernelWith { options }, &mut want);
+    let mut group = c.benchmark_group(group_name);
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(iterations));
+    for kernel in kernels(KernelOptions::default()) {
+        if kernel.name() == "scalar" {
+            continue; // the reference: no adaptive choice
+        }
+        // The last row of each set is in `out` after a run: it must be the reference's.
+        rows.run(kernel.as_ref(), &mut out);
+        assert!(out == want, "{}: escapes differ", kernel.name());
+        group.bench_function(kernel.name(), |b| {
+            b.iter(|| black_box(rows.run(kernel.as_ref(), black_box(&mut out))))
+        });
+    }
+    group.finish();
+}
+
 fn interior(c: &mut Criterion) {
     // 512 points of a tiny patch inside the period-3 bulb, 4000 steps each.
     let grid = SampleGrid::new(Complex64::new(-0.1226, 0.7449), 1e-3, 0.0, 512, 1, 1);
@@ -103,7 +136,7 @@ fn interior(c: &mut Criterion) {
         out.iter().all(|e| e.is_interior()),
         "the interior row escapes"
     );
-    bench_rows(c, "interior", &rows, KernelOptions { periodicity: false });
+    bench_rows(c, "interior", &rows, KernelOptions::fixed(false));
 }
 
 fn seahorse(c: &mut Criterion) {
@@ -115,26 +148,33 @@ fn seahorse(c: &mut Criterion) {
         max_iterations: 3000,
         band: 1,
     };
-    bench_rows(c, "seahorse", &rows, KernelOptions { periodicity: true });
-    bench_rows(
-        c,
-        "seahorse-noperiod",
-        &rows,
-        KernelOptions { periodicity: false },
-    );
+    bench_rows(c, "seahorse", &rows, KernelOptions::fixed(true));
+    bench_adaptive(c, "seahorse-auto", &rows);
+    bench_rows(c, "seahorse-noperiod", &rows, KernelOptions::fixed(false));
     let bands = Rows {
         grid,
         rows: (0..16).map(|i| 8 + i * 68).collect(),
         max_iterations: 3000,
         band: 4,
     };
-    bench_rows(
-        c,
-        "seahorse-bands",
-        &bands,
-        KernelOptions { periodicity: true },
-    );
+    bench_rows(c, "seahorse-bands", &bands, KernelOptions::fixed(true));
 }
 
-criterion_group!(benches, interior, seahorse);
+/// The whole set, where many samples are interior outside the cardioid and the period-2 bulb
+/// (which the shortcut covers): periodicity detection saves most of their budgets, and the
+/// adaptive choice must keep it.
+fn full_set(c: &mut Criterion) {
+    let grid = SampleGrid::new(Complex64::new(-0.75, 0.0), 3.5, 0.0, 1920, 1080, 1);
+    let rows = Rows {
+        grid,
+        rows: (0..64).map(|i| 8 + i * 17).collect(),
+        max_iterations: 20_000,
+        band: 1,
+    };
+    bench_rows(c, "full", &rows, KernelOptions::fixed(true));
+    bench_adaptive(c, "full-auto", &rows);
+    bench_rows(c, "full-noperiod", &rows, KernelOptions::fixed(false));
+}
+
+criterion_group!(benches, interior, seahorse, full_set);
 criterion_main!(benches);

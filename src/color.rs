@@ -317,13 +317,8 @@ mod tests {
             eprintln!("no AVX-512DQ here: nothing to compare");
             return;
         };
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::kernel::interleaved::check::XorShift(0x2545_f491_4f6c_dd1du64);
+        let mut next = move || rng.next();
         for (cycle, offset) in [
             (64.0, 0.0),
             (7.3, 0.25),

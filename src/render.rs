@@ -185,13 +185,8 @@ mod tests {
             eprintln!("no AVX-512DQ here: nothing to compare");
             return;
         };
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::kernel::interleaved::check::XorShift(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = move || rng.next();
         for len in [0usize, 1, 7, 8, 9, 63, 1920, 5000] {
             let samples: Vec<Escape> = (0..len)
                 .map(|_| match next() % 4 {

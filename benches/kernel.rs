@@ -70,16 +70,26 @@ fn kernels(options: KernelOptions) -> Vec<Box<dyn Kernel>> {
     list
 }
 
-fn bench_rows(c: &mut Criterion, group_name: &str, rows: &Rows, options: KernelOptions) {
-    let mut out = vec![Escape::INTERIOR; (rows.grid.samples_x * rows.band) as usize];
-    // The work to do, as the reference counts it; every kernel must count the same.
-    let iterations = rows.run(&ScalarKernelWith { options }, &mut out);
-    let mut group = c.benchmark_group(group_name);
+/// A group of short measurements whose throughput is `iterations` per run.
+fn group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+    iterations: u64,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut group = c.benchmark_group(name);
     group
         .sample_size(10)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(2))
         .throughput(Throughput::Elements(iterations));
+    group
+}
+
+fn bench_rows(c: &mut Criterion, group_name: &str, rows: &Rows, options: KernelOptions) {
+    let mut out = vec![Escape::INTERIOR; (rows.grid.samples_x * rows.band) as usize];
+    // The work to do, as the reference counts it; every kernel must count the same.
+    let iterations = rows.run(&ScalarKernelWith { options }, &mut out);
+    let mut group = group(c, group_name, iterations);
     for kernel in kernels(options) {
         assert_eq!(
             rows.run(kernel.as_ref(), &mut out),
@@ -101,12 +111,7 @@ fn bench_adaptive(c: &mut Criterion, group_name: &str, rows: &Rows) {
     let mut out = want.clone();
     let options = KernelOptions::fixed(true);
     let iterations = rows.run(&ScalarKernelWith { options }, &mut want);
-    let mut group = c.benchmark_group(group_name);
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(2))
-        .throughput(Throughput::Elements(iterations));
+    let mut group = group(c, group_name, iterations);
     for kernel in kernels(KernelOptions::default()) {
         if kernel.name() == "scalar" {
             continue; // the reference: no adaptive choice

@@ -343,6 +343,7 @@ fn assemble(
             let Some(done) = partial.remove(&next_out) else {
                 break;
             };
+            debug_assert_eq!(done.pixels.len(), frame_bytes, "every band placed");
             cache.release(next_out);
             on_frame(RenderedFrame {
                 job: jobs[next_out].clone(),

@@ -350,7 +350,8 @@ pub fn iterate(
 ) -> DdResult {
     let last = orbit.len() - 1;
     let levels = table.levels.len() as u32;
-    let (zs, los) = (orbit.z_f64(), orbit.z_lo());
+    let los = orbit.z_lo();
+    let zs = |m: usize| orbit.z_f64(m);
     let dc_plain = [Dd::of(dc.re), Dd::of(dc.im)];
     let s_plain = Dd::of(DdExp::from_fe(spacing)).hi;
     let mut dz = DdCx::ZERO;
@@ -363,7 +364,10 @@ pub fn iterate(
     };
     loop {
         // Plain double-double steps while they are exact enough (see above).
-        let zn = |m: usize| zs[m][0] * zs[m][0] + zs[m][1] * zs[m][1];
+        let zn = |m: usize| {
+            let [x, y] = zs(m);
+            x * x + y * y
+        };
         let dn = dz.to_fe().norm_sqr();
         if m != 0
             && !dn.abs_lt(FloatExp::from_f64(PLAIN_MIN_NORM))
@@ -372,7 +376,7 @@ pub fn iterate(
             let (mut dr, mut di) = (Dd::of(dz.re), Dd::of(dz.im));
             let (mut er, mut ei) = (e.re.to_f64(), e.im.to_f64());
             loop {
-                let [x0, y0] = zs[m];
+                let [x0, y0] = zs(m);
                 let [x1, y1] = los[m];
                 let (zr, zi) = (Dd { hi: x0, lo: x1 }, Dd { hi: y0, lo: y1 });
                 let (xr, xi) = (zr.add(dr), zi.add(di));

@@ -176,7 +176,7 @@ pub fn iterate<T: Real>(
         let zr = orbit.z_at::<T>(m);
         let z = zr.add(dz);
         let (x, y) = z.to_f64();
-        let norm = x * x + y * y;
+        let norm = lanes::norm_sqr(Cx::<f64>::new(x, y));
         if norm > ESCAPE_RADIUS_SQ {
             let ill = conditioning.ill(e, norm, dc, n);
             return done(Escape::escaped(n, norm), n, steps, false, ill);
@@ -185,14 +185,14 @@ pub fn iterate<T: Real>(
             let ill = conditioning.ill(e, norm, dc, n);
             return done(Escape::INTERIOR, n, steps, false, ill);
         }
-        let mut dn = dz.norm_sqr();
+        let mut dn = lanes::norm_sqr(dz);
         if !dn.is_finite() {
             return done(Escape::INTERIOR, n, steps, true, false);
         }
         let mut zr = zr;
         // |z|^2 is `norm` for f64 deltas; FloatExp needs its own (norm may underflow).
         let zn = if T::EXTENDED {
-            z.norm_sqr()
+            lanes::norm_sqr(z)
         } else {
             T::from_f64(norm)
         };
@@ -226,16 +226,8 @@ pub fn iterate<T: Real>(
                 continue;
             }
         }
-        let two_z = Cx {
-            re: zr.re.double(),
-            im: zr.im.double(),
-        };
-        let p = z.mul(e);
-        e = Cx {
-            re: p.re.double() + spacing,
-            im: p.im.double(),
-        };
-        dz = two_z.add(dz).mul(dz).add(dc);
+        e = lanes::derivative_step(z, e, spacing);
+        dz = lanes::step(zr, dz, dc);
         m += 1;
         n += 1;
         steps += 1;

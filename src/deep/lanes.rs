@@ -227,8 +227,28 @@ pub fn dc_f64<T: Real>(dc: Cx<T>) -> [f64; 2] {
 /// [`super::perturb::iterate`], until the sample is done or may go back to lockstep (after at
 /// least one step, at `m != 0`, where no BLA step applies, and for `FloatExp` frames with
 /// `|δz|^2 >= MIN_F64_NORM` and `|Z_m|^2 >= SMALL_Z_NORM`). `steps` counts the steps done.
+///
+/// Where the frame has a SIMD lockstep loop, this runs compiled with FMA
+/// ([`DeltaLockstep::with_fma`]; same results, fewer calls).
 #[inline(never)]
 pub fn handle<T: Real>(
+    frame: &Frame<'_, T>,
+    dc: Cx<T>,
+    dz: Cx<T>,
+    e: Cx<T>,
+    m: usize,
+    n: u32,
+    steps: &mut u64,
+) -> Handled {
+    match frame.simd {
+        Some(simd) => simd.with_fma(|| handle_steps(frame, dc, dz, e, m, n, steps)),
+        None => handle_steps(frame, dc, dz, e, m, n, steps),
+    }
+}
+
+/// The body of [`handle`].
+#[inline(always)]
+fn handle_steps<T: Real>(
     frame: &Frame<'_, T>,
     dc: Cx<T>,
     mut dz: Cx<T>,

@@ -700,6 +700,22 @@ pub struct DeltaLanes<'a> {
     pub active: u32,
 }
 
+/// Work for [`DeltaLockstep::with_fma`]: a closure, or a type whose `call` is
+/// `#[inline(always)]` (a large closure body is not always inlined into `with_fma`, and then
+/// it is compiled without FMA).
+pub trait FmaWork {
+    type Output;
+    fn call(self) -> Self::Output;
+}
+
+impl<R, F: FnOnce() -> R> FmaWork for F {
+    type Output = R;
+    #[inline(always)]
+    fn call(self) -> R {
+        self()
+    }
+}
+
 /// The lockstep loop of [`crate::deep::lanes`] on AVX-512 (one vector of 8 lanes) or AVX2 with
 /// FMA (two vectors of 4), with the reference orbit values `Z_{m+s}` gathered per lane by
 /// index, one index vector for the real and the imaginary parts (the orbit keeps them in two
@@ -714,17 +730,20 @@ pub struct DeltaLanes<'a> {
 pub struct DeltaLockstep {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     isa: x86_delta::DeltaIsa,
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    fma: x86_delta::Fma,
 }
 
 impl DeltaLockstep {
-    /// The best implementation this CPU has (AVX-512F, then AVX2 with FMA), or `None`.
+    /// The best implementation this CPU has (AVX-512F, then AVX2), or `None`; both need FMA.
     pub fn detect() -> Option<Self> {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
+            let fma = x86_delta::Fma::detect()?;
             Avx512::detect()
                 .map(x86_delta::DeltaIsa::Avx512)
                 .or_else(|| x86_delta::Avx2Fma::detect().map(x86_delta::DeltaIsa::Avx2))
-                .map(|isa| DeltaLockstep { isa })
+                .map(|isa| DeltaLockstep { isa, fma })
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
         {
@@ -736,8 +755,10 @@ impl DeltaLockstep {
     pub fn avx2() -> Option<Self> {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
+            let fma = x86_delta::Fma::detect()?;
             x86_delta::Avx2Fma::detect().map(|t| DeltaLockstep {
                 isa: x86_delta::DeltaIsa::Avx2(t),
+                fma,
             })
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
@@ -757,6 +778,26 @@ impl DeltaLockstep {
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
         {
             unreachable!("a DeltaLockstep cannot be constructed on this target")
+        }
+    }
+
+    /// `f()`, compiled with the FMA instructions enabled: `f64::mul_add` in the code that `f`
+    /// inlines (`#[inline(always)]` functions) is then one instruction instead of a call to the
+    /// library `fma`. The results are the same either way (a fused multiply-add rounds once,
+    /// in hardware or in software); only the speed differs. For the one-sample loops of
+    /// [`crate::deep::lanes::handle`] and the double-double pass of [`crate::deep::dd`], which
+    /// run between the lockstep loops.
+    #[inline]
+    pub fn with_fma<W: FmaWork>(self, work: W) -> W::Output {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            // SAFETY: `self.fma` exists only where `Fma::detect` found FMA (and AVX, which it
+            // implies) on this CPU, all that `with_fma`'s target features require.
+            unsafe { x86_delta::with_fma(self.fma, work) }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
+            work.call()
         }
     }
 
@@ -813,6 +854,22 @@ mod x86_delta {
     use super::DeltaLanes;
     use super::x86::Avx512;
     use crate::kernel::ESCAPE_RADIUS_SQ;
+
+    /// Proof that the CPU has FMA (and AVX): only [`Fma::detect`] makes one.
+    #[derive(Debug, Clone, Copy)]
+    pub(in crate::kernel) struct Fma(());
+
+    impl Fma {
+        pub(in crate::kernel) fn detect() -> Option<Self> {
+            (is_x86_feature_detected!("avx") && is_x86_feature_detected!("fma")).then_some(Fma(()))
+        }
+    }
+
+    /// `f()` compiled with FMA; see [`super::DeltaLockstep::with_fma`].
+    #[target_feature(enable = "avx,fma")]
+    pub(in crate::kernel) fn with_fma<W: super::FmaWork>(_token: Fma, work: W) -> W::Output {
+        work.call()
+    }
 
     /// Proof that the CPU has AVX2 and FMA: only [`Avx2Fma::detect`] makes one.
     #[derive(Debug, Clone, Copy)]

@@ -25,8 +25,11 @@
 //! of a NaN and a fused negative multiply-add does not, so with flips the portable and the SIMD
 //! loops would disagree on non-finite lanes. `f64::mul_add` in portable code (compiled without
 //! the FMA target feature) is a call to the library `fma` (which uses the FMA instruction where
-//! the CPU has one): correct, but the portable lockstep loop is slower for it than with separate
-//! operations. It only runs on CPUs without AVX2 and FMA, where no SIMD loop exists.
+//! the CPU has one, and is exact but slow in software where it has none): correct, but the
+//! portable lockstep loop is slower for it than with separate operations. It only runs on CPUs
+//! without AVX2 and FMA, where no SIMD loop exists (and in tests and benchmarks that ask for
+//! it). Where a SIMD loop exists, [`handle`] runs compiled with FMA
+//! ([`DeltaLockstep::with_fma`]), so its steps do not call the library either.
 //!
 //! The lockstep loop does plain perturbation steps only. Everything else happens per sample in
 //! [`handle`], one sample at a time, in the frame's delta type `T` (`f64` or [`FloatExp`]):

@@ -269,10 +269,6 @@ pub trait Real:
     /// `self * a + b`: for `f64` fused, rounded once (`f64::mul_add`), as the perturbation
     /// step of [`super::lanes`] does it; for `FloatExp` its own product and sum.
     fn mul_add(self, a: Self, b: Self) -> Self;
-    /// `-self` as the perturbation step forms it: for `f64` the subtraction `0 - self`, which
-    /// keeps the sign of a NaN as the SIMD loops' operations do (a sign flip would not; see
-    /// [`super::lanes`]); for `FloatExp` its negation (the same value as `0 - self`, cheaper).
-    fn zero_minus(self) -> Self;
 }
 
 impl Real for f64 {
@@ -314,10 +310,6 @@ impl Real for f64 {
     fn mul_add(self, a: f64, b: f64) -> f64 {
         f64::mul_add(self, a, b)
     }
-    #[inline]
-    fn zero_minus(self) -> f64 {
-        0.0 - self
-    }
 }
 
 impl Real for FloatExp {
@@ -358,10 +350,6 @@ impl Real for FloatExp {
     #[inline]
     fn mul_add(self, a: FloatExp, b: FloatExp) -> FloatExp {
         self * a + b
-    }
-    #[inline]
-    fn zero_minus(self) -> FloatExp {
-        -self
     }
 }
 

@@ -21,7 +21,7 @@
 //! reference; here every path (the SIMD lockstep loops of [`crate::kernel::simd`], the portable
 //! loop below, [`handle`], and the one-sample loop [`super::perturb::iterate`]) does the same
 //! fused operations in the same order through these functions, so they still agree to the bit.
-//! The negations are, in `f64`, subtractions from 0 (`0 - t_i`), not sign flips: a flip changes the sign
+//! The negations are subtractions from 0 (`0 - t_i`), not sign flips: a flip changes the sign
 //! of a NaN and a fused negative multiply-add does not, so with flips the portable and the SIMD
 //! loops would disagree on non-finite lanes. `f64::mul_add` in portable code (compiled without
 //! the FMA target feature) is a call to the library `fma` (which uses the FMA instruction where
@@ -71,7 +71,7 @@
 use super::bla::BlaTable;
 use super::floatexp::{Cx, FloatExp, Real};
 use super::orbit::ReferenceOrbit;
-use crate::kernel::simd::{DeltaLanes, DeltaLockstep, FmaContext, FmaWork};
+use crate::kernel::simd::{DeltaLanes, DeltaLockstep, FmaContext};
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape};
 
 /// Samples in flight.
@@ -103,30 +103,16 @@ pub fn norm_sqr<T: Real>(z: Cx<T>) -> T {
     z.re.mul_add(z.re, z.im * z.im)
 }
 
-/// `|z|^2` from the `f64` parts `(x, y)` of `z = Z_m + δz`, for the escape test of the
-/// one-sample loops: for `f64` deltas [`norm_sqr`], the norm the lockstep loops test (so that
-/// all paths escape at the same step); for `FloatExp` deltas `x x + y y` (their `z` is formed in
-/// `FloatExp` anyway, and without the FMA build a fused norm is a library call per step, which
-/// measured a few percent of a `FloatExp` frame).
-#[inline]
-pub fn escape_norm<T: Real>(x: f64, y: f64) -> f64 {
-    if T::EXTENDED {
-        x * x + y * y
-    } else {
-        norm_sqr(Cx::new(x, y))
-    }
-}
-
 /// The perturbation step `δz -> (2 Z_m + δz) δz + δc`, operation for operation as the SIMD
 /// lockstep loops of [`crate::kernel::simd`] do it: `t = 2 Z_m + δz` (`2 Z_m` is exact, so
 /// this is one rounding, as their `fma(2, Z_m, δz)`), then each part of `t δz + δc` with two
-/// fused multiply-adds, `δc` added first. The negation `0 - t_i` is, for `f64`, a subtraction,
-/// not a sign flip (see the module docs and [`Real::zero_minus`]).
+/// fused multiply-adds, `δc` added first. The negation `0 - t_i` is a subtraction, not a sign
+/// flip (see the module docs).
 #[inline]
 pub fn step<T: Real>(zm: Cx<T>, dz: Cx<T>, dc: Cx<T>) -> Cx<T> {
     let tr = zm.re.double() + dz.re;
     let ti = zm.im.double() + dz.im;
-    let nti = ti.zero_minus();
+    let nti = T::zero() - ti;
     Cx {
         re: nti.mul_add(dz.im, tr.mul_add(dz.re, dc.re)),
         im: ti.mul_add(dz.re, tr.mul_add(dz.im, dc.im)),
@@ -139,7 +125,7 @@ pub fn step<T: Real>(zm: Cx<T>, dz: Cx<T>, dc: Cx<T>) -> Cx<T> {
 #[inline]
 pub fn derivative_step<T: Real>(z: Cx<T>, e: Cx<T>, s: T) -> Cx<T> {
     let (ar, ai) = (z.re.double(), z.im.double());
-    let nai = ai.zero_minus();
+    let nai = T::zero() - ai;
     Cx {
         re: ar.mul_add(e.re, nai.mul_add(e.im, s)),
         im: ar.mul_add(e.im, ai * e.re),
@@ -247,8 +233,8 @@ pub fn dc_f64<T: Real>(dc: Cx<T>) -> [f64; 2] {
 /// least one step, at `m != 0`, where no BLA step applies, and for `FloatExp` frames with
 /// `|δz|^2 >= MIN_F64_NORM` and `|Z_m|^2 >= SMALL_Z_NORM`). `steps` counts the steps done.
 ///
-/// For `f64` deltas, where the CPU has FMA, this runs compiled with it ([`FmaContext::run`];
-/// same results, no calls to the library `fma`).
+/// Where the CPU has FMA, this runs compiled with it ([`FmaContext::run`]; same results,
+/// no calls to the library `fma`).
 #[inline(never)]
 pub fn handle<T: Real>(
     frame: &Frame<'_, T>,
@@ -259,50 +245,9 @@ pub fn handle<T: Real>(
     n: u32,
     steps: &mut u64,
 ) -> Handled {
-    let work = Handle {
-        frame,
-        dc,
-        dz,
-        e,
-        m,
-        n,
-        steps,
-    };
-    // Only for `f64` deltas: a `FloatExp` frame's `handle` is `FloatExp` arithmetic, where FMA
-    // gains nothing, and compiled inside `FmaContext::run` it measured 5-15% slower (other
-    // inlining).
     match frame.fma {
-        Some(fma) if !T::EXTENDED => fma.run(work),
-        _ => work.call(),
-    }
-}
-
-/// The arguments of [`handle`], as work for [`FmaContext::run`] (a struct whose `call` is
-/// `#[inline(always)]`: a closure this large is not inlined there, so it would not get FMA).
-struct Handle<'a, 'f, T: Real> {
-    frame: &'a Frame<'f, T>,
-    dc: Cx<T>,
-    dz: Cx<T>,
-    e: Cx<T>,
-    m: usize,
-    n: u32,
-    steps: &'a mut u64,
-}
-
-impl<T: Real> FmaWork for Handle<'_, '_, T> {
-    type Output = Handled;
-    #[inline(always)]
-    fn call(self) -> Handled {
-        let Handle {
-            frame,
-            dc,
-            dz,
-            e,
-            m,
-            n,
-            steps,
-        } = self;
-        handle_steps(frame, dc, dz, e, m, n, steps)
+        Some(fma) => fma.run(|| handle_steps(frame, dc, dz, e, m, n, steps)),
+        None => handle_steps(frame, dc, dz, e, m, n, steps),
     }
 }
 
@@ -327,7 +272,7 @@ fn handle_steps<T: Real>(
         let zr = orbit.z_at::<T>(m);
         let z = zr.add(dz);
         let (x, y) = z.to_f64();
-        let norm = escape_norm::<T>(x, y);
+        let norm = norm_sqr(Cx::<f64>::new(x, y));
         if norm > ESCAPE_RADIUS_SQ {
             let ill = frame.conditioning.ill(e, norm, dc, n);
             return Handled::Done(Escape::escaped(n, norm), n, false, ill);

@@ -189,7 +189,7 @@ fn iterate_steps<T: Real>(
         let zr = orbit.z_at::<T>(m);
         let z = zr.add(dz);
         let (x, y) = z.to_f64();
-        let norm = lanes::escape_norm::<T>(x, y);
+        let norm = lanes::norm_sqr(Cx::<f64>::new(x, y));
         if norm > ESCAPE_RADIUS_SQ {
             let ill = conditioning.ill(e, norm, dc, n);
             return done(Escape::escaped(n, norm), n, steps, false, ill);

@@ -52,8 +52,8 @@ fn quick_two_sum(a: f64, b: f64) -> (f64, f64) {
 /// `a * b` exactly, as `(p, err)`: the error of the rounded product is `a b - p`, which one
 /// fused multiply-add gives exactly (unless it falls below the normal range). Dekker's
 /// splitting product gives the same without FMA in 17 operations; this is 2 where the CPU
-/// has FMA ([`iterate`] runs compiled with it there, [`crate::kernel::simd::FmaContext`];
-/// elsewhere `mul_add` is the library `fma`, slower but the same value).
+/// has FMA ([`iterate`] runs compiled with it where [`crate::kernel::simd::DeltaLockstep`]
+/// exists; elsewhere `mul_add` is the library `fma`, slower but the same value).
 #[inline]
 fn two_prod(a: f64, b: f64) -> (f64, f64) {
     let p = a * b;
@@ -335,7 +335,7 @@ const PLAIN_MIN_NORM: f64 = super::lanes::MIN_F64_NORM;
 /// otherwise (and for the BLA steps). `spacing`: the
 /// frame's sample spacing; `ill(e, norm, n)`: the conditioning test at the end, with
 /// `e = spacing dz/dc`. Inlined into its callers, so that one may compile it with FMA
-/// ([`crate::kernel::simd::FmaContext::run`]).
+/// ([`crate::kernel::simd::DeltaLockstep::with_fma`]).
 #[inline(always)]
 pub fn iterate(
     orbit: &ReferenceOrbit,

@@ -28,8 +28,8 @@
 //! the CPU has one, and is exact but slow in software where it has none): correct, but the
 //! portable lockstep loop is slower for it than with separate operations. It only runs on CPUs
 //! without AVX2 and FMA, where no SIMD loop exists (and in tests and benchmarks that ask for
-//! it). Where the CPU has FMA, [`handle`], the portable loop and the one-sample loop run
-//! compiled with it ([`FmaContext::run`]), so they do not call the library.
+//! it). Where a SIMD loop exists, [`handle`] runs compiled with FMA
+//! ([`DeltaLockstep::with_fma`]), so its steps do not call the library either.
 //!
 //! The lockstep loop does plain perturbation steps only. Everything else happens per sample in
 //! [`handle`], one sample at a time, in the frame's delta type `T` (`f64` or [`FloatExp`]):
@@ -71,7 +71,7 @@
 use super::bla::BlaTable;
 use super::floatexp::{Cx, FloatExp, Real};
 use super::orbit::ReferenceOrbit;
-use crate::kernel::simd::{DeltaLanes, DeltaLockstep, FmaContext};
+use crate::kernel::simd::{DeltaLanes, DeltaLockstep};
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape};
 
 /// Samples in flight.
@@ -185,8 +185,6 @@ pub struct Frame<'a, T: Real> {
     pub max_iterations: u32,
     /// The SIMD lockstep loop to use (`None`: the portable one; same results either way).
     pub simd: Option<DeltaLockstep>,
-    /// Where the CPU has FMA: [`handle`] runs compiled with it (same results, faster).
-    pub fma: Option<FmaContext>,
     /// The sample spacing `s` (`e = s dz/dc` grows by `s` per step).
     pub spacing: T,
     /// The test for ill-conditioned samples at their end.
@@ -233,8 +231,8 @@ pub fn dc_f64<T: Real>(dc: Cx<T>) -> [f64; 2] {
 /// least one step, at `m != 0`, where no BLA step applies, and for `FloatExp` frames with
 /// `|δz|^2 >= MIN_F64_NORM` and `|Z_m|^2 >= SMALL_Z_NORM`). `steps` counts the steps done.
 ///
-/// Where the CPU has FMA, this runs compiled with it ([`FmaContext::run`]; same results,
-/// no calls to the library `fma`).
+/// Where the frame has a SIMD lockstep loop, this runs compiled with FMA
+/// ([`DeltaLockstep::with_fma`]; same results, fewer calls).
 #[inline(never)]
 pub fn handle<T: Real>(
     frame: &Frame<'_, T>,
@@ -245,8 +243,8 @@ pub fn handle<T: Real>(
     n: u32,
     steps: &mut u64,
 ) -> Handled {
-    match frame.fma {
-        Some(fma) => fma.run(|| handle_steps(frame, dc, dz, e, m, n, steps)),
+    match frame.simd {
+        Some(simd) => simd.with_fma(|| handle_steps(frame, dc, dz, e, m, n, steps)),
         None => handle_steps(frame, dc, dz, e, m, n, steps),
     }
 }
@@ -562,22 +560,8 @@ fn lockstep<T: Real>(
     lockstep_portable(lanes, z, bound, es)
 }
 
-/// [`lockstep`] in portable code (compiled with FMA where the CPU has it: same results).
+/// [`lockstep`] in portable code.
 fn lockstep_portable<T: Real>(
-    lanes: &mut Lanes<T>,
-    z: (&[f64], &[f64]),
-    bound: u32,
-    es: f64,
-) -> (u32, u32) {
-    match FmaContext::detect() {
-        Some(fma) => fma.run(|| lockstep_portable_steps(lanes, z, bound, es)),
-        None => lockstep_portable_steps(lanes, z, bound, es),
-    }
-}
-
-/// The body of [`lockstep_portable`].
-#[inline(always)]
-fn lockstep_portable_steps<T: Real>(
     lanes: &mut Lanes<T>,
     (re, im): (&[f64], &[f64]),
     bound: u32,

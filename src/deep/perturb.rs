@@ -50,7 +50,7 @@ use super::fixed::{Fixed, FixedC};
 use super::floatexp::{Cx, FloatExp, Real};
 use super::lanes;
 use super::orbit::ReferenceOrbit;
-use crate::kernel::simd::{DeltaLockstep, FmaContext, FmaWork};
+use crate::kernel::simd::{DeltaLockstep, FmaWork};
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, Kernel, SampleGrid};
 
 /// Where a frame's samples lie relative to its reference point, in extended precision.
@@ -158,19 +158,6 @@ pub fn iterate<T: Real>(
     spacing: T,
     conditioning: &lanes::Conditioning,
 ) -> SampleResult {
-    iterate_steps(orbit, table, dc, max_iterations, spacing, conditioning)
-}
-
-/// The body of [`iterate`].
-#[inline(always)]
-fn iterate_steps<T: Real>(
-    orbit: &ReferenceOrbit,
-    table: &BlaTable<T>,
-    dc: Cx<T>,
-    max_iterations: u32,
-    spacing: T,
-    conditioning: &lanes::Conditioning,
-) -> SampleResult {
     let last = orbit.len() - 1;
     let levels = table.levels() as u32;
     let mut dz = Cx::<T>::zero();
@@ -247,7 +234,7 @@ fn iterate_steps<T: Real>(
     }
 }
 
-/// The arguments of [`dd::iterate`], as work for [`FmaContext::run`] (whose `call`
+/// The arguments of [`dd::iterate`], as work for [`DeltaLockstep::with_fma`] (whose `call`
 /// inlines the whole pass, so that it is compiled with FMA there).
 struct DdPass<'a, F> {
     orbit: &'a ReferenceOrbit,
@@ -321,8 +308,6 @@ pub struct PerturbKernel<T: Real> {
     small: Vec<u32>,
     /// The SIMD lockstep loop of [`lanes`], where the CPU has one.
     simd: Option<DeltaLockstep>,
-    /// FMA, where the CPU has it, for the scalar parts ([`FmaContext::run`]).
-    fma: Option<FmaContext>,
 }
 
 impl<T: Real> std::fmt::Debug for PerturbKernel<T> {
@@ -372,7 +357,6 @@ impl<T: Real> PerturbKernel<T> {
             dd_table: OnceLock::new(),
             small,
             simd: DeltaLockstep::detect(),
-            fma: FmaContext::detect(),
         }
     }
 
@@ -470,8 +454,8 @@ impl<T: Real> PerturbKernel<T> {
             ill: |e, norm, n| cond.ill(e, norm, dc_fe, n),
         };
         // Compiled with FMA where the CPU has it (same results; `two_prod` is one instruction).
-        match self.fma {
-            Some(fma) => fma.run(pass),
+        match self.simd {
+            Some(simd) => simd.with_fma(pass),
             None => pass.call(),
         }
     }
@@ -512,15 +496,14 @@ impl<T: Real> PerturbKernel<T> {
     /// (an ill-conditioned result is flagged, not recomputed).
     pub fn sample(&self, u: f64, v: f64, max_iterations: u32) -> SampleResult {
         let dc = Cx::<T>::from_fe(self.grid.delta(u, v));
-        let (orbit, table, spacing) = (&*self.orbit, &self.table, T::from_fe(self.grid.step));
-        let cond = self.conditioning(F64_PRECISION);
-        // Compiled with FMA where the CPU has it (same results).
-        match self.fma {
-            Some(fma) => {
-                fma.run(|| iterate_steps(orbit, table, dc, max_iterations, spacing, &cond))
-            }
-            None => iterate(orbit, table, dc, max_iterations, spacing, &cond),
-        }
+        iterate(
+            &self.orbit,
+            &self.table,
+            dc,
+            max_iterations,
+            T::from_fe(self.grid.step),
+            &self.conditioning(F64_PRECISION),
+        )
     }
 
     /// One row the way the colleague's first kernel did it: one sample at a time through
@@ -586,7 +569,6 @@ impl<T: Real> Kernel for PerturbKernel<T> {
             small: &self.small,
             max_iterations,
             simd: self.simd,
-            fma: self.fma,
             spacing: T::from_fe(self.grid.step),
             conditioning: self.conditioning(F64_PRECISION),
         };

@@ -700,7 +700,7 @@ pub struct DeltaLanes<'a> {
     pub active: u32,
 }
 
-/// Work for [`FmaContext::run`]: a closure, or a type whose `call` is
+/// Work for [`DeltaLockstep::with_fma`]: a closure, or a type whose `call` is
 /// `#[inline(always)]` (a large closure body is not always inlined into `with_fma`, and then
 /// it is compiled without FMA).
 pub trait FmaWork {
@@ -730,58 +730,20 @@ impl<R, F: FnOnce() -> R> FmaWork for F {
 pub struct DeltaLockstep {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     isa: x86_delta::DeltaIsa,
-}
-
-/// Proof that the CPU has FMA, to run code compiled with it ([`FmaContext::run`]).
-#[derive(Debug, Clone, Copy)]
-pub struct FmaContext {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     fma: x86_delta::Fma,
 }
 
-impl FmaContext {
-    /// The context, if this CPU has FMA (`None` otherwise, and on other architectures).
-    pub fn detect() -> Option<Self> {
-        #[cfg(all(target_arch = "x86_64", not(miri)))]
-        {
-            x86_delta::Fma::detect().map(|fma| FmaContext { fma })
-        }
-        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-        {
-            None
-        }
-    }
-
-    /// `work.call()`, compiled with the FMA instructions enabled: `f64::mul_add` in the code
-    /// that `work` inlines (`#[inline(always)]` functions) is then one instruction instead of a
-    /// call to the library `fma`. The results are the same either way (a fused multiply-add
-    /// rounds once, in hardware or in software); only the speed differs. For the deep
-    /// kernel's scalar code: [`crate::deep::lanes::handle`], the portable lockstep loop, the
-    /// one-sample loop and the double-double pass of [`crate::deep::dd`].
-    #[inline]
-    pub fn run<W: FmaWork>(self, work: W) -> W::Output {
-        #[cfg(all(target_arch = "x86_64", not(miri)))]
-        {
-            // SAFETY: `self.fma` exists only where `Fma::detect` found FMA and AVX on this CPU,
-            // all that `with_fma`'s target features require.
-            unsafe { x86_delta::with_fma(self.fma, work) }
-        }
-        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-        {
-            work.call()
-        }
-    }
-}
-
 impl DeltaLockstep {
-    /// The best implementation this CPU has (AVX-512F, then AVX2 with FMA), or `None`.
+    /// The best implementation this CPU has (AVX-512F, then AVX2), or `None`; both need FMA.
     pub fn detect() -> Option<Self> {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
+            let fma = x86_delta::Fma::detect()?;
             Avx512::detect()
                 .map(x86_delta::DeltaIsa::Avx512)
                 .or_else(|| x86_delta::Avx2Fma::detect().map(x86_delta::DeltaIsa::Avx2))
-                .map(|isa| DeltaLockstep { isa })
+                .map(|isa| DeltaLockstep { isa, fma })
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
         {
@@ -793,8 +755,10 @@ impl DeltaLockstep {
     pub fn avx2() -> Option<Self> {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
+            let fma = x86_delta::Fma::detect()?;
             x86_delta::Avx2Fma::detect().map(|t| DeltaLockstep {
                 isa: x86_delta::DeltaIsa::Avx2(t),
+                fma,
             })
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
@@ -814,6 +778,26 @@ impl DeltaLockstep {
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
         {
             unreachable!("a DeltaLockstep cannot be constructed on this target")
+        }
+    }
+
+    /// `f()`, compiled with the FMA instructions enabled: `f64::mul_add` in the code that `f`
+    /// inlines (`#[inline(always)]` functions) is then one instruction instead of a call to the
+    /// library `fma`. The results are the same either way (a fused multiply-add rounds once,
+    /// in hardware or in software); only the speed differs. For the one-sample loops of
+    /// [`crate::deep::lanes::handle`] and the double-double pass of [`crate::deep::dd`], which
+    /// run between the lockstep loops.
+    #[inline]
+    pub fn with_fma<W: FmaWork>(self, work: W) -> W::Output {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            // SAFETY: `self.fma` exists only where `Fma::detect` found FMA (and AVX, which it
+            // implies) on this CPU, all that `with_fma`'s target features require.
+            unsafe { x86_delta::with_fma(self.fma, work) }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
+            work.call()
         }
     }
 
@@ -881,7 +865,7 @@ mod x86_delta {
         }
     }
 
-    /// `work.call()` compiled with FMA; see [`super::FmaContext::run`].
+    /// `f()` compiled with FMA; see [`super::DeltaLockstep::with_fma`].
     #[target_feature(enable = "avx,fma")]
     pub(in crate::kernel) fn with_fma<W: super::FmaWork>(_token: Fma, work: W) -> W::Output {
         work.call()

@@ -34,7 +34,8 @@ use crate::scene::Scene;
 /// The rendering-relevant version: bump it whenever a kernel, the coloring or the sampling
 /// changes pixels, so frames of an older zoomgen are never mixed with new ones.
 /// 2: deep frames iterate their ill-conditioned samples again at the exact mapping points.
-/// 3: the smooth fraction is computed in `f32` (a few pixels change by one level).
+/// 3: the smooth fraction is computed in `f32` (a few pixels change by one level), and the
+///    perturbation step of deep frames uses fused multiply-adds (other roundings).
 pub const RENDER_VERSION: u32 = 3;
 
 /// The manifest's file name in the output folder.

@@ -264,7 +264,7 @@ fn diagnose(
     };
     let delta = DeltaGrid::new(offset, view.ln_width, view.rotation_deg, w);
     let orbit = ReferenceOrbit::compute(&cref, iterations, &mut |_| {});
-    let zref = orbit.z_f64();
+    let zref: Vec<[f64; 2]> = (0..orbit.len()).map(|n| orbit.z_f64(n)).collect();
     let last = zref.len() - 1;
     eprintln!(
         "== {label} frame {frame}: 1e{:.2} wide, spacing 2^{spacing_log2:.1}, reference len {last} (escaped {})",

@@ -14,7 +14,8 @@
 //! direct fixed-point iteration.
 //!
 //! Sources: T. J. Dekker, "A floating-point technique for extending the available precision",
-//! Numer. Math. 18 (1971): the exact product of two `f64` by splitting (no FMA needed);
+//! Numer. Math. 18 (1971): double-length numbers (the exact product of two `f64` here is one
+//! fused multiply-add, `a b - p`, rather than his splitting);
 //! D. E. Knuth, TAOCP vol. 2, 4.2.2: the exact sum of two `f64` (two-sum); Y. Hida, X. S. Li,
 //! D. H. Bailey, "Library for double-double and quad-double arithmetic" (2000/2008): how these
 //! combine into double-double addition and multiplication.
@@ -48,21 +49,15 @@ fn quick_two_sum(a: f64, b: f64) -> (f64, f64) {
     (s, b - (s - a))
 }
 
-/// Dekker's split of `a` (|a| < 2^995) into two 26-bit halves.
-#[inline]
-fn split(a: f64) -> (f64, f64) {
-    let t = 134_217_729.0 * a; // 2^27 + 1
-    let hi = t - (t - a);
-    (hi, a - hi)
-}
-
-/// `a * b` exactly, as `(p, err)` (Dekker's product).
+/// `a * b` exactly, as `(p, err)`: the error of the rounded product is `a b - p`, which one
+/// fused multiply-add gives exactly (unless it falls below the normal range). Dekker's
+/// splitting product gives the same without FMA in 17 operations; this is 2 where the CPU
+/// has FMA ([`iterate`] runs compiled with it where [`crate::kernel::simd::DeltaLockstep`]
+/// exists; elsewhere `mul_add` is the library `fma`, slower but the same value).
 #[inline]
 fn two_prod(a: f64, b: f64) -> (f64, f64) {
     let p = a * b;
-    let (ah, al) = split(a);
-    let (bh, bl) = split(b);
-    (p, ((ah * bh - p) + ah * bl + al * bh) + al * bl)
+    (p, a.mul_add(b, -p))
 }
 
 /// `(hi + lo) 2^e` with `1 <= |hi| < 2` and `|lo| <= ulp(hi) / 2`, or zero (`hi = lo = 0`,
@@ -339,7 +334,9 @@ const PLAIN_MIN_NORM: f64 = super::lanes::MIN_F64_NORM;
 /// need it flushed to 0, nor the rounding of `δz^2` matters at 104 bits), in [`DdExp`]
 /// otherwise (and for the BLA steps). `spacing`: the
 /// frame's sample spacing; `ill(e, norm, n)`: the conditioning test at the end, with
-/// `e = spacing dz/dc`.
+/// `e = spacing dz/dc`. Inlined into its callers, so that one may compile it with FMA
+/// ([`crate::kernel::simd::DeltaLockstep::with_fma`]).
+#[inline(always)]
 pub fn iterate(
     orbit: &ReferenceOrbit,
     table: &DdBlaTable,
@@ -350,7 +347,8 @@ pub fn iterate(
 ) -> DdResult {
     let last = orbit.len() - 1;
     let levels = table.levels.len() as u32;
-    let (zs, los) = (orbit.z_f64(), orbit.z_lo());
+    let los = orbit.z_lo();
+    let zs = |m: usize| orbit.z_f64(m);
     let dc_plain = [Dd::of(dc.re), Dd::of(dc.im)];
     let s_plain = Dd::of(DdExp::from_fe(spacing)).hi;
     let mut dz = DdCx::ZERO;
@@ -363,7 +361,10 @@ pub fn iterate(
     };
     loop {
         // Plain double-double steps while they are exact enough (see above).
-        let zn = |m: usize| zs[m][0] * zs[m][0] + zs[m][1] * zs[m][1];
+        let zn = |m: usize| {
+            let [x, y] = zs(m);
+            x * x + y * y
+        };
         let dn = dz.to_fe().norm_sqr();
         if m != 0
             && !dn.abs_lt(FloatExp::from_f64(PLAIN_MIN_NORM))
@@ -372,7 +373,7 @@ pub fn iterate(
             let (mut dr, mut di) = (Dd::of(dz.re), Dd::of(dz.im));
             let (mut er, mut ei) = (e.re.to_f64(), e.im.to_f64());
             loop {
-                let [x0, y0] = zs[m];
+                let [x0, y0] = zs(m);
                 let [x1, y1] = los[m];
                 let (zr, zi) = (Dd { hi: x0, lo: x1 }, Dd { hi: y0, lo: y1 });
                 let (xr, xi) = (zr.add(dr), zi.add(di));

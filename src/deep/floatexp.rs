@@ -266,6 +266,9 @@ pub trait Real:
     fn is_finite(self) -> bool;
     /// `self < other` for non-negative values.
     fn lt(self, other: Self) -> bool;
+    /// `self * a + b`: for `f64` fused, rounded once (`f64::mul_add`), as the perturbation
+    /// step of [`super::lanes`] does it; for `FloatExp` its own product and sum.
+    fn mul_add(self, a: Self, b: Self) -> Self;
 }
 
 impl Real for f64 {
@@ -303,6 +306,10 @@ impl Real for f64 {
     fn lt(self, other: f64) -> bool {
         self < other
     }
+    #[inline]
+    fn mul_add(self, a: f64, b: f64) -> f64 {
+        f64::mul_add(self, a, b)
+    }
 }
 
 impl Real for FloatExp {
@@ -339,6 +346,10 @@ impl Real for FloatExp {
     #[inline]
     fn lt(self, other: FloatExp) -> bool {
         self.abs_lt(other)
+    }
+    #[inline]
+    fn mul_add(self, a: FloatExp, b: FloatExp) -> FloatExp {
+        self * a + b
     }
 }
 

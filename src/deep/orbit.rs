@@ -1,7 +1,9 @@
-//! Reference orbits: `Z_{n+1} = Z_n^2 + C` in fixed point, stored as `f64` pairs.
+//! Reference orbits: `Z_{n+1} = Z_n^2 + C` in fixed point, stored as `f64` parts.
 //!
 //! The orbit is iterated at the precision of the deepest frame that uses it and then rounded to
-//! `f64` pairs: perturbation only needs `Z_n` to `f64` precision. The next 53 bits of each entry
+//! `f64` parts: perturbation only needs `Z_n` to `f64` precision. The real and the imaginary
+//! parts lie in two arrays (not in pairs), so that the SIMD lockstep loop of [`super::lanes`]
+//! gathers both parts of `Z_{m_i}` with one index vector. The next 53 bits of each entry
 //! are kept beside them for the double-double pass of ill-conditioned samples ([`super::dd`]):
 //! 32 bytes per iteration in all. `Z_n`
 //! values whose both parts lie below `2^-960` (close to a nucleus of a deep minibrot) lose their
@@ -21,8 +23,11 @@ pub const TINY: f64 = 1e-289;
 pub struct ReferenceOrbit {
     /// The reference point `C`.
     center: FixedC,
-    /// `Z_0 = 0, Z_1 = C, ...` up to the iteration budget or the first `|Z_n| > R`.
-    z: Vec<[f64; 2]>,
+    /// Real parts of `Z_0 = 0, Z_1 = C, ...` up to the iteration budget or the first
+    /// `|Z_n| > R`.
+    re: Vec<f64>,
+    /// Their imaginary parts (as long as `re`).
+    im: Vec<f64>,
     /// Exact values of the entries whose parts are both below [`TINY`], by index.
     tiny: Vec<(u32, Cx<FloatExp>)>,
     /// The next 53 bits of every entry (`Z_n - z[n]`), for double-double perturbation
@@ -45,13 +50,15 @@ impl ReferenceOrbit {
         max_iterations: u32,
         progress: &mut dyn FnMut(f64),
     ) -> ReferenceOrbit {
-        let mut z = Vec::with_capacity(max_iterations as usize + 1);
+        let mut re = Vec::with_capacity(max_iterations as usize + 1);
+        let mut im = Vec::with_capacity(max_iterations as usize + 1);
         let mut tiny = Vec::new();
         let mut lo = Vec::with_capacity(max_iterations as usize + 1);
         let mut tiny_lo = Vec::new();
         let frac = center.frac();
         let mut cur = FixedC::zero(frac);
-        z.push([0.0, 0.0]);
+        re.push(0.0);
+        im.push(0.0);
         lo.push([0.0, 0.0]);
         let mut escaped = false;
         for n in 1..=max_iterations {
@@ -69,7 +76,8 @@ impl ReferenceOrbit {
             } else {
                 lo.push([rest.re.to_f64(), rest.im.to_f64()]);
             }
-            z.push([x, y]);
+            re.push(x);
+            im.push(y);
             if x * x + y * y > ESCAPE_RADIUS_SQ {
                 escaped = true;
                 break;
@@ -81,7 +89,8 @@ impl ReferenceOrbit {
         progress(1.0);
         ReferenceOrbit {
             center: center.clone(),
-            z,
+            re,
+            im,
             tiny,
             lo,
             tiny_lo,
@@ -97,11 +106,11 @@ impl ReferenceOrbit {
 
     /// Stored entries `Z_0 ..`.
     pub fn len(&self) -> usize {
-        self.z.len()
+        self.re.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.z.is_empty()
+        self.re.is_empty()
     }
 
     pub fn escaped(&self) -> bool {
@@ -122,16 +131,28 @@ impl ReferenceOrbit {
         self.frac() >= frac && (self.escaped || self.max_iterations >= max_iterations)
     }
 
+    /// The real parts of `Z_n` as `f64`.
+    #[inline]
+    pub fn z_re(&self) -> &[f64] {
+        &self.re
+    }
+
+    /// The imaginary parts of `Z_n` as `f64` (as long as [`ReferenceOrbit::z_re`]).
+    #[inline]
+    pub fn z_im(&self) -> &[f64] {
+        &self.im
+    }
+
     /// `Z_n` as `f64` parts.
     #[inline]
-    pub fn z_f64(&self) -> &[[f64; 2]] {
-        &self.z
+    pub fn z_f64(&self, n: usize) -> [f64; 2] {
+        [self.re[n], self.im[n]]
     }
 
     /// `Z_n` as a complex of `T`, exact also for tiny entries when `T` is [`FloatExp`].
     #[inline]
     pub fn z_at<T: Real>(&self, n: usize) -> Cx<T> {
-        let [x, y] = self.z[n];
+        let [x, y] = self.z_f64(n);
         if T::EXTENDED
             && x.abs() < TINY
             && y.abs() < TINY
@@ -152,7 +173,7 @@ impl ReferenceOrbit {
 
     /// `Z_n` to about 106 bits, for [`super::dd`].
     pub fn z_dd(&self, n: usize) -> DdCx {
-        let [x, y] = self.z[n];
+        let [x, y] = self.z_f64(n);
         if x.abs() < TINY
             && y.abs() < TINY
             && let Ok(i) = self.tiny.binary_search_by_key(&(n as u32), |e| e.0)
@@ -172,7 +193,8 @@ impl ReferenceOrbit {
 
     /// Bytes held by this orbit (entries, side lists, reference point).
     pub fn memory_bytes(&self) -> usize {
-        self.z.capacity() * 16
+        self.re.capacity() * 8
+            + self.im.capacity() * 8
             + self.lo.capacity() * 16
             + self.tiny_lo.capacity() * std::mem::size_of::<Cx<FloatExp>>()
             + self.tiny.capacity() * std::mem::size_of::<(u32, Cx<FloatExp>)>()

@@ -50,7 +50,7 @@ use super::fixed::{Fixed, FixedC};
 use super::floatexp::{Cx, FloatExp, Real};
 use super::lanes;
 use super::orbit::ReferenceOrbit;
-use crate::kernel::simd::DeltaLockstep;
+use crate::kernel::simd::{DeltaLockstep, FmaWork};
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, Kernel, SampleGrid};
 
 /// Where a frame's samples lie relative to its reference point, in extended precision.
@@ -176,7 +176,7 @@ pub fn iterate<T: Real>(
         let zr = orbit.z_at::<T>(m);
         let z = zr.add(dz);
         let (x, y) = z.to_f64();
-        let norm = x * x + y * y;
+        let norm = lanes::norm_sqr(Cx::<f64>::new(x, y));
         if norm > ESCAPE_RADIUS_SQ {
             let ill = conditioning.ill(e, norm, dc, n);
             return done(Escape::escaped(n, norm), n, steps, false, ill);
@@ -185,14 +185,14 @@ pub fn iterate<T: Real>(
             let ill = conditioning.ill(e, norm, dc, n);
             return done(Escape::INTERIOR, n, steps, false, ill);
         }
-        let mut dn = dz.norm_sqr();
+        let mut dn = lanes::norm_sqr(dz);
         if !dn.is_finite() {
             return done(Escape::INTERIOR, n, steps, true, false);
         }
         let mut zr = zr;
         // |z|^2 is `norm` for f64 deltas; FloatExp needs its own (norm may underflow).
         let zn = if T::EXTENDED {
-            z.norm_sqr()
+            lanes::norm_sqr(z)
         } else {
             T::from_f64(norm)
         };
@@ -226,19 +226,37 @@ pub fn iterate<T: Real>(
                 continue;
             }
         }
-        let two_z = Cx {
-            re: zr.re.double(),
-            im: zr.im.double(),
-        };
-        let p = z.mul(e);
-        e = Cx {
-            re: p.re.double() + spacing,
-            im: p.im.double(),
-        };
-        dz = two_z.add(dz).mul(dz).add(dc);
+        e = lanes::derivative_step(z, e, spacing);
+        dz = lanes::step(zr, dz, dc);
         m += 1;
         n += 1;
         steps += 1;
+    }
+}
+
+/// The arguments of [`dd::iterate`], as work for [`DeltaLockstep::with_fma`] (whose `call`
+/// inlines the whole pass, so that it is compiled with FMA there).
+struct DdPass<'a, F> {
+    orbit: &'a ReferenceOrbit,
+    table: &'a DdBlaTable,
+    dc: DdCx,
+    max_iterations: u32,
+    spacing: FloatExp,
+    ill: F,
+}
+
+impl<F: Fn(Cx<FloatExp>, f64, u32) -> bool> FmaWork for DdPass<'_, F> {
+    type Output = dd::DdResult;
+    #[inline(always)]
+    fn call(self) -> dd::DdResult {
+        dd::iterate(
+            self.orbit,
+            self.table,
+            self.dc,
+            self.max_iterations,
+            self.spacing,
+            self.ill,
+        )
     }
 }
 
@@ -427,14 +445,19 @@ impl<T: Real> PerturbKernel<T> {
         let table = self
             .dd_table
             .get_or_init(|| DdBlaTable::build(&self.orbit, self.max_dc));
-        dd::iterate(
-            &self.orbit,
+        let pass = DdPass {
+            orbit: &self.orbit,
             table,
             dc,
             max_iterations,
-            self.grid.step,
-            |e, norm, n| cond.ill(e, norm, dc_fe, n),
-        )
+            spacing: self.grid.step,
+            ill: |e, norm, n| cond.ill(e, norm, dc_fe, n),
+        };
+        // Compiled with FMA where the CPU has it (same results; `two_prod` is one instruction).
+        match self.simd {
+            Some(simd) => simd.with_fma(pass),
+            None => pass.call(),
+        }
     }
 
     /// Direct fixed-point iteration of the sample at offsets `(u, v)` from the frame center:

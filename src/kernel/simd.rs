@@ -18,7 +18,9 @@
 //! Why no FMA although the CPU has it: `x*x - y*y` fused rounds once instead of twice, which
 //! changes the last bit of `z` and, over thousands of steps, the escape counts. Separate
 //! `mul`/`add`/`sub` instructions give exactly the scalar reference's bits, so every kernel draws
-//! the same image.
+//! the same image. The perturbation lockstep loops at the end of this file ([`DeltaLockstep`])
+//! do use FMA: there every implementation of the step, portable ones included, uses the same
+//! fused operations (`crate::deep::lanes::step`), so they agree to the bit.
 //!
 //! The other loops that run per sample also live here, for the same reason: the perturbation
 //! lockstep loop of [`crate::deep::lanes`] ([`DeltaLockstep`]), and the coloring and counting of
@@ -733,25 +735,50 @@ pub struct DeltaLanes<'a> {
     pub active: u32,
 }
 
-/// The lockstep loop of [`crate::deep::lanes`] on AVX-512 (one vector of 8 lanes) or AVX2 (two
-/// vectors of 4), with the reference orbit values `Z_{m+s}` gathered per lane by index. The
-/// arithmetic is the portable loop's, operation for operation, without FMA, so it gives the
-/// same bits.
+/// Work for [`DeltaLockstep::with_fma`]: a closure, or a type whose `call` is
+/// `#[inline(always)]` (a large closure body is not always inlined into `with_fma`, and then
+/// it is compiled without FMA).
+pub trait FmaWork {
+    type Output;
+    fn call(self) -> Self::Output;
+}
+
+impl<R, F: FnOnce() -> R> FmaWork for F {
+    type Output = R;
+    #[inline(always)]
+    fn call(self) -> R {
+        self()
+    }
+}
+
+/// The lockstep loop of [`crate::deep::lanes`] on AVX-512 (one vector of 8 lanes) or AVX2 with
+/// FMA (two vectors of 4), with the reference orbit values `Z_{m+s}` gathered per lane by
+/// index, one index vector for the real and the imaginary parts (the orbit keeps them in two
+/// arrays).
+///
+/// Unlike the plain kernels above, these loops use fused multiply-adds: every implementation of
+/// the perturbation step (these loops, the portable lockstep loop, and the one-sample loops
+/// [`crate::deep::lanes::handle`] and [`crate::deep::perturb::iterate`] through
+/// [`crate::deep::lanes::step`]) does the same fused operations in the same order, so they give
+/// the same bits, and the step needs 20 vector operations instead of 29.
 #[derive(Debug, Clone, Copy)]
 pub struct DeltaLockstep {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     isa: x86_delta::DeltaIsa,
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    fma: x86_delta::Fma,
 }
 
 impl DeltaLockstep {
-    /// The best implementation this CPU has (AVX-512F, then AVX2), or `None`.
+    /// The best implementation this CPU has (AVX-512F, then AVX2), or `None`; both need FMA.
     pub fn detect() -> Option<Self> {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
+            let fma = x86_delta::Fma::detect()?;
             Avx512::detect()
                 .map(x86_delta::DeltaIsa::Avx512)
-                .or_else(|| Avx2::detect().map(x86_delta::DeltaIsa::Avx2))
-                .map(|isa| DeltaLockstep { isa })
+                .or_else(|| x86_delta::Avx2Fma::detect().map(x86_delta::DeltaIsa::Avx2))
+                .map(|isa| DeltaLockstep { isa, fma })
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
         {
@@ -759,12 +786,14 @@ impl DeltaLockstep {
         }
     }
 
-    /// The AVX2 implementation, if this CPU has AVX2 (for tests on AVX-512 machines).
+    /// The AVX2 implementation, if this CPU has AVX2 and FMA (for tests on AVX-512 machines).
     pub fn avx2() -> Option<Self> {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
-            Avx2::detect().map(|t| DeltaLockstep {
+            let fma = x86_delta::Fma::detect()?;
+            x86_delta::Avx2Fma::detect().map(|t| DeltaLockstep {
                 isa: x86_delta::DeltaIsa::Avx2(t),
+                fma,
             })
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
@@ -787,37 +816,60 @@ impl DeltaLockstep {
         }
     }
 
-    /// Up to `bound` lockstep steps, `δz -> ((2 Z_{m+s} + δz) δz + δc)` and
-    /// `e -> (2 ((z_r e_r - z_i e_i) + i (z_r e_i + z_i e_r)) + es)` in every lane, from `s = 0`
-    /// on; returns the steps done and the active lanes flagged (bit `i`) before the next
-    /// one: `!(|z|^2 <= R^2)`, `|z|^2 < |δz|^2`, and with `extended`, `|δz|^2 < min_norm`, where
-    /// `z = Z_{m+s} + δz`. `None` (nothing done) when some lane's `m + bound` exceeds `z.len()`.
+    /// `f()`, compiled with the FMA instructions enabled: `f64::mul_add` in the code that `f`
+    /// inlines (`#[inline(always)]` functions) is then one instruction instead of a call to the
+    /// library `fma`. The results are the same either way (a fused multiply-add rounds once,
+    /// in hardware or in software); only the speed differs. For the one-sample loops of
+    /// [`crate::deep::lanes::handle`] and the double-double pass of [`crate::deep::dd`], which
+    /// run between the lockstep loops.
+    #[inline]
+    pub fn with_fma<W: FmaWork>(self, work: W) -> W::Output {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            // SAFETY: `self.fma` exists only where `Fma::detect` found FMA (and AVX, which it
+            // implies) on this CPU, all that `with_fma`'s target features require.
+            unsafe { x86_delta::with_fma(self.fma, work) }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
+            work.call()
+        }
+    }
+
+    /// Up to `bound` lockstep steps of [`crate::deep::lanes::step`] and
+    /// [`crate::deep::lanes::derivative_step`] (with `s = es`) in every lane, from `s = 0` on,
+    /// with `Z_{m+s} = (re[m + s], im[m + s])`; returns the steps done and the active lanes
+    /// flagged (bit `i`) before the next one: `!(|z|^2 <= R^2)`, `|z|^2 < |δz|^2`, and with
+    /// `extended`, `|δz|^2 < min_norm`, where `z = Z_{m+s} + δz` and both norms are
+    /// [`crate::deep::lanes::norm_sqr`]. `None` (nothing done) when some lane's `m + bound`
+    /// exceeds the orbit's length or `re` and `im` differ in length.
     pub fn run(
         self,
         lanes: &mut DeltaLanes<'_>,
-        z: &[[f64; 2]],
+        (re, im): (&[f64], &[f64]),
         bound: u32,
         extended: bool,
         min_norm: f64,
     ) -> Option<(u32, u32)> {
-        let fits = lanes
-            .m
-            .iter()
-            .all(|&m| m.checked_add(bound as usize).is_some_and(|e| e <= z.len()));
+        let fits = re.len() == im.len()
+            && lanes
+                .m
+                .iter()
+                .all(|&m| m.checked_add(bound as usize).is_some_and(|e| e <= re.len()));
         if !fits {
             return None;
         }
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
-            // SAFETY: the token in `self.isa` exists only where `detect` found the feature the
+            // SAFETY: the token in `self.isa` exists only where `detect` found the features the
             // function is compiled for; the check above is the bound the function requires.
             Some(unsafe {
                 match self.isa {
                     x86_delta::DeltaIsa::Avx512(t) => {
-                        x86_delta::delta_avx512(t, lanes, z, bound, extended, min_norm)
+                        x86_delta::delta_avx512(t, lanes, (re, im), bound, extended, min_norm)
                     }
                     x86_delta::DeltaIsa::Avx2(t) => {
-                        x86_delta::delta_avx2(t, lanes, z, bound, extended, min_norm)
+                        x86_delta::delta_avx2(t, lanes, (re, im), bound, extended, min_norm)
                     }
                 }
             })
@@ -835,42 +887,72 @@ mod x86_delta {
     use std::arch::x86_64::*;
 
     use super::DeltaLanes;
-    use super::x86::{Avx2, Avx512};
+    use super::x86::Avx512;
     use crate::kernel::ESCAPE_RADIUS_SQ;
+
+    /// Proof that the CPU has FMA (and AVX): only [`Fma::detect`] makes one.
+    #[derive(Debug, Clone, Copy)]
+    pub(in crate::kernel) struct Fma(());
+
+    impl Fma {
+        pub(in crate::kernel) fn detect() -> Option<Self> {
+            (is_x86_feature_detected!("avx") && is_x86_feature_detected!("fma")).then_some(Fma(()))
+        }
+    }
+
+    /// `f()` compiled with FMA; see [`super::DeltaLockstep::with_fma`].
+    #[target_feature(enable = "avx,fma")]
+    pub(in crate::kernel) fn with_fma<W: super::FmaWork>(_token: Fma, work: W) -> W::Output {
+        work.call()
+    }
+
+    /// Proof that the CPU has AVX2 and FMA: only [`Avx2Fma::detect`] makes one.
+    #[derive(Debug, Clone, Copy)]
+    pub(in crate::kernel) struct Avx2Fma(());
+
+    impl Avx2Fma {
+        pub(in crate::kernel) fn detect() -> Option<Self> {
+            (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+                .then_some(Avx2Fma(()))
+        }
+    }
 
     /// Which instruction set a [`super::DeltaLockstep`] uses (the token proves the CPU has it).
     #[derive(Debug, Clone, Copy)]
     pub(in crate::kernel) enum DeltaIsa {
         Avx512(Avx512),
-        Avx2(Avx2),
+        Avx2(Avx2Fma),
     }
 
-    /// `2 m[i]` for the lanes, the `f64` index of `Z_{m[i]}.re` in the flattened orbit.
+    /// `m[i]` for the lanes, as gather indices.
     #[inline(always)]
     fn first_indices(m: &[usize; 8]) -> [i64; 8] {
-        std::array::from_fn(|i| (m[i] * 2) as i64)
+        std::array::from_fn(|i| m[i] as i64)
     }
 
-    /// The AVX-512 lockstep loop.
+    /// The AVX-512 lockstep loop. The operations are those of `crate::deep::lanes::step`,
+    /// `derivative_step` and `norm_sqr`, in the same order: `(Z + Z) + δz` there is
+    /// `fma(2, Z, δz)` here (the same bits, `2 Z` being exact), `0 - a` is a subtraction in both.
     ///
     /// # Safety
     ///
-    /// Every `lanes.m[i] + bound <= z.len()` (the gathers read `z[m[i] + s]` for `s < bound`).
+    /// `re.len() == im.len()` and every `lanes.m[i] + bound <= re.len()` (the gathers read
+    /// `re[m[i] + s]` and `im[m[i] + s]` for `s < bound`).
     #[target_feature(enable = "avx512f")]
     pub(in crate::kernel) unsafe fn delta_avx512(
         _token: Avx512,
         lanes: &mut DeltaLanes<'_>,
-        z: &[[f64; 2]],
+        (re, im): (&[f64], &[f64]),
         bound: u32,
         extended: bool,
         min_norm: f64,
     ) -> (u32, u32) {
-        let base = z.as_ptr().cast::<f64>();
+        let (re, im) = (re.as_ptr(), im.as_ptr());
         let first = first_indices(lanes.m);
         let active = lanes.active as __mmask8;
         // SAFETY: AVX-512F is present (the token). Loads and stores go through arrays of 8
-        // `f64`/`i64`. The gathers read `base[2 (m[i] + s)]` and `base[2 (m[i] + s) + 1]`,
-        // `Z_{m[i]+s}` with `m[i] + s < z.len()` by the caller's guarantee.
+        // `f64`/`i64`. The gathers read `re[m[i] + s]` and `im[m[i] + s]` with
+        // `m[i] + s < re.len() == im.len()` by the caller's guarantee.
         unsafe {
             let mut dzr = _mm512_loadu_pd(lanes.dzr.as_ptr());
             let mut dzi = _mm512_loadu_pd(lanes.dzi.as_ptr());
@@ -880,19 +962,20 @@ mod x86_delta {
             let mut ei = _mm512_loadu_pd(lanes.ei.as_ptr());
             let es = _mm512_set1_pd(lanes.es);
             let mut idx = _mm512_loadu_si512(first.as_ptr().cast());
-            let two = _mm512_set1_epi64(2);
             let one = _mm512_set1_epi64(1);
+            let two = _mm512_set1_pd(2.0);
+            let zero = _mm512_setzero_pd();
             let r2 = _mm512_set1_pd(ESCAPE_RADIUS_SQ);
             let min_norm = _mm512_set1_pd(min_norm);
             let mut s = 0u32;
             let mut flags = 0u32;
             while s < bound {
-                let zr = _mm512_i64gather_pd::<8>(idx, base);
-                let zi = _mm512_i64gather_pd::<8>(_mm512_add_epi64(idx, one), base);
+                let zr = _mm512_i64gather_pd::<8>(idx, re);
+                let zi = _mm512_i64gather_pd::<8>(idx, im);
                 let xr = _mm512_add_pd(zr, dzr);
                 let xi = _mm512_add_pd(zi, dzi);
-                let norm = _mm512_add_pd(_mm512_mul_pd(xr, xr), _mm512_mul_pd(xi, xi));
-                let dn = _mm512_add_pd(_mm512_mul_pd(dzr, dzr), _mm512_mul_pd(dzi, dzi));
+                let norm = _mm512_fmadd_pd(xr, xr, _mm512_mul_pd(xi, xi));
+                let dn = _mm512_fmadd_pd(dzr, dzr, _mm512_mul_pd(dzi, dzi));
                 let mut g = _mm512_cmp_pd_mask::<_CMP_NLE_UQ>(norm, r2)
                     | _mm512_cmp_pd_mask::<_CMP_LT_OQ>(norm, dn);
                 if extended {
@@ -903,23 +986,20 @@ mod x86_delta {
                     flags = u32::from(g);
                     break;
                 }
-                let tr = _mm512_add_pd(_mm512_add_pd(zr, zr), dzr);
-                let ti = _mm512_add_pd(_mm512_add_pd(zi, zi), dzi);
-                let nr = _mm512_add_pd(
-                    _mm512_sub_pd(_mm512_mul_pd(tr, dzr), _mm512_mul_pd(ti, dzi)),
-                    dcr,
-                );
-                let ni = _mm512_add_pd(
-                    _mm512_add_pd(_mm512_mul_pd(tr, dzi), _mm512_mul_pd(ti, dzr)),
-                    dci,
-                );
-                let pr = _mm512_sub_pd(_mm512_mul_pd(xr, er), _mm512_mul_pd(xi, ei));
-                let pi = _mm512_add_pd(_mm512_mul_pd(xr, ei), _mm512_mul_pd(xi, er));
-                er = _mm512_add_pd(_mm512_add_pd(pr, pr), es);
-                ei = _mm512_add_pd(pi, pi);
+                let tr = _mm512_fmadd_pd(two, zr, dzr);
+                let ti = _mm512_fmadd_pd(two, zi, dzi);
+                let nti = _mm512_sub_pd(zero, ti);
+                let nr = _mm512_fmadd_pd(nti, dzi, _mm512_fmadd_pd(tr, dzr, dcr));
+                let ni = _mm512_fmadd_pd(ti, dzr, _mm512_fmadd_pd(tr, dzi, dci));
+                let ar = _mm512_add_pd(xr, xr);
+                let ai = _mm512_add_pd(xi, xi);
+                let nai = _mm512_sub_pd(zero, ai);
+                let ner = _mm512_fmadd_pd(ar, er, _mm512_fmadd_pd(nai, ei, es));
+                ei = _mm512_fmadd_pd(ar, ei, _mm512_mul_pd(ai, er));
+                er = ner;
                 dzr = nr;
                 dzi = ni;
-                idx = _mm512_add_epi64(idx, two);
+                idx = _mm512_add_epi64(idx, one);
                 s += 1;
             }
             _mm512_storeu_pd(lanes.dzr.as_mut_ptr(), dzr);
@@ -930,26 +1010,28 @@ mod x86_delta {
         }
     }
 
-    /// The AVX2 lockstep loop: lanes 0..4 and 4..8 in two vectors.
+    /// The AVX2 lockstep loop: lanes 0..4 and 4..8 in two vectors, the operations of
+    /// [`delta_avx512`].
     ///
     /// # Safety
     ///
     /// As for [`delta_avx512`].
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     pub(in crate::kernel) unsafe fn delta_avx2(
-        _token: Avx2,
+        _token: Avx2Fma,
         lanes: &mut DeltaLanes<'_>,
-        z: &[[f64; 2]],
+        (re, im): (&[f64], &[f64]),
         bound: u32,
         extended: bool,
         min_norm: f64,
     ) -> (u32, u32) {
-        let base = z.as_ptr().cast::<f64>();
+        let (re, im) = (re.as_ptr(), im.as_ptr());
         let first = first_indices(lanes.m);
         let active = lanes.active;
-        // SAFETY: AVX2 (and AVX) is present (the token). Loads and stores go through arrays of
-        // 8 `f64`/`i64`, 4 at a time at offsets 0 and 4. The gathers read `Z_{m[i]+s}` with
-        // `m[i] + s < z.len()` by the caller's guarantee.
+        // SAFETY: AVX2, AVX and FMA are present (the token). Loads and stores go through
+        // arrays of 8 `f64`/`i64`, 4 at a time at offsets 0 and 4. The gathers read
+        // `re[m[i] + s]` and `im[m[i] + s]` with `m[i] + s < re.len() == im.len()` by the
+        // caller's guarantee.
         unsafe {
             let p = |a: &[f64; 8], h: usize| _mm256_loadu_pd(a.as_ptr().add(4 * h));
             let mut dzr = [p(lanes.dzr, 0), p(lanes.dzr, 1)];
@@ -963,8 +1045,9 @@ mod x86_delta {
                 _mm256_loadu_si256(first.as_ptr().cast()),
                 _mm256_loadu_si256(first.as_ptr().add(4).cast()),
             ];
-            let two = _mm256_set1_epi64x(2);
             let one = _mm256_set1_epi64x(1);
+            let two = _mm256_set1_pd(2.0);
+            let zero = _mm256_setzero_pd();
             let r2 = _mm256_set1_pd(ESCAPE_RADIUS_SQ);
             let min_norm = _mm256_set1_pd(min_norm);
             let mut s = 0u32;
@@ -976,13 +1059,13 @@ mod x86_delta {
                 let mut ner = er;
                 let mut nei = ei;
                 for h in 0..2 {
-                    let zr = _mm256_i64gather_pd::<8>(base, idx[h]);
-                    let zi = _mm256_i64gather_pd::<8>(base, _mm256_add_epi64(idx[h], one));
+                    let zr = _mm256_i64gather_pd::<8>(re, idx[h]);
+                    let zi = _mm256_i64gather_pd::<8>(im, idx[h]);
                     let (dr, di) = (dzr[h], dzi[h]);
                     let xr = _mm256_add_pd(zr, dr);
                     let xi = _mm256_add_pd(zi, di);
-                    let norm = _mm256_add_pd(_mm256_mul_pd(xr, xr), _mm256_mul_pd(xi, xi));
-                    let dn = _mm256_add_pd(_mm256_mul_pd(dr, dr), _mm256_mul_pd(di, di));
+                    let norm = _mm256_fmadd_pd(xr, xr, _mm256_mul_pd(xi, xi));
+                    let dn = _mm256_fmadd_pd(dr, dr, _mm256_mul_pd(di, di));
                     let mut f = _mm256_or_pd(
                         _mm256_cmp_pd::<_CMP_NLE_UQ>(norm, r2),
                         _mm256_cmp_pd::<_CMP_LT_OQ>(norm, dn),
@@ -991,21 +1074,17 @@ mod x86_delta {
                         f = _mm256_or_pd(f, _mm256_cmp_pd::<_CMP_LT_OQ>(dn, min_norm));
                     }
                     g |= (_mm256_movemask_pd(f) as u32) << (4 * h);
-                    let tr = _mm256_add_pd(_mm256_add_pd(zr, zr), dr);
-                    let ti = _mm256_add_pd(_mm256_add_pd(zi, zi), di);
-                    nr[h] = _mm256_add_pd(
-                        _mm256_sub_pd(_mm256_mul_pd(tr, dr), _mm256_mul_pd(ti, di)),
-                        dcr[h],
-                    );
-                    ni[h] = _mm256_add_pd(
-                        _mm256_add_pd(_mm256_mul_pd(tr, di), _mm256_mul_pd(ti, dr)),
-                        dci[h],
-                    );
+                    let tr = _mm256_fmadd_pd(two, zr, dr);
+                    let ti = _mm256_fmadd_pd(two, zi, di);
+                    let nti = _mm256_sub_pd(zero, ti);
+                    nr[h] = _mm256_fmadd_pd(nti, di, _mm256_fmadd_pd(tr, dr, dcr[h]));
+                    ni[h] = _mm256_fmadd_pd(ti, dr, _mm256_fmadd_pd(tr, di, dci[h]));
                     let (a, b) = (er[h], ei[h]);
-                    let pr = _mm256_sub_pd(_mm256_mul_pd(xr, a), _mm256_mul_pd(xi, b));
-                    let pi = _mm256_add_pd(_mm256_mul_pd(xr, b), _mm256_mul_pd(xi, a));
-                    ner[h] = _mm256_add_pd(_mm256_add_pd(pr, pr), es);
-                    nei[h] = _mm256_add_pd(pi, pi);
+                    let ar = _mm256_add_pd(xr, xr);
+                    let ai = _mm256_add_pd(xi, xi);
+                    let nai = _mm256_sub_pd(zero, ai);
+                    ner[h] = _mm256_fmadd_pd(ar, a, _mm256_fmadd_pd(nai, b, es));
+                    nei[h] = _mm256_fmadd_pd(ar, b, _mm256_mul_pd(ai, a));
                 }
                 g &= active;
                 if g != 0 {
@@ -1016,7 +1095,7 @@ mod x86_delta {
                 dzi = ni;
                 er = ner;
                 ei = nei;
-                idx = [_mm256_add_epi64(idx[0], two), _mm256_add_epi64(idx[1], two)];
+                idx = [_mm256_add_epi64(idx[0], one), _mm256_add_epi64(idx[1], one)];
                 s += 1;
             }
             for h in 0..2 {

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use zoomgen::deep::{Fixed, FixedC, FloatExp, locate};
@@ -51,6 +51,50 @@ fn near(c: &FixedC, depth: u32, a: f64, b: f64) -> [String; 2] {
         locate::to_decimal(&re, digits),
         locate::to_decimal(&im, digits),
     ]
+}
+
+/// A keyframe of the deep scenes: frame, depth (width `1e-depth`), rotation in degrees,
+/// iteration budget, center as decimal text.
+type Key = (u64, u32, f64, u32, [String; 2]);
+
+/// A scene of `frames` frames at `W` x `H` through `keys`.
+fn deep_scene(frames: u64, keys: &[Key]) -> String {
+    let mut scene = format!(
+        "[video]\nwidth = {W}\nheight = {H}\nfps = 30\nframes = {frames}\n\
+         [render]\nmax_iterations = 1000\nsupersample = 1\n\
+         [color]\npalette = [\"#000000\", \"#ffffff\"]\ncycle = 64.0\n"
+    );
+    for (frame, depth, rotation, iterations, [re, im]) in keys {
+        scene += &format!(
+            "[[keyframe]]\nframe = {frame}\ncenter = [\"{re}\", \"{im}\"]\nwidth = \"1e-{depth}\"\n\
+             rotation = {rotation:?}\nmax_iterations = {iterations}\n"
+        );
+    }
+    scene
+}
+
+/// Renders `scene` with `zoomgen SCENE --data -q -o OUT` (the built binary) into a new
+/// temporary folder; returns the folder (kept alive by the caller) and `OUT`.
+fn render_with_data(scene: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scene.toml");
+    fs::write(&path, scene).unwrap();
+    let out = dir.path().join("out");
+    Command::cargo_bin("zoomgen")
+        .unwrap()
+        .arg(&path)
+        .args(["--data", "-q", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    (dir, out)
+}
+
+/// A keyframe's frame carries the scene's decimal text in its header.
+fn assert_keyframe_header(data: &Data, (frame, depth, _, _, [re, im]): &Key) {
+    assert_eq!(&data.header["zoomgen.centerRe"], re, "frame {frame}");
+    assert_eq!(&data.header["zoomgen.centerIm"], im, "frame {frame}");
+    assert_eq!(data.header["zoomgen.width"], format!("1e-{depth}"));
 }
 
 /// One frame's escape data: header strings and the `N` channel.
@@ -200,41 +244,15 @@ fn check_frame(data: &Data, frame: u64, step: usize) -> (usize, usize) {
 fn deep_escape_data_matches_direct_iteration_of_the_header_points() {
     let m = misiurewicz(24);
     // Keyframes: 1e-20 (frame 0), 1e-100 (frame 4, turned 30 degrees), 1e-300 (frame 8, 100).
-    let keys = [
-        (0u64, 20u32, 0.0, 2000u32, near(&m, 20, 0.17, 0.11)),
+    let keys: [Key; 3] = [
+        (0, 20, 0.0, 2000, near(&m, 20, 0.17, 0.11)),
         (4, 100, 30.0, 4000, near(&m, 100, -0.21, 0.13)),
         (8, 300, 100.0, 13000, near(&m, 300, 0.17, -0.11)),
     ];
-    let mut scene = format!(
-        "[video]\nwidth = {W}\nheight = {H}\nfps = 30\nframes = 9\n\
-         [render]\nmax_iterations = 1000\nsupersample = 1\n\
-         [color]\npalette = [\"#000000\", \"#ffffff\"]\ncycle = 64.0\n"
-    );
-    for (frame, depth, rotation, iterations, [re, im]) in &keys {
-        scene += &format!(
-            "[[keyframe]]\nframe = {frame}\ncenter = [\"{re}\", \"{im}\"]\nwidth = \"1e-{depth}\"\n\
-             rotation = {rotation:?}\nmax_iterations = {iterations}\n"
-        );
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("checker.toml");
-    fs::write(&path, scene).unwrap();
-    let out = dir.path().join("out");
-    Command::cargo_bin("zoomgen")
-        .unwrap()
-        .arg(&path)
-        .arg("--data")
-        .arg("-q")
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .success();
+    let (_dir, out) = render_with_data(&deep_scene(9, &keys));
     // Keyframe frames: the scene's text in the header.
-    for (frame, depth, _, _, [re, im]) in &keys {
-        let data = read_exr(&out.join(format!("frame_{frame:05}.exr")));
-        assert_eq!(&data.header["zoomgen.centerRe"], re, "frame {frame}");
-        assert_eq!(&data.header["zoomgen.centerIm"], im, "frame {frame}");
-        assert_eq!(data.header["zoomgen.width"], format!("1e-{depth}"));
+    for key in &keys {
+        assert_keyframe_header(&read_exr(&out.join(format!("frame_{:05}.exr", key.0))), key);
     }
     let frame4 = read_exr(&out.join("frame_00004.exr"));
     assert_eq!(
@@ -276,39 +294,16 @@ fn deep_escape_data_matches_direct_iteration_of_the_header_points() {
 #[test]
 fn escape_data_at_1e1000_matches_direct_iteration() {
     let m = misiurewicz(58);
-    let keys = [
-        (0u64, 995u32, 0.0, 40000u32, near(&m, 995, 0.21, -0.13)),
+    let keys: [Key; 2] = [
+        (0, 995, 0.0, 40000, near(&m, 995, 0.21, -0.13)),
         (2, 1000, 45.0, 40000, near(&m, 1000, 0.17, 0.11)),
     ];
-    let mut scene = format!(
-        "[video]\nwidth = {W}\nheight = {H}\nfps = 30\nframes = 3\n\
-         [render]\nmax_iterations = 1000\nsupersample = 1\n\
-         [color]\npalette = [\"#000000\", \"#ffffff\"]\ncycle = 64.0\n"
-    );
-    for (frame, depth, rotation, iterations, [re, im]) in &keys {
-        scene += &format!(
-            "[[keyframe]]\nframe = {frame}\ncenter = [\"{re}\", \"{im}\"]\nwidth = \"1e-{depth}\"\n\
-             rotation = {rotation:?}\nmax_iterations = {iterations}\n"
-        );
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("deepest.toml");
-    fs::write(&path, scene).unwrap();
-    let out = dir.path().join("out");
-    Command::cargo_bin("zoomgen")
-        .unwrap()
-        .arg(&path)
-        .args(["--data", "-q", "-o"])
-        .arg(&out)
-        .assert()
-        .success();
+    let (_dir, out) = render_with_data(&deep_scene(3, &keys));
     let (mut checked, mut equal) = (0, 0);
     for frame in 0..3u64 {
         let data = read_exr(&out.join(format!("frame_{frame:05}.exr")));
-        if let Some((_, depth, _, _, [re, im])) = keys.iter().find(|k| k.0 == frame) {
-            assert_eq!(&data.header["zoomgen.centerRe"], re, "frame {frame}");
-            assert_eq!(&data.header["zoomgen.centerIm"], im, "frame {frame}");
-            assert_eq!(data.header["zoomgen.width"], format!("1e-{depth}"));
+        if let Some(key) = keys.iter().find(|k| k.0 == frame) {
+            assert_keyframe_header(&data, key);
         }
         let (c, e) = check_frame(&data, frame, 37);
         eprintln!("1e-1000 scene, frame {frame}: {e} of {c} equal");
@@ -330,17 +325,7 @@ fn shallow_headers_are_exact_f64_expansions() {
          [color]\npalette = [\"#000000\", \"#ffffff\"]\ncycle = 64.0\n\
          [[keyframe]]\nframe = 0\ncenter = [\"-0.75\", \"0.1\"]\nwidth = 3.5\nrotation = 30.0\n"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("shallow.toml");
-    fs::write(&path, scene).unwrap();
-    let out = dir.path().join("out");
-    Command::cargo_bin("zoomgen")
-        .unwrap()
-        .arg(&path)
-        .args(["--data", "-q", "-o"])
-        .arg(&out)
-        .assert()
-        .success();
+    let (_dir, out) = render_with_data(&scene);
     let data = read_exr(&out.join("frame_00000.exr"));
     let h = &data.header;
     assert_eq!(h["zoomgen.centerRe"], "-7.5e-1");

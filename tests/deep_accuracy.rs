@@ -12,36 +12,15 @@
 
 use std::path::PathBuf;
 
+mod common;
+use common::{misiurewicz, near, offset_text};
+
 use zoomgen::deep::{Cx, DeepRenderer, Fixed, FixedC, FloatExp, locate};
 use zoomgen::kernel::{ESCAPE_RADIUS_SQ, Escape, SampleGrid};
 use zoomgen::path::ZoomPath;
 use zoomgen::scene::{ColorSettings, Decimal, Keyframe, RenderSettings, Rgb8, Scene, Video};
 
 const FRAC: usize = 58; // 3,712 bits: enough for 1e-1000 frames plus guard bits.
-
-fn misiurewicz() -> FixedC {
-    let start = FixedC {
-        re: Fixed::parse("-0.74329189085243019", FRAC).unwrap(),
-        im: Fixed::parse("0.13124055230879761", FRAC).unwrap(),
-    };
-    let (c, last) = locate::newton(&start, 24, 2, 200).expect("Newton converges");
-    assert!(last < -3000.0, "Newton stopped at 2^{last}");
-    c
-}
-
-/// Decimal text of `c + (a + b i) * 10^-depth`.
-fn near(c: &FixedC, depth: u32, a: f64, b: f64) -> [String; 2] {
-    let scale = FloatExp::exp(-f64::from(depth) * std::f64::consts::LN_10);
-    let re =
-        c.re.add(&Fixed::from_fe(scale * FloatExp::from_f64(a), FRAC));
-    let im =
-        c.im.add(&Fixed::from_fe(scale * FloatExp::from_f64(b), FRAC));
-    let digits = depth as usize + 40;
-    [
-        locate::to_decimal(&re, digits),
-        locate::to_decimal(&im, digits),
-    ]
-}
 
 fn scene(keys: &[(u64, [String; 2], String, f64, u32)]) -> Scene {
     scene_sized(keys, 24, 16)
@@ -373,7 +352,7 @@ struct Minibrot {
 }
 
 fn minibrot(start: f64, a: f64, b: f64, period: u32) -> Minibrot {
-    let m = misiurewicz();
+    let m = misiurewicz(FRAC);
     // Enough bits for frames 100x below the minibrot's size, plus guard bits.
     let frac = (((2.0 * start + 4.0) * std::f64::consts::LOG2_10 + 192.0) / 64.0).ceil() as usize;
     let m = m.with_frac(frac.min(FRAC));
@@ -411,21 +390,6 @@ fn minibrot(start: f64, a: f64, b: f64, period: u32) -> Minibrot {
         period,
         size,
     }
-}
-
-/// Decimal text of `c + (a + b i) 10^lg`.
-fn offset_text(c: &FixedC, lg: f64, a: f64, b: f64) -> [String; 2] {
-    let scale = FloatExp::exp(lg * std::f64::consts::LN_10);
-    let frac = c.frac();
-    let re =
-        c.re.add(&Fixed::from_fe(scale * FloatExp::from_f64(a), frac));
-    let im =
-        c.im.add(&Fixed::from_fe(scale * FloatExp::from_f64(b), frac));
-    let digits = (-lg) as usize + 40;
-    [
-        locate::to_decimal(&re, digits),
-        locate::to_decimal(&im, digits),
-    ]
 }
 
 /// The minibrot itself: frame 10 is centered on the nucleus (the reference orbit comes back to
@@ -479,7 +443,7 @@ const WIDEN: f64 = 2.0;
 
 #[test]
 fn depth_1e20() {
-    run_depth(&misiurewicz(), 20, 2000, 0.0, 64);
+    run_depth(&misiurewicz(FRAC), 20, 2000, 0.0, 64);
 }
 
 /// Every sample of the 1e-20 frames. Two samples of frame 7 are ill-conditioned (their counts
@@ -487,44 +451,44 @@ fn depth_1e20() {
 /// directly. See docs/DEEP.md.
 #[test]
 fn depth_1e20_every_sample() {
-    run_depth(&misiurewicz(), 20, 2000, 0.0, ALL);
+    run_depth(&misiurewicz(FRAC), 20, 2000, 0.0, ALL);
 }
 
 #[test]
 fn depth_1e50() {
-    run_depth(&misiurewicz(), 50, 3000, 30.0, 64);
+    run_depth(&misiurewicz(FRAC), 50, 3000, 30.0, 64);
 }
 
 /// Every sample of the 1e-50 frames (two ill-conditioned ones in frame 10).
 #[test]
 fn depth_1e50_every_sample() {
-    run_depth(&misiurewicz(), 50, 3000, 30.0, ALL);
+    run_depth(&misiurewicz(FRAC), 50, 3000, 30.0, ALL);
 }
 
 /// 2,000 samples of a 400x225 frame at 1e-50 (30 degrees).
 #[test]
 fn depth_1e50_wide_frame() {
-    run_wide(&misiurewicz(), 50, 3000, 30.0, 400, 225, 2000);
+    run_wide(&misiurewicz(FRAC), 50, 3000, 30.0, 400, 225, 2000);
 }
 
 #[test]
 fn depth_1e100() {
-    run_depth(&misiurewicz(), 100, 4000, 0.0, ALL);
+    run_depth(&misiurewicz(FRAC), 100, 4000, 0.0, ALL);
 }
 
 #[test]
 fn depth_1e280_f64_deltas() {
-    run_depth(&misiurewicz(), 280, 12000, 0.0, 96);
+    run_depth(&misiurewicz(FRAC), 280, 12000, 0.0, 96);
 }
 
 #[test]
 fn depth_1e300() {
-    run_depth(&misiurewicz(), 300, 13000, 200.0, 96);
+    run_depth(&misiurewicz(FRAC), 300, 13000, 200.0, 96);
 }
 
 #[test]
 fn depth_1e1000() {
-    run_depth(&misiurewicz(), 1000, 40000, 0.0, 32);
+    run_depth(&misiurewicz(FRAC), 1000, 40000, 0.0, 32);
 }
 
 /// Every sample (two ill-conditioned ones in the minibrot frame).
@@ -568,7 +532,7 @@ fn minibrot_1e1000_and_julia() {
 /// reference; turned).
 #[test]
 fn wide_frames_other_depths() {
-    let m = misiurewicz();
+    let m = misiurewicz(FRAC);
     run_wide(&m, 20, 2000, 10.0, 320, 180, 1000);
     run_wide(&m, 100, 4000, 70.0, 320, 180, 1000);
     run_wide(&m, 300, 13000, 0.0, 320, 180, 200);

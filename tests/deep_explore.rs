@@ -5,13 +5,7 @@ use zoomgen::deep::{Cx, Fixed, FixedC, FloatExp, locate};
 
 const FRAC: usize = 58;
 
-fn misiurewicz() -> FixedC {
-    let start = FixedC {
-        re: Fixed::parse("-0.74329189085243019", FRAC).unwrap(),
-        im: Fixed::parse("0.13124055230879761", FRAC).unwrap(),
-    };
-    locate::newton(&start, 24, 2, 200).unwrap().0
-}
+mod common;
 
 fn near(c: &FixedC, depth: f64, a: f64, b: f64) -> FixedC {
     let scale = FloatExp::exp(-depth * std::f64::consts::LN_10);
@@ -66,7 +60,7 @@ fn size_log10(c: &FixedC, p: u32) -> f64 {
 #[test]
 #[ignore]
 fn explore_minibrots() {
-    let m = misiurewicz();
+    let m = common::misiurewicz(FRAC);
     for (depth, a, b) in [
         (10.0, 0.3, -0.2),
         (10.0, 0.05, 0.4),
@@ -94,7 +88,7 @@ fn explore_minibrots() {
 #[test]
 #[ignore]
 fn trace_sample() {
-    let m = misiurewicz();
+    let m = common::misiurewicz(FRAC);
     // Frame 10 of depth_1e50-like case is simpler: reference = frame center.
     let depth = 50.0;
     let frac = 6;
@@ -167,23 +161,8 @@ use zoomgen::deep::{DeltaGrid, ReferenceOrbit};
 use zoomgen::kernel::{ESCAPE_RADIUS_SQ, SampleGrid};
 use zoomgen::path::ZoomPath;
 
-/// Decimal text of `c + (a + b i) 10^lg`, as `tests/deep_accuracy.rs` makes it.
-fn offset_text(c: &FixedC, lg: f64, a: f64, b: f64) -> [String; 2] {
-    let scale = FloatExp::exp(lg * std::f64::consts::LN_10);
-    let frac = c.frac();
-    let re =
-        c.re.add(&Fixed::from_fe(scale * FloatExp::from_f64(a), frac));
-    let im =
-        c.im.add(&Fixed::from_fe(scale * FloatExp::from_f64(b), frac));
-    let digits = (-lg) as usize + 40;
-    [
-        locate::to_decimal(&re, digits),
-        locate::to_decimal(&im, digits),
-    ]
-}
-
 fn minibrot_nucleus(start: f64, a: f64, b: f64, period: u32) -> (FixedC, f64) {
-    let m = misiurewicz();
+    let m = common::misiurewicz(FRAC);
     let frac = (((2.0 * start + 4.0) * std::f64::consts::LOG2_10 + 192.0) / 64.0).ceil() as usize;
     let m = m.with_frac(frac.min(FRAC));
     let c0 = near(&m, start, a, b);
@@ -435,11 +414,11 @@ fn sensitivity(c: &FixedC, max: u32, spacing: f64) -> (u32, f64, f64) {
 #[test]
 #[ignore]
 fn scan_sensitivity() {
-    let m = misiurewicz();
+    let m = common::misiurewicz(FRAC);
     let spiral = |depth: f64| {
         (
-            offset_text(&m, -(depth - 5.0), 0.21, -0.13),
-            offset_text(&m, -depth, 0.17, 0.11),
+            common::offset_text(&m, -(depth - 5.0), 0.21, -0.13),
+            common::offset_text(&m, -depth, 0.17, 0.11),
         )
     };
     for (depth, rot, it) in [(20.0, 0.0, 2000), (50.0, 30.0, 3000), (100.0, 0.0, 4000)] {
@@ -470,8 +449,8 @@ fn scan_sensitivity() {
             period,
         );
         let lg_b = size + widen;
-        let b = offset_text(&nucleus, lg_b, 0.0, 0.0);
-        let a = offset_text(&nucleus, lg_b + 5.0, 0.11, -0.23);
+        let b = common::offset_text(&nucleus, lg_b, 0.0, 0.0);
+        let a = common::offset_text(&nucleus, lg_b + 5.0, 0.11, -0.23);
         for frame in [10, 7] {
             diagnose(
                 &format!("minibrot p{period}"),
@@ -491,11 +470,11 @@ fn scan_sensitivity() {
 #[test]
 #[ignore]
 fn diagnose_misses() {
-    let m = misiurewicz();
+    let m = common::misiurewicz(FRAC);
     let spiral = |depth: f64| {
         (
-            offset_text(&m, -(depth - 5.0), 0.21, -0.13),
-            offset_text(&m, -depth, 0.17, 0.11),
+            common::offset_text(&m, -(depth - 5.0), 0.21, -0.13),
+            common::offset_text(&m, -depth, 0.17, 0.11),
         )
     };
     let (a, b) = spiral(20.0);
@@ -528,8 +507,8 @@ fn diagnose_misses() {
     ] {
         let (nucleus, size) = minibrot_nucleus(start, 0.17, 0.11, period);
         let lg_b = size + widen;
-        let b = offset_text(&nucleus, lg_b, 0.0, 0.0);
-        let a = offset_text(&nucleus, lg_b + 5.0, 0.11, -0.23);
+        let b = common::offset_text(&nucleus, lg_b, 0.0, 0.0);
+        let a = common::offset_text(&nucleus, lg_b + 5.0, 0.11, -0.23);
         diagnose(
             &format!("minibrot p{period}"),
             &a,

@@ -18,40 +18,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use zoomgen::deep::{Fixed, FixedC, FloatExp, locate};
+
+mod common;
+use common::{misiurewicz, near};
+use zoomgen::deep::{Fixed, FixedC};
 use zoomgen::kernel::{ESCAPE_RADIUS_SQ, Escape};
 
 const W: u32 = 64;
 const H: u32 = 36;
-
-/// Newton's method for `M(24,2)` at `frac` limbs.
-fn misiurewicz(frac: usize) -> FixedC {
-    let start = FixedC {
-        re: Fixed::parse("-0.74329189085243019", frac).unwrap(),
-        im: Fixed::parse("0.13124055230879761", frac).unwrap(),
-    };
-    let (c, last) = locate::newton(&start, 24, 2, 200).expect("Newton converges");
-    assert!(
-        last < -(64.0 * frac as f64) + 64.0,
-        "Newton stopped at 2^{last}"
-    );
-    c
-}
-
-/// Decimal text of `c + (a + b i) 10^-depth`, `depth + 40` digits.
-fn near(c: &FixedC, depth: u32, a: f64, b: f64) -> [String; 2] {
-    let scale = FloatExp::exp(-f64::from(depth) * std::f64::consts::LN_10);
-    let frac = c.frac();
-    let re =
-        c.re.add(&Fixed::from_fe(scale * FloatExp::from_f64(a), frac));
-    let im =
-        c.im.add(&Fixed::from_fe(scale * FloatExp::from_f64(b), frac));
-    let digits = depth as usize + 40;
-    [
-        locate::to_decimal(&re, digits),
-        locate::to_decimal(&im, digits),
-    ]
-}
 
 /// A keyframe of the deep scenes: frame, depth (width `1e-depth`), rotation in degrees,
 /// iteration budget, center as decimal text.

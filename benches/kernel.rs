@@ -160,7 +160,7 @@ fn seahorse(c: &mut Criterion) {
         max_iterations: 3000,
         band: 4,
     };
-    bench_rows(c, "seahorse-bands", &bands, KernelOptions::fixed(true));
+    periodicity_groups(c, "seahorse-bands", &bands);
 }
 
 /// The whole set, where many samples are interior outside the cardioid and the period-2 bulb

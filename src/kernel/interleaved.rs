@@ -10,11 +10,16 @@
 //! Neighbouring samples escape at very different counts (tens of steps next to thousands near
 //! the boundary). Waiting for the slowest lane of a vector would waste most of the work, so a
 //! lane whose sample has finished (escaped, reached `max_iterations`, or was found periodic) is
-//! *refilled* at once with the next sample of the row. Every step checks all lanes for escape
-//! (and, with periodicity detection, for a repeat of the saved `z`), folded into one chain of
-//! masks and one branch, so each sample stops at exactly the step where [`super::scalar`] stops
-//! it; checking only every few steps would need a roll-back to keep the counts exact, and the
-//! check is cheap next to the step. Each lane counts its own steps from a shared step counter
+//! *refilled* with the next sample of the row. Without periodicity detection the lanes run
+//! [`CHUNK`] steps with no test at all, and are tested once at the end of the chunk: an orbit
+//! past the escape radius only grows, so a sample that escaped anywhere in the chunk fails that
+//! test. Its lane is refilled at once, and the sample is *replayed* later, in a batch of such
+//! samples, from its `z` at the chunk's start with a test at every step, which finds the step
+//! where [`super::scalar`] stops it and `|z|^2` there, bit for bit. (Testing every step cost two
+//! of the step's nine vector operations, and stopping the loop at every escape about a hundred
+//! cycles, on frames where a lane finishes every few steps.) With periodicity detection every
+//! step checks all lanes for escape and for a repeat of the saved `z`, folded into one chain of
+//! masks and one branch. Each lane counts its own steps from a shared step counter
 //! `k` (`n = k - start`), so the hot loop keeps no per-lane counters: it leaves only when some
 //! lane has something to report or when `k` reaches the earliest budget end
 //! (`start + max_iterations`) of a live lane, and it stops briefly (without leaving) at the
@@ -715,6 +720,130 @@ impl Pending {
     }
 }
 
+/// Steps of a chunk without periodicity detection (fewer where a budget ends sooner).
+///
+/// Testing every lane for escape at every step costs two of the step's nine vector operations,
+/// and stopping the loop whenever one of 32 lanes escapes costs some hundred cycles: on
+/// seahorse frames, where samples run a few hundred steps, a lane finishes every 5 to 20
+/// steps. So without periodicity detection the lanes run `CHUNK` steps untested, and are
+/// tested once at the end. An orbit past the escape radius only grows (to infinity, then NaN),
+/// so a lane that escaped anywhere in the chunk fails the test at its end. (Once `|z| > R = 256`
+/// and `|c| <= |z|`, which holds from the escape on: `|z^2 + c| >= |z| (|z| - 1) > 255 |z|`.) Such a sample is
+/// refilled at once and *replayed*: from `z` at the chunk's start, with the same operations
+/// and a test at every step, to find the step at which it escaped and `|z|^2` there, bit for
+/// bit what the reference computes. Replays are collected and run a few vectors at a time.
+const CHUNK: u64 = 8;
+
+/// Replays run once this many samples have collected (and at the end of the rows).
+const REPLAY_BATCH: usize = MAX_LANES;
+
+/// Samples that escaped within a chunk, with what it takes to replay them: `z` at the chunk's
+/// start, `c`, the output index and the steps done before the chunk.
+struct Replay {
+    /// x, y, cx, cy, idx, steps.
+    fields: [[f64; REPLAY_CAP]; 6],
+    len: usize,
+}
+
+const REPLAY_CAP: usize = REPLAY_BATCH + MAX_LANES + 8;
+
+impl Replay {
+    fn new() -> Self {
+        Replay {
+            fields: [[0.0; REPLAY_CAP]; 6],
+            len: 0,
+        }
+    }
+
+    /// Queues the lanes `m` of one vector.
+    #[inline(always)]
+    fn push<S: Simd>(&mut self, s: S, m: S::M, values: [S::F; 6]) {
+        let l = self.len;
+        for (field, v) in self.fields.iter_mut().zip(values) {
+            s.store(s.compress(m, v), &mut field[l..]);
+        }
+        self.len += s.bits(m).count_ones() as usize;
+    }
+
+    /// Replays every queued sample, `V` vectors at a time in lockstep, into `pending`; returns
+    /// their iterations. Each sample escapes within `CHUNK` steps of its start here.
+    #[inline(always)]
+    fn run<S: Simd, const V: usize>(
+        &mut self,
+        s: S,
+        pending: &mut Pending,
+        out: &mut [Escape],
+    ) -> f64 {
+        let n = S::LANES;
+        let (zero, r2) = (s.splat(0.0), s.splat(ESCAPE_RADIUS_SQ));
+        let none = s.mask_andn(s.all_set(), s.all_set());
+        let iota = s.iota();
+        let mut total = zero;
+        let mut from = 0;
+        while from < self.len {
+            let mut x = [zero; V];
+            let mut y = [zero; V];
+            let mut cx = [zero; V];
+            let mut cy = [zero; V];
+            let mut valid = [none; V];
+            for g in 0..V {
+                let at = from + g * n;
+                let left = self.len.saturating_sub(at).min(n);
+                valid[g] = s.gt(s.splat(left as f64), iota);
+                if left > 0 {
+                    x[g] = s.load(&self.fields[0][at..]);
+                    y[g] = s.load(&self.fields[1][at..]);
+                    cx[g] = s.load(&self.fields[2][at..]);
+                    cy[g] = s.load(&self.fields[3][at..]);
+                }
+            }
+            let mut x2: [S::F; V] = array::from_fn(|g| s.mul(x[g], x[g]));
+            let mut y2: [S::F; V] = array::from_fn(|g| s.mul(y[g], y[g]));
+            let mut alive = valid;
+            let mut n_escaped = [zero; V];
+            let mut norm_escaped = [r2; V];
+            let mut step = 0.0;
+            loop {
+                step += 1.0;
+                let j = s.splat(step);
+                let mut any = none;
+                for g in 0..V {
+                    let xy = s.mul(x[g], y[g]);
+                    y[g] = s.add(s.add(xy, xy), cy[g]);
+                    x[g] = s.add(s.sub(x2[g], y2[g]), cx[g]);
+                    x2[g] = s.mul(x[g], x[g]);
+                    y2[g] = s.mul(y[g], y[g]);
+                    let norm = s.add(x2[g], y2[g]);
+                    let escaped = s.mask_and(alive[g], s.gt(norm, r2));
+                    n_escaped[g] = s.select(escaped, j, n_escaped[g]);
+                    norm_escaped[g] = s.select(escaped, norm, norm_escaped[g]);
+                    alive[g] = s.mask_andn(alive[g], escaped);
+                    any = s.mask_or(any, alive[g]);
+                }
+                if s.bits(any) == 0 {
+                    break;
+                }
+                assert!(step < CHUNK as f64, "a replayed sample did not escape");
+            }
+            for g in 0..V {
+                let at = from + g * n;
+                if at >= self.len {
+                    break;
+                }
+                let idx = s.load(&self.fields[4][at..]);
+                let steps = s.add(s.load(&self.fields[5][at..]), n_escaped[g]);
+                total = s.add(total, s.select(valid[g], steps, zero));
+                pending.push(s, valid[g], idx, steps, norm_escaped[g], out);
+            }
+            from += V * n;
+        }
+        self.len = 0;
+        let mut lanes = [0.0; 8];
+        s.store(total, &mut lanes);
+        lanes[..n].iter().sum()
+    }
+}
+
 /// Work above this (samples times `max_iterations`) goes to the reference loop, so that the step
 /// counter stays an exact integer in an `f64` (about 10^15 steps: far beyond any real band).
 const MAX_ROW_WORK: u128 = 1 << 50;
@@ -916,6 +1045,13 @@ struct Engine<'a> {
     cycles_saved: f64,
     /// Samples in lanes that used up the whole budget.
     budget_reached: u64,
+    /// `z` of every lane at the start of the current chunk (without periodicity detection).
+    check_x: [f64; MAX_LANES],
+    check_y: [f64; MAX_LANES],
+    /// Samples that escaped in a chunk, waiting to be replayed.
+    replay: Replay,
+    /// Iterations of the replayed samples (exact integers in `f64`).
+    replayed: f64,
 }
 
 /// What one call of the lane engine did.
@@ -977,6 +1113,10 @@ fn run<S: Simd, const V: usize, const P: bool>(
         spent: [0.0; MAX_LANES],
         cycles_saved: 0.0,
         budget_reached: 0,
+        check_x: [0.0; MAX_LANES],
+        check_y: [0.0; MAX_LANES],
+        replay: Replay::new(),
+        replayed: 0.0,
     };
     let mut vectors = V;
     loop {
@@ -1002,9 +1142,12 @@ fn run<S: Simd, const V: usize, const P: bool>(
         }
         vectors = e.live.div_ceil(S::LANES);
     }
+    e.replayed += e.replay.run::<S, V>(s, &mut e.pending, e.out);
     e.pending.flush(s, e.out);
     RunStats {
-        spent: e.spent.iter().map(|&n| n as u64).sum::<u64>() + e.queue.spent as u64,
+        spent: e.spent.iter().map(|&n| n as u64).sum::<u64>()
+            + e.queue.spent as u64
+            + e.replayed as u64,
         cycles_saved: e.cycles_saved as u64,
         budget_reached: e.budget_reached,
     }
@@ -1107,7 +1250,43 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
     while e.live > 0 && (!e.queue.done || e.queue.avail() > 0 || e.live > n * (W - 1)) {
         let stop_k = e.budget_k.min(e.save_k);
         let mut quiet = s.all_set();
-        while s.all(quiet) && k != stop_k {
+        // Without periodicity detection: a chunk of steps with no test at all, then one
+        // escape test (see `CHUNK`). `k0` is the step of the chunk's checkpoint.
+        let k0 = k;
+        if !P {
+            let steps = CHUNK.min(stop_k - k);
+            for i in 0..W {
+                s.store(x[i], &mut e.check_x[i * n..]);
+                s.store(y[i], &mut e.check_y[i * n..]);
+            }
+            macro_rules! step {
+                () => {
+                    for i in 0..W {
+                        let xy = s.mul(x[i], y[i]);
+                        y[i] = s.add(s.add(xy, xy), cy[i]);
+                        x[i] = s.add(s.sub(x2[i], y2[i]), cx[i]);
+                        x2[i] = s.mul(x[i], x[i]);
+                        y2[i] = s.mul(y[i], y[i]);
+                    }
+                };
+            }
+            if steps == CHUNK {
+                // The usual case, with a constant count: unrolled without step tests.
+                for _ in 0..CHUNK {
+                    step!();
+                }
+            } else {
+                for _ in 0..steps {
+                    step!();
+                }
+            }
+            k += steps;
+            // An escaped orbit only grows (to infinity, then NaN): `<=` is false for both.
+            for i in 0..W {
+                quiet = s.mask_and(quiet, s.le(s.add(x2[i], y2[i]), r2));
+            }
+        }
+        while P && s.all(quiet) && k != stop_k {
             for i in 0..W {
                 let xy = s.mul(x[i], y[i]);
                 y[i] = s.add(s.add(xy, xy), cy[i]);
@@ -1139,6 +1318,30 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
             // Lanes that escaped or came back to their saved z: report and refill.
             for i in 0..W {
                 let norm = s.add(x2[i], y2[i]);
+                if !P {
+                    // Escaped somewhere in the chunk: replayed from the checkpoint later.
+                    let escaped = s.mask_andn(s.all_set(), s.le(norm, r2));
+                    if s.bits(escaped) == 0 {
+                        continue;
+                    }
+                    e.live -= s.bits(escaped).count_ones() as usize;
+                    let idx = s.load(&st.idx[i * n..]);
+                    let start = s.load(&st.start[i * n..]);
+                    e.replay.push(
+                        s,
+                        escaped,
+                        [
+                            s.load(&e.check_x[i * n..]),
+                            s.load(&e.check_y[i * n..]),
+                            cx[i],
+                            cy[i],
+                            idx,
+                            s.sub(s.splat(k0 as f64), start),
+                        ],
+                    );
+                    refill!(i, escaped, kv);
+                    continue;
+                }
                 let escaped = s.gt(norm, r2);
                 let mut finished = escaped;
                 if P {
@@ -1175,6 +1378,9 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
                     e.pending.push(s, escaped, idx, steps, norm, e.out);
                 }
                 refill!(i, finished, kv);
+            }
+            if !P && e.replay.len >= REPLAY_BATCH {
+                e.replayed += e.replay.run::<S, W>(s, &mut e.pending, e.out);
             }
         }
         if P && k == e.save_k {
@@ -1234,6 +1440,7 @@ pub(crate) mod check {
     use super::super::scalar::escape_point;
     use super::super::select::kernel_by_name_with;
     use super::super::{Escape, Kernel, KernelOptions, SampleGrid, ScalarKernelWith};
+    use super::{CHUNK, HEAD_START};
 
     /// A small xorshift generator: reproducible views without a dependency.
     pub(crate) struct XorShift(pub u64);
@@ -1415,6 +1622,49 @@ pub(crate) mod check {
         }
     }
 
+    /// Compares the kernel called `name` with the reference where chunks and budgets meet:
+    /// every budget from the head start's end to three chunks past it, on rows whose samples
+    /// escape at every count in that range (so some escape at a chunk's last step, at its
+    /// first, and at the step where the budget ends), without periodicity detection.
+    pub(crate) fn chunk_edges_match_reference(name: &str) {
+        let options = KernelOptions::fixed(false);
+        let kernel = match kernel_by_name_with(name, options) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("note: skipping kernel {name}: {e}");
+                return;
+            }
+        };
+        let reference = ScalarKernelWith { options };
+        let first = HEAD_START - 1;
+        let last = HEAD_START + 3 * CHUNK as u32 + 1;
+        // A row through the boundary near the tip of the seahorse valley: counts climb from a
+        // few steps to thousands along it.
+        let grid = SampleGrid::new(Complex64::new(-0.7436, 0.1318), 0.02, 0.0, 301, 9, 1);
+        for max_iterations in (first..=last).chain([1000]) {
+            for sy in 0..grid.samples_y {
+                let case = Case {
+                    grid,
+                    sy,
+                    max_iterations,
+                };
+                let (want, want_spent) = row(&reference, &case);
+                if max_iterations == last && sy == 0 {
+                    let counts =
+                        |lo: u32, hi: u32| want.iter().filter(|e| (lo..hi).contains(&e.n)).count();
+                    assert!(
+                        counts(HEAD_START + 1, last) > 20,
+                        "few samples escape in the chunks"
+                    );
+                }
+                let (got, spent) = row(kernel.as_ref(), &case);
+                let what = format!("{name}, chunk edges, max {max_iterations}, row {sy}");
+                assert_same(&got, &want, &what);
+                assert_eq!(spent, want_spent, "{what}: iterations");
+            }
+        }
+    }
+
     /// Compares the kernel called `name` with the reference on many random rows, with and
     /// without periodicity detection; skips (with a note) when this CPU lacks the kernel.
     pub(crate) fn matches_reference(name: &str) {
@@ -1461,6 +1711,11 @@ mod tests {
     #[test]
     fn interleaved_rows_match_reference() {
         check::rows_match_reference("interleaved");
+    }
+
+    #[test]
+    fn interleaved_chunk_edges_match_reference() {
+        check::chunk_edges_match_reference("interleaved");
     }
 
     #[test]

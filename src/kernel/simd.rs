@@ -113,7 +113,8 @@ impl Kernel for Avx2Kernel {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
             // SAFETY: `self.token` exists only where `Avx2::detect` found AVX2 (and AVX, which
-            // it implies) on this CPU, which is all that `avx2_row`'s target features require.
+            // it implies) and POPCNT on this CPU, which is all that `avx2_row`'s target
+            // features require.
             unsafe { x86::avx2_row(self.token, self.options, grid, sy, max_iterations, out) }
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
@@ -157,8 +158,8 @@ impl Kernel for Avx512Kernel {
     ) -> u64 {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
-            // SAFETY: `self.token` exists only where `Avx512::detect` found AVX-512F on this
-            // CPU, which is all that `avx512_row`'s target features require.
+            // SAFETY: `self.token` exists only where `Avx512::detect` found AVX-512F and POPCNT
+            // on this CPU, which is all that `avx512_row`'s target features require.
             unsafe { x86::avx512_row(self.token, self.options, grid, sy, max_iterations, out) }
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
@@ -197,27 +198,30 @@ mod x86 {
     use crate::kernel::interleaved::{Simd, escape_row_lanes, escape_rows_lanes};
     use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, KernelOptions, SampleGrid};
 
-    /// Proof that the CPU has AVX2: only [`Avx2::detect`] makes one.
+    /// Proof that the CPU has AVX2 (and POPCNT, which every AVX2 CPU has: the engine counts
+    /// mask bits often): only [`Avx2::detect`] makes one.
     #[derive(Debug, Clone, Copy)]
     pub(super) struct Avx2(());
 
-    /// Proof that the CPU has AVX-512F: only [`Avx512::detect`] makes one.
+    /// Proof that the CPU has AVX-512F (and POPCNT): only [`Avx512::detect`] makes one.
     #[derive(Debug, Clone, Copy)]
     pub(super) struct Avx512(());
 
     impl Avx2 {
         pub(super) fn detect() -> Option<Self> {
-            is_x86_feature_detected!("avx2").then_some(Avx2(()))
+            (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("popcnt"))
+                .then_some(Avx2(()))
         }
     }
 
     impl Avx512 {
         pub(super) fn detect() -> Option<Self> {
-            is_x86_feature_detected!("avx512f").then_some(Avx512(()))
+            (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("popcnt"))
+                .then_some(Avx512(()))
         }
     }
 
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     pub(super) fn avx2_row(
         token: Avx2,
         options: KernelOptions,
@@ -229,7 +233,7 @@ mod x86 {
         escape_row_lanes::<Avx2, VECTORS>(token, options, grid, sy, max_iterations, out)
     }
 
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     pub(super) fn avx2_rows(
         token: Avx2,
         options: KernelOptions,
@@ -242,7 +246,7 @@ mod x86 {
         escape_rows_lanes::<Avx2, VECTORS>(token, options, grid, rows, row_len, max_iterations, out)
     }
 
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,popcnt")]
     pub(super) fn avx512_rows(
         token: Avx512,
         options: KernelOptions,
@@ -263,7 +267,7 @@ mod x86 {
         )
     }
 
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,popcnt")]
     pub(super) fn avx512_row(
         token: Avx512,
         options: KernelOptions,
@@ -715,6 +719,16 @@ mod tests {
     #[test]
     fn avx512_rows_match_reference() {
         check::rows_match_reference("avx512");
+    }
+
+    #[test]
+    fn avx2_chunk_edges_match_reference() {
+        check::chunk_edges_match_reference("avx2");
+    }
+
+    #[test]
+    fn avx512_chunk_edges_match_reference() {
+        check::chunk_edges_match_reference("avx512");
     }
 }
 

@@ -90,8 +90,6 @@ pub(crate) trait Simd: Copy {
     fn eq(self, a: Self::F, b: Self::F) -> Self::M;
     /// The mask with every lane set.
     fn all_set(self) -> Self::M;
-    /// `m && !(a > b)` lane-wise (true where either is NaN, the negation of [`Simd::gt`]).
-    fn and_not_gt(self, m: Self::M, a: Self::F, b: Self::F) -> Self::M;
     /// `m && !(a == b)` lane-wise (the negation of [`Simd::eq`]).
     fn and_ne(self, m: Self::M, a: Self::F, b: Self::F) -> Self::M;
     /// Whether every lane of `m` is set.
@@ -102,8 +100,6 @@ pub(crate) trait Simd: Copy {
     fn select(self, m: Self::M, t: Self::F, f: Self::F) -> Self::F;
     /// `a <= b` (false where either is NaN, like the scalar `<=`).
     fn le(self, a: Self::F, b: Self::F) -> Self::M;
-    /// Lanes whose bit patterns are equal.
-    fn bits_eq(self, a: Self::F, b: Self::F) -> Self::M;
     fn mask_and(self, a: Self::M, b: Self::M) -> Self::M;
     fn mask_or(self, a: Self::M, b: Self::M) -> Self::M;
     /// `a && !b` lane-wise.
@@ -223,12 +219,6 @@ impl Simd for Portable {
         [true; PORTABLE_LANES]
     }
     #[inline(always)]
-    // `!(a > b)` on purpose: true for NaN, the exact negation of `gt`.
-    #[allow(clippy::neg_cmp_op_on_partial_ord)]
-    fn and_not_gt(self, m: Self::M, a: Self::F, b: Self::F) -> Self::M {
-        array::from_fn(|i| m[i] & !(a[i] > b[i]))
-    }
-    #[inline(always)]
     fn and_ne(self, m: Self::M, a: Self::F, b: Self::F) -> Self::M {
         array::from_fn(|i| m[i] & (a[i] != b[i]))
     }
@@ -247,10 +237,6 @@ impl Simd for Portable {
     #[inline(always)]
     fn le(self, a: Self::F, b: Self::F) -> Self::M {
         array::from_fn(|i| a[i] <= b[i])
-    }
-    #[inline(always)]
-    fn bits_eq(self, a: Self::F, b: Self::F) -> Self::M {
-        array::from_fn(|i| a[i].to_bits() == b[i].to_bits())
     }
     #[inline(always)]
     fn mask_and(self, a: Self::M, b: Self::M) -> Self::M {
@@ -1249,65 +1235,62 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
 
     while e.live > 0 && (!e.queue.done || e.queue.avail() > 0 || e.live > n * (W - 1)) {
         let stop_k = e.budget_k.min(e.save_k);
-        let mut quiet = s.all_set();
-        // Without periodicity detection: a chunk of steps with no test at all, then one
-        // escape test (see `CHUNK`). `k0` is the step of the chunk's checkpoint.
+        // A chunk of steps with no test at all, then one test (see `CHUNK`). A chunk never
+        // passes a budget's end or a periodicity save. `k0` is the step of its checkpoint.
         let k0 = k;
-        if !P {
-            let steps = CHUNK.min(stop_k - k);
-            for i in 0..W {
-                s.store(x[i], &mut e.check_x[i * n..]);
-                s.store(y[i], &mut e.check_y[i * n..]);
-            }
-            macro_rules! step {
-                () => {
-                    for i in 0..W {
-                        let xy = s.mul(x[i], y[i]);
-                        y[i] = s.add(s.add(xy, xy), cy[i]);
-                        x[i] = s.add(s.sub(x2[i], y2[i]), cx[i]);
-                        x2[i] = s.mul(x[i], x[i]);
-                        y2[i] = s.mul(y[i], y[i]);
+        let steps = CHUNK.min(stop_k - k);
+        for i in 0..W {
+            s.store(x[i], &mut e.check_x[i * n..]);
+            s.store(y[i], &mut e.check_y[i * n..]);
+        }
+        // With periodicity detection, per vector: lanes whose x never equalled the saved x in
+        // this chunk (one masked compare per step; a chain per vector, one compare long).
+        let mut apart = [s.all_set(); W];
+        macro_rules! step {
+            () => {
+                for i in 0..W {
+                    let xy = s.mul(x[i], y[i]);
+                    y[i] = s.add(s.add(xy, xy), cy[i]);
+                    x[i] = s.add(s.sub(x2[i], y2[i]), cx[i]);
+                    x2[i] = s.mul(x[i], x[i]);
+                    y2[i] = s.mul(y[i], y[i]);
+                    if P {
+                        apart[i] = s.and_ne(apart[i], x[i], sx[i]);
                     }
-                };
+                }
+            };
+        }
+        // Blocks of constant step counts, unrolled with no step counter to test: with a loop
+        // of a variable count the compiler kept the lanes on the stack instead of in registers.
+        // (Chunks are short where a lane's budget ends or it saves its z.)
+        const { assert!(CHUNK == 8) };
+        if steps == CHUNK {
+            for _ in 0..CHUNK {
+                step!();
             }
-            if steps == CHUNK {
-                // The usual case, with a constant count: unrolled without step tests.
-                for _ in 0..CHUNK {
+        } else {
+            if steps & 4 != 0 {
+                for _ in 0..4 {
                     step!();
                 }
-            } else {
-                for _ in 0..steps {
+            }
+            if steps & 2 != 0 {
+                for _ in 0..2 {
                     step!();
                 }
             }
-            k += steps;
-            // An escaped orbit only grows (to infinity, then NaN): `<=` is false for both.
-            for i in 0..W {
-                quiet = s.mask_and(quiet, s.le(s.add(x2[i], y2[i]), r2));
+            if steps & 1 != 0 {
+                step!();
             }
         }
-        while P && s.all(quiet) && k != stop_k {
-            for i in 0..W {
-                let xy = s.mul(x[i], y[i]);
-                y[i] = s.add(s.add(xy, xy), cy[i]);
-                x[i] = s.add(s.sub(x2[i], y2[i]), cx[i]);
+        k += steps;
+        // An escaped orbit only grows (to infinity, then NaN): `<=` is false for both.
+        let mut quiet = s.all_set();
+        for i in 0..W {
+            quiet = s.mask_and(quiet, s.le(s.add(x2[i], y2[i]), r2));
+            if P {
+                quiet = s.mask_and(quiet, apart[i]);
             }
-            k += 1;
-            // One chain of masks, "no lane escaped and no lane repeats its saved x", instead
-            // of or-ing a mask per vector: and-ing is free in AVX-512 compares (they take a
-            // mask), and all the lanes of all vectors fold into one test. The chain starts
-            // afresh at every step: carried over from the last step it would be a dependency
-            // through every compare of every step (a few cycles each), which bounded the loop.
-            let mut q = s.all_set();
-            for i in 0..W {
-                x2[i] = s.mul(x[i], x[i]);
-                y2[i] = s.mul(y[i], y[i]);
-                q = s.and_not_gt(q, s.add(x2[i], y2[i]), r2);
-                if P {
-                    q = s.and_ne(q, x[i], sx[i]);
-                }
-            }
-            quiet = q;
         }
         let kv = s.splat(k as f64);
         if e.queue.avail() < W * n && !e.queue.done {
@@ -1315,16 +1298,35 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
                 .fill::<S, W, P>(s, e.grid, e.max_iterations, &mut e.pending, e.out);
         }
         if !s.all(quiet) {
-            // Lanes that escaped or came back to their saved z: report and refill.
+            // Lanes that escaped in the chunk (replayed later from the checkpoint, see
+            // `Replay`) or whose x met the saved x (checked here): report and refill.
             for i in 0..W {
-                let norm = s.add(x2[i], y2[i]);
-                if !P {
-                    // Escaped somewhere in the chunk: replayed from the checkpoint later.
-                    let escaped = s.mask_andn(s.all_set(), s.le(norm, r2));
-                    if s.bits(escaped) == 0 {
-                        continue;
+                let escaped = s.mask_andn(s.all_set(), s.le(s.add(x2[i], y2[i]), r2));
+                let mut finished = escaped;
+                if P {
+                    let met = s.mask_andn(s.mask_andn(s.all_set(), apart[i]), escaped);
+                    if s.bits(met) != 0 {
+                        // Rare: replayed here, lane by lane, for an exact repeat of the saved z.
+                        let (cycle, done, saved) = periodic_lanes(
+                            s,
+                            st,
+                            [&e.check_x, &e.check_y],
+                            e.max,
+                            i,
+                            met,
+                            [cx[i], cy[i], sx[i]],
+                            (k0, steps),
+                        );
+                        e.replayed += done;
+                        e.cycles_saved += saved;
+                        finished = s.mask_or(finished, cycle);
                     }
-                    e.live -= s.bits(escaped).count_ones() as usize;
+                }
+                if s.bits(finished) == 0 {
+                    continue;
+                }
+                e.live -= s.bits(finished).count_ones() as usize;
+                if s.bits(escaped) != 0 {
                     let idx = s.load(&st.idx[i * n..]);
                     let start = s.load(&st.start[i * n..]);
                     e.replay.push(
@@ -1339,47 +1341,10 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
                             s.sub(s.splat(k0 as f64), start),
                         ],
                     );
-                    refill!(i, escaped, kv);
-                    continue;
-                }
-                let escaped = s.gt(norm, r2);
-                let mut finished = escaped;
-                if P {
-                    let same = s.eq(x[i], sx[i]);
-                    if s.bits(same) != 0 {
-                        let saved_y = s.load(&st.sy[i * n..]);
-                        let cycle = s.mask_and(
-                            s.mask_and(same, s.bits_eq(x[i], sx[i])),
-                            s.bits_eq(y[i], saved_y),
-                        );
-                        finished = s.mask_or(finished, cycle);
-                        if s.bits(cycle) != 0 {
-                            // Rare: what detection saved, for the adaptive choice.
-                            let steps = s.sub(kv, s.load(&st.start[i * n..]));
-                            let left = s.select(cycle, s.sub(s.splat(e.max), steps), zero);
-                            let mut lanes = [0.0; 8];
-                            s.store(left, &mut lanes);
-                            e.cycles_saved += lanes[..S::LANES].iter().sum::<f64>();
-                        }
-                    }
-                }
-                if s.bits(finished) == 0 {
-                    continue;
-                }
-                e.live -= s.bits(finished).count_ones() as usize;
-                let steps = s.sub(kv, s.load(&st.start[i * n..]));
-                let spent = s.load(&e.spent[i * n..]);
-                s.store(
-                    s.add(spent, s.select(finished, steps, zero)),
-                    &mut e.spent[i * n..],
-                );
-                if s.bits(escaped) != 0 {
-                    let idx = s.load(&st.idx[i * n..]);
-                    e.pending.push(s, escaped, idx, steps, norm, e.out);
                 }
                 refill!(i, finished, kv);
             }
-            if !P && e.replay.len >= REPLAY_BATCH {
+            if e.replay.len >= REPLAY_BATCH {
                 e.replayed += e.replay.run::<S, W>(s, &mut e.pending, e.out);
             }
         }
@@ -1432,7 +1397,57 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
     e.k = k;
 }
 
-/// Checks shared by the tests of every kernel: seeded random views compared with the reference.
+/// The lanes `m` of vector `i` whose `x` equalled the saved `x` at some step of the chunk that
+/// started at step `k0` and ran `steps` steps, replayed one at a time from the checkpoint with
+/// the reference's test: those that came back exactly to the saved `z` (both bit patterns) are
+/// periodic, and finish at that step. Returns them as a mask, with their iterations and what
+/// detection saved on them. The others (equal `x` only) go on.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+#[cold]
+fn periodic_lanes<S: Simd>(
+    s: S,
+    st: &Lanes,
+    [check_x, check_y]: [&[f64; MAX_LANES]; 2],
+    max: f64,
+    i: usize,
+    m: S::M,
+    [cx, cy, sx]: [S::F; 3],
+    (k0, steps): (u64, u64),
+) -> (S::M, f64, f64) {
+    let n = S::LANES;
+    let mut lanes = [[0.0; 8]; 3];
+    for (lane, v) in lanes.iter_mut().zip([cx, cy, sx]) {
+        s.store(v, lane);
+    }
+    let mut found = [0.0; 8];
+    let (mut iterations, mut saved) = (0.0, 0.0);
+    let mut bits = s.bits(m);
+    while bits != 0 {
+        let l = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let at = i * n + l;
+        let (cx, cy) = (lanes[0][l], lanes[1][l]);
+        let (saved_x, saved_y) = (lanes[2][l].to_bits(), st.sy[at].to_bits());
+        let (mut x, mut y) = (check_x[at], check_y[at]);
+        for j in 1..=steps {
+            let (x2, y2) = (x * x, y * y);
+            let xy = x * y;
+            y = (xy + xy) + cy;
+            x = (x2 - y2) + cx;
+            if x.to_bits() == saved_x && y.to_bits() == saved_y {
+                let done = (k0 + j) as f64 - st.start[at];
+                iterations += done;
+                saved += max - done;
+                found[l] = 1.0;
+                break;
+            }
+        }
+    }
+    (s.gt(s.load(&found), s.splat(0.0)), iterations, saved)
+}
+
+/// Checks shared by the tests of every kernel/// Checks shared by the tests of every kernel: seeded random views compared with the reference.
 #[cfg(test)]
 pub(crate) mod check {
     use num_complex::Complex64;

@@ -350,11 +350,6 @@ mod x86 {
             unsafe { _mm256_castsi256_pd(_mm256_set1_epi64x(-1)) }
         }
         #[inline(always)]
-        fn and_not_gt(self, m: __m256d, a: __m256d, b: __m256d) -> __m256d {
-            // SAFETY: AVX is present.
-            unsafe { _mm256_and_pd(m, _mm256_cmp_pd::<_CMP_NGT_UQ>(a, b)) }
-        }
-        #[inline(always)]
         fn and_ne(self, m: __m256d, a: __m256d, b: __m256d) -> __m256d {
             // SAFETY: AVX is present.
             unsafe { _mm256_and_pd(m, _mm256_cmp_pd::<_CMP_NEQ_UQ>(a, b)) }
@@ -379,16 +374,6 @@ mod x86 {
         fn le(self, a: __m256d, b: __m256d) -> __m256d {
             // SAFETY: AVX is present.
             unsafe { _mm256_cmp_pd::<_CMP_LE_OQ>(a, b) }
-        }
-        #[inline(always)]
-        fn bits_eq(self, a: __m256d, b: __m256d) -> __m256d {
-            // SAFETY: AVX2 is present.
-            unsafe {
-                _mm256_castsi256_pd(_mm256_cmpeq_epi64(
-                    _mm256_castpd_si256(a),
-                    _mm256_castpd_si256(b),
-                ))
-            }
         }
         #[inline(always)]
         fn mask_and(self, a: __m256d, b: __m256d) -> __m256d {
@@ -536,11 +521,6 @@ mod x86 {
             0xff
         }
         #[inline(always)]
-        fn and_not_gt(self, m: __mmask8, a: __m512d, b: __m512d) -> __mmask8 {
-            // SAFETY: AVX-512F is present.
-            unsafe { _mm512_mask_cmp_pd_mask::<_CMP_NGT_UQ>(m, a, b) }
-        }
-        #[inline(always)]
         fn and_ne(self, m: __mmask8, a: __m512d, b: __m512d) -> __mmask8 {
             // SAFETY: AVX-512F is present.
             unsafe { _mm512_mask_cmp_pd_mask::<_CMP_NEQ_UQ>(m, a, b) }
@@ -562,11 +542,6 @@ mod x86 {
         fn le(self, a: __m512d, b: __m512d) -> __mmask8 {
             // SAFETY: AVX-512F is present.
             unsafe { _mm512_cmp_pd_mask::<_CMP_LE_OQ>(a, b) }
-        }
-        #[inline(always)]
-        fn bits_eq(self, a: __m512d, b: __m512d) -> __mmask8 {
-            // SAFETY: AVX-512F is present.
-            unsafe { _mm512_cmpeq_epi64_mask(_mm512_castpd_si512(a), _mm512_castpd_si512(b)) }
         }
         #[inline(always)]
         fn mask_and(self, a: __mmask8, b: __mmask8) -> __mmask8 {

@@ -11,7 +11,7 @@
 //! the boundary). Waiting for the slowest lane of a vector would waste most of the work, so a
 //! lane whose sample has finished (escaped, reached `max_iterations`, or was found periodic) is
 //! *refilled* with the next sample of the row. Without periodicity detection the lanes run
-//! [`CHUNK`] steps with no test at all, and are tested once at the end of the chunk: an orbit
+//! `CHUNK` (8) steps with no test at all, and are tested once at the end of the chunk: an orbit
 //! past the escape radius only grows, so a sample that escaped anywhere in the chunk fails that
 //! test. Its lane is refilled at once, and the sample is *replayed* later, in a batch of such
 //! samples, from its `z` at the chunk's start with a test at every step, which finds the step

@@ -10,22 +10,21 @@
 //! Neighbouring samples escape at very different counts (tens of steps next to thousands near
 //! the boundary). Waiting for the slowest lane of a vector would waste most of the work, so a
 //! lane whose sample has finished (escaped, reached `max_iterations`, or was found periodic) is
-//! *refilled* with the next sample of the row. Without periodicity detection the lanes run
-//! `CHUNK` (8) steps with no test at all, and are tested once at the end of the chunk: an orbit
-//! past the escape radius only grows, so a sample that escaped anywhere in the chunk fails that
-//! test. Its lane is refilled at once, and the sample is *replayed* later, in a batch of such
-//! samples, from its `z` at the chunk's start with a test at every step, which finds the step
-//! where [`super::scalar`] stops it and `|z|^2` there, bit for bit. (Testing every step cost two
-//! of the step's nine vector operations, and stopping the loop at every escape about a hundred
-//! cycles, on frames where a lane finishes every few steps.) With periodicity detection every
-//! step checks all lanes for escape and for a repeat of the saved `z`, folded into one chain of
-//! masks and one branch. Each lane counts its own steps from a shared step counter
-//! `k` (`n = k - start`), so the hot loop keeps no per-lane counters: it leaves only when some
-//! lane has something to report or when `k` reaches the earliest budget end
-//! (`start + max_iterations`) of a live lane, and it stops briefly (without leaving) at the
-//! earliest periodicity save, where the lanes due save their `z` under a mask. Finished lanes are
-//! reported, refilled and their smooth fractions queued (the logarithms are computed in batches)
-//! before the hot loop resumes.
+//! *refilled* with the next sample of the row. The lanes run `CHUNK` (8) steps with no escape
+//! test at all, and are tested once at the end of the chunk: an orbit past the escape radius
+//! only grows, so a sample that escaped anywhere in the chunk fails that test. Its lane is
+//! refilled at once, and the sample is *replayed* later, in a batch of such samples, from its
+//! `z` at the chunk's start with a test at every step, which finds the step where
+//! [`super::scalar`] stops it and `|z|^2` there, bit for bit. (Testing every step cost two of
+//! the step's nine vector operations, and stopping the loop at every escape about a hundred
+//! cycles, on frames where a lane finishes every few steps.) With periodicity detection each
+//! step also compares `x` with the saved `x`, under one mask per vector; a lane where they met
+//! is replayed at the chunk's end for an exact repeat of the saved `z` (rare). Each lane counts
+//! its own steps from a shared step counter `k` (`n = k - start`), so the hot loop keeps no
+//! per-lane counters; a chunk ends early at the earliest budget end (`start + max_iterations`)
+//! of a live lane and at the earliest periodicity save, where the lanes due save their `z` under
+//! a mask. Finished lanes are reported, refilled and their smooth fractions queued (the
+//! logarithms are computed in batches) before the next chunk.
 //!
 //! Most samples of a typical frame escape within a few steps, and each would cost the hot loop
 //! a stop. So new samples first get a *head start* (`Queue::head_start`): a vector group of
@@ -706,18 +705,21 @@ impl Pending {
     }
 }
 
-/// Steps of a chunk without periodicity detection (fewer where a budget ends sooner).
+/// Steps of a chunk (fewer where a lane's budget ends or it saves its `z` for periodicity
+/// detection sooner).
 ///
 /// Testing every lane for escape at every step costs two of the step's nine vector operations,
 /// and stopping the loop whenever one of 32 lanes escapes costs some hundred cycles: on
 /// seahorse frames, where samples run a few hundred steps, a lane finishes every 5 to 20
-/// steps. So without periodicity detection the lanes run `CHUNK` steps untested, and are
-/// tested once at the end. An orbit past the escape radius only grows (to infinity, then NaN),
-/// so a lane that escaped anywhere in the chunk fails the test at its end. (Once `|z| > R = 256`
-/// and `|c| <= |z|`, which holds from the escape on: `|z^2 + c| >= |z| (|z| - 1) > 255 |z|`.) Such a sample is
-/// refilled at once and *replayed*: from `z` at the chunk's start, with the same operations
-/// and a test at every step, to find the step at which it escaped and `|z|^2` there, bit for
-/// bit what the reference computes. Replays are collected and run a few vectors at a time.
+/// steps. So the lanes run `CHUNK` steps untested, and are tested once at the end. An orbit
+/// past the escape radius only grows (to infinity, then NaN), so a lane that escaped anywhere
+/// in the chunk fails the test at its end. (Once `|z| > R = 256` and `|c| <= |z|`, which holds
+/// from the escape on: `|z^2 + c| >= |z| (|z| - 1) > 255 |z|`.) Such a sample is refilled at
+/// once and *replayed*: from `z` at the chunk's start, with the same operations and a test at
+/// every step, to find the step at which it escaped and `|z|^2` there, bit for bit what the
+/// reference computes. Replays are collected and run a few vectors at a time. With
+/// periodicity detection, lanes whose `x` met the saved `x` in the chunk are replayed at its
+/// end by [`periodic_lanes`].
 const CHUNK: u64 = 8;
 
 /// Replays run once this many samples have collected (and at the end of the rows).
@@ -1148,12 +1150,12 @@ fn to_step(v: f64) -> u64 {
 /// Runs the first `W` vectors of lanes until no lane is live, or until no sample is left to
 /// start and the live lanes fit in `W - 1` vectors.
 ///
-/// Invariant between steps: each live lane holds `z_n` (`n = k - start`) that has passed the
-/// escape test, the periodicity comparison and its save, and `n < max_iterations`. A step
-/// computes `z_{n+1}` in every lane and tests it; the hot loop leaves its inner loop only when
-/// some lane escaped or came back to its saved `x`, or at a step where a lane saves or reaches
-/// its budget. Finished lanes are reported (escapes into [`Pending`]) and refilled from the
-/// [`Queue`] on the spot, with the state of the other lanes staying in registers.
+/// Invariant between chunks: each live lane holds `z_n` (`n = k - start`) that has passed the
+/// escape test, the periodicity comparison and its save, and `n < max_iterations`. A chunk
+/// computes up to [`CHUNK`] steps in every lane untested and then tests the lanes once (see
+/// [`CHUNK`]); it ends early at a step where a lane saves or reaches its budget. Finished lanes
+/// are reported (escapes through [`Replay`] into [`Pending`]) and refilled from the [`Queue`]
+/// on the spot, with the state of the other lanes staying in registers.
 #[inline(always)]
 fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
     let n = S::LANES;

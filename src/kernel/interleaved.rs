@@ -1062,7 +1062,9 @@ fn run<S: Simd, const V: usize, const P: bool>(
     max_iterations: u32,
     out: &mut [Escape],
 ) -> RunStats {
-    const { assert!(V >= 1 && V * S::LANES <= MAX_LANES && S::LANES <= 8) };
+    // At most 4 vectors: packing below runs `stream` with 1, 2, 3 or `V` vectors, so with
+    // more, a count between 4 and `V` would have no instance that takes the last lanes.
+    const { assert!(V >= 1 && V <= 4 && V * S::LANES <= MAX_LANES && S::LANES <= 8) };
     // Every sample starts as interior: what the cardioid/bulb test or the budget decides.
     out.fill(Escape::INTERIOR);
     if max_iterations == 0 || out.is_empty() {

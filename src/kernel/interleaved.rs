@@ -84,8 +84,7 @@ pub(crate) trait Simd: Copy {
     fn hmin(self, a: Self::F) -> f64;
     /// `a > b` (false where either is NaN, like the scalar `>`).
     fn gt(self, a: Self::F, b: Self::F) -> Self::M;
-    /// `a == b` (false where either is NaN). Equal bit patterns compare equal unless NaN, so
-    /// this finds every exact repeat (and a few more, `-0 == +0`, that the caller rejects).
+    /// `a == b` (false where either is NaN).
     fn eq(self, a: Self::F, b: Self::F) -> Self::M;
     /// The mask with every lane set.
     fn all_set(self) -> Self::M;
@@ -1026,19 +1025,21 @@ struct Engine<'a> {
     save_k: u64,
     /// Lanes with a sample.
     live: usize,
-    /// Iterations of finished samples, summed per lane (exact integers in `f64`).
+    /// Iterations of the samples that used up their budget, summed per lane (exact integers
+    /// in `f64`; escapes and cycles are counted in `replayed`).
     spent: [f64; MAX_LANES],
     /// Iterations that periodicity detection saved: `max_iterations - n` summed over the
     /// samples it stopped at step `n`.
     cycles_saved: f64,
     /// Samples in lanes that used up the whole budget.
     budget_reached: u64,
-    /// `z` of every lane at the start of the current chunk (without periodicity detection).
+    /// `z` of every lane at the start of the current chunk (what replays start from).
     check_x: [f64; MAX_LANES],
     check_y: [f64; MAX_LANES],
     /// Samples that escaped in a chunk, waiting to be replayed.
     replay: Replay,
-    /// Iterations of the replayed samples (exact integers in `f64`).
+    /// Iterations of the samples that escaped or were found periodic in the lanes (exact
+    /// integers in `f64`).
     replayed: f64,
 }
 

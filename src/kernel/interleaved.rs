@@ -1685,6 +1685,86 @@ pub(crate) mod check {
         }
     }
 
+    /// Compares the kernel called `name` with the reference, with and without periodicity
+    /// detection, on views centred on exact cycles (`c = -2`, `c = +-i`, with one sample on
+    /// them) and in bulbs, with budgets just past the head start and around the periodicity
+    /// saves at 256, 512 and 1024 steps, where chunks end early and exact repeats are replayed.
+    /// Whole bands and single rows; escapes and iteration counts.
+    pub(crate) fn cycles_and_saves_match_reference(name: &str) {
+        let centers = [
+            Complex64::new(-2.0, 0.0),
+            Complex64::new(0.0, 1.0),
+            Complex64::new(0.0, -1.0),
+            Complex64::new(-0.1226, 0.7449),
+            Complex64::new(-1.3107, 0.0),
+            Complex64::new(-0.5043, 0.5627),
+            Complex64::new(-1.7549, 0.0),
+            Complex64::new(-0.7436, 0.1318),
+            Complex64::new(-1.25, 0.0),
+        ];
+        let mut rng = XorShift(0xc7c1_e5a7_e5);
+        let count = if cfg!(miri) { 2 } else { 120 };
+        for _ in 0..count {
+            let center = rng.pick(&centers);
+            let width = 4.0 * 10f64.powf(-(rng.unit() * 14.0));
+            let rotation = if rng.next() % 2 == 0 {
+                0.0
+            } else {
+                360.0 * rng.unit()
+            };
+            // Odd lengths and heights put one sample exactly on the center.
+            let len = 1 + 2 * (rng.next() % 45) as u32;
+            let height = 1 + 2 * (rng.next() % 4) as u32;
+            let max = match rng.next() % 5 {
+                0 => 30 + (rng.next() % 40) as u32,
+                1 => 250 + (rng.next() % 25) as u32,
+                2 => 505 + (rng.next() % 25) as u32,
+                3 => 1020 + (rng.next() % 20) as u32,
+                _ => 1 + (rng.next() % 3000) as u32,
+            };
+            let grid = SampleGrid::new(center, width, rotation, len, height, 1);
+            for periodicity in [false, true] {
+                let options = KernelOptions::fixed(periodicity);
+                let kernel = match kernel_by_name_with(name, options) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        eprintln!("note: skipping kernel {name}: {e}");
+                        return;
+                    }
+                };
+                let reference = ScalarKernelWith { options };
+                let mut want = Vec::new();
+                let mut want_spent = 0;
+                for sy in 0..height {
+                    let case = Case {
+                        grid,
+                        sy,
+                        max_iterations: max,
+                    };
+                    let (r, n) = row(&reference, &case);
+                    want.extend(r);
+                    want_spent += n;
+                }
+                let what = format!(
+                    "{name}, periodicity {periodicity}, center {center}, width {width:e}, \
+                     rotation {rotation}, {len}x{height}, max {max}"
+                );
+                let (got, spent) = rows(kernel.as_ref(), &grid, 0..height, max);
+                assert_same(&got, &want, &what);
+                assert_eq!(spent, want_spent, "{what}: iterations");
+                let sy = (rng.next() % u64::from(height)) as u32;
+                let case = Case {
+                    grid,
+                    sy,
+                    max_iterations: max,
+                };
+                let (got, _) = row(kernel.as_ref(), &case);
+                let start = (sy * len) as usize;
+                assert_same(&got, &want[start..start + len as usize], &what);
+            }
+        }
+    }
+
     /// Compares the kernel called `name` with the reference on many random rows, with and
     /// without periodicity detection; skips (with a note) when this CPU lacks the kernel.
     pub(crate) fn matches_reference(name: &str) {
@@ -1731,6 +1811,11 @@ mod tests {
     #[test]
     fn interleaved_rows_match_reference() {
         check::rows_match_reference("interleaved");
+    }
+
+    #[test]
+    fn interleaved_cycles_and_saves_match_reference() {
+        check::cycles_and_saves_match_reference("interleaved");
     }
 
     #[test]

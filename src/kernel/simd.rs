@@ -697,6 +697,16 @@ mod tests {
     }
 
     #[test]
+    fn avx2_cycles_and_saves_match_reference() {
+        check::cycles_and_saves_match_reference("avx2");
+    }
+
+    #[test]
+    fn avx512_cycles_and_saves_match_reference() {
+        check::cycles_and_saves_match_reference("avx512");
+    }
+
+    #[test]
     fn avx2_chunk_edges_match_reference() {
         check::chunk_edges_match_reference("avx2");
     }

@@ -1576,6 +1576,39 @@ pub(crate) mod check {
         (out, spent)
     }
 
+    /// The kernel called `name` with `options`, or `None` (with a note) where this CPU lacks it.
+    pub(crate) fn kernel_or_skip(name: &str, options: KernelOptions) -> Option<Box<dyn Kernel>> {
+        match kernel_by_name_with(name, options) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                eprintln!("note: skipping kernel {name}: {e}");
+                None
+            }
+        }
+    }
+
+    /// The reference's escapes of sample rows `rows`, one row at a time, and its iterations.
+    pub(crate) fn reference_rows(
+        options: KernelOptions,
+        grid: &SampleGrid,
+        rows: std::ops::Range<u32>,
+        max_iterations: u32,
+    ) -> (Vec<Escape>, u64) {
+        let reference = ScalarKernelWith { options };
+        let (mut want, mut spent) = (Vec::new(), 0);
+        for sy in rows {
+            let case = Case {
+                grid: *grid,
+                sy,
+                max_iterations,
+            };
+            let (r, n) = row(&reference, &case);
+            want.extend(r);
+            spent += n;
+        }
+        (want, spent)
+    }
+
     /// Compares [`Kernel::escape_rows`] of the kernel called `name` with the reference's rows,
     /// one at a time: random views cut into bands of 1 to 6 sample rows (row lengths that are
     /// not multiples of the lane counts), and views whose rows end inside a bulb, so that the
@@ -1584,14 +1617,9 @@ pub(crate) mod check {
         let count = if cfg!(miri) { 3 } else { 40 };
         for periodicity in [false, true] {
             let options = KernelOptions::fixed(periodicity);
-            let kernel = match kernel_by_name_with(name, options) {
-                Ok(k) => k,
-                Err(e) => {
-                    eprintln!("note: skipping kernel {name}: {e}");
-                    return;
-                }
+            let Some(kernel) = kernel_or_skip(name, options) else {
+                return;
             };
-            let reference = ScalarKernelWith { options };
             let mut rng = XorShift(0x5151_7e57 ^ u64::from(periodicity));
             let mut views: Vec<(SampleGrid, u32)> = Vec::new();
             for heavy in [false, true] {
@@ -1615,18 +1643,7 @@ pub(crate) mod check {
                 while start < grid.samples_y {
                     let end = (start + band).min(grid.samples_y);
                     let (got, spent) = rows(kernel.as_ref(), grid, start..end, *max);
-                    let mut want = Vec::new();
-                    let mut want_spent = 0;
-                    for sy in start..end {
-                        let case = Case {
-                            grid: *grid,
-                            sy,
-                            max_iterations: *max,
-                        };
-                        let (r, n) = row(&reference, &case);
-                        want.extend(r);
-                        want_spent += n;
-                    }
+                    let (want, want_spent) = reference_rows(options, grid, start..end, *max);
                     let what = format!(
                         "{name}, periodicity {periodicity}, view {v} ({grid:?}, max {max}), \
                          rows {start}..{end}"
@@ -1648,12 +1665,8 @@ pub(crate) mod check {
     /// first, and at the step where the budget ends), without periodicity detection.
     pub(crate) fn chunk_edges_match_reference(name: &str) {
         let options = KernelOptions::fixed(false);
-        let kernel = match kernel_by_name_with(name, options) {
-            Ok(k) => k,
-            Err(e) => {
-                eprintln!("note: skipping kernel {name}: {e}");
-                return;
-            }
+        let Some(kernel) = kernel_or_skip(name, options) else {
+            return;
         };
         let reference = ScalarKernelWith { options };
         let first = HEAD_START - 1;
@@ -1725,26 +1738,10 @@ pub(crate) mod check {
             let grid = SampleGrid::new(center, width, rotation, len, height, 1);
             for periodicity in [false, true] {
                 let options = KernelOptions::fixed(periodicity);
-                let kernel = match kernel_by_name_with(name, options) {
-                    Ok(k) => k,
-                    Err(e) => {
-                        eprintln!("note: skipping kernel {name}: {e}");
-                        return;
-                    }
+                let Some(kernel) = kernel_or_skip(name, options) else {
+                    return;
                 };
-                let reference = ScalarKernelWith { options };
-                let mut want = Vec::new();
-                let mut want_spent = 0;
-                for sy in 0..height {
-                    let case = Case {
-                        grid,
-                        sy,
-                        max_iterations: max,
-                    };
-                    let (r, n) = row(&reference, &case);
-                    want.extend(r);
-                    want_spent += n;
-                }
+                let (want, want_spent) = reference_rows(options, &grid, 0..height, max);
                 let what = format!(
                     "{name}, periodicity {periodicity}, center {center}, width {width:e}, \
                      rotation {rotation}, {len}x{height}, max {max}"
@@ -1771,12 +1768,8 @@ pub(crate) mod check {
         let count = if cfg!(miri) { 4 } else { 60 };
         for periodicity in [false, true] {
             let options = KernelOptions::fixed(periodicity);
-            let kernel = match kernel_by_name_with(name, options) {
-                Ok(k) => k,
-                Err(e) => {
-                    eprintln!("note: skipping kernel {name}: {e}");
-                    return;
-                }
+            let Some(kernel) = kernel_or_skip(name, options) else {
+                return;
             };
             let reference = ScalarKernelWith { options };
             for (seed, heavy) in [

@@ -496,10 +496,8 @@ impl Queue {
             let mut any = none;
             for g in 0..V {
                 let norm = s.add(x2[g], y2[g]);
-                let escaped = s.mask_and(alive[g], s.gt(norm, r2));
-                n_escaped[g] = s.select(escaped, k, n_escaped[g]);
-                norm_escaped[g] = s.select(escaped, norm, norm_escaped[g]);
-                alive[g] = s.mask_andn(alive[g], escaped);
+                let record = [&mut n_escaped[g], &mut norm_escaped[g]];
+                record_escapes(s, &mut alive[g], norm, k, record);
                 if P {
                     at_zero[g] = s.mask_or(at_zero[g], s.mask_and(alive[g], s.eq(x[g], zero)));
                 }
@@ -509,11 +507,8 @@ impl Queue {
                 break;
             }
             for g in 0..V {
-                let xy = s.mul(x[g], y[g]);
-                y[g] = s.add(s.add(xy, xy), im[g]);
-                x[g] = s.add(s.sub(x2[g], y2[g]), re[g]);
-                x2[g] = s.mul(x[g], x[g]);
-                y2[g] = s.mul(y[g], y[g]);
+                let z = [&mut x[g], &mut y[g], &mut x2[g], &mut y2[g]];
+                advance(s, z, re[g], im[g]);
             }
             step += 1;
         }
@@ -566,6 +561,35 @@ impl Queue {
             self.tail += survivors;
         }
     }
+}
+
+/// One step `z -> z^2 + c` of a vector of lanes, with the reference's operations in its
+/// order: `x^2` and `y^2` come in (squared at the end of the last step, where the escape test
+/// needs them too) and go out for the new `z`. Every loop of the engine steps with this, so
+/// that all of them compute the reference's bits.
+#[inline(always)]
+fn advance<S: Simd>(s: S, [x, y, x2, y2]: [&mut S::F; 4], cx: S::F, cy: S::F) {
+    let xy = s.mul(*x, *y);
+    *y = s.add(s.add(xy, xy), cy);
+    *x = s.add(s.sub(*x2, *y2), cx);
+    *x2 = s.mul(*x, *x);
+    *y2 = s.mul(*y, *y);
+}
+
+/// The escape test of a lockstep loop that records, per lane, the step `at` where a lane of
+/// `alive` first has `|z|^2 = norm > R^2` and that `norm`; such lanes leave `alive`.
+#[inline(always)]
+fn record_escapes<S: Simd>(
+    s: S,
+    alive: &mut S::M,
+    norm: S::F,
+    at: S::F,
+    [n_escaped, norm_escaped]: [&mut S::F; 2],
+) {
+    let escaped = s.mask_and(*alive, s.gt(norm, s.splat(ESCAPE_RADIUS_SQ)));
+    *n_escaped = s.select(escaped, at, *n_escaped);
+    *norm_escaped = s.select(escaped, norm, *norm_escaped);
+    *alive = s.mask_andn(*alive, escaped);
 }
 
 /// Steps of the head start (at most; fewer when every lane has escaped sooner).
@@ -795,16 +819,15 @@ impl Replay {
                 let j = s.splat(step);
                 let mut any = none;
                 for g in 0..V {
-                    let xy = s.mul(x[g], y[g]);
-                    y[g] = s.add(s.add(xy, xy), cy[g]);
-                    x[g] = s.add(s.sub(x2[g], y2[g]), cx[g]);
-                    x2[g] = s.mul(x[g], x[g]);
-                    y2[g] = s.mul(y[g], y[g]);
+                    advance(
+                        s,
+                        [&mut x[g], &mut y[g], &mut x2[g], &mut y2[g]],
+                        cx[g],
+                        cy[g],
+                    );
                     let norm = s.add(x2[g], y2[g]);
-                    let escaped = s.mask_and(alive[g], s.gt(norm, r2));
-                    n_escaped[g] = s.select(escaped, j, n_escaped[g]);
-                    norm_escaped[g] = s.select(escaped, norm, norm_escaped[g]);
-                    alive[g] = s.mask_andn(alive[g], escaped);
+                    let record = [&mut n_escaped[g], &mut norm_escaped[g]];
+                    record_escapes(s, &mut alive[g], norm, j, record);
                     any = s.mask_or(any, alive[g]);
                 }
                 if s.bits(any) == 0 {
@@ -1025,9 +1048,6 @@ struct Engine<'a> {
     save_k: u64,
     /// Lanes with a sample.
     live: usize,
-    /// Iterations of the samples that used up their budget, summed per lane (exact integers
-    /// in `f64`; escapes and cycles are counted in `replayed`).
-    spent: [f64; MAX_LANES],
     /// Iterations that periodicity detection saved: `max_iterations - n` summed over the
     /// samples it stopped at step `n`.
     cycles_saved: f64,
@@ -1039,7 +1059,7 @@ struct Engine<'a> {
     /// Samples that escaped in a chunk, waiting to be replayed.
     replay: Replay,
     /// Iterations of the samples that escaped or were found periodic in the lanes (exact
-    /// integers in `f64`).
+    /// integers in `f64`; those that used up their budget are counted by `budget_reached`).
     replayed: f64,
 }
 
@@ -1101,7 +1121,6 @@ fn run<S: Simd, const V: usize, const P: bool>(
         budget_k: u64::MAX,
         save_k: u64::MAX,
         live: 0,
-        spent: [0.0; MAX_LANES],
         cycles_saved: 0.0,
         budget_reached: 0,
         check_x: [0.0; MAX_LANES],
@@ -1136,7 +1155,8 @@ fn run<S: Simd, const V: usize, const P: bool>(
     e.replayed += e.replay.run::<S, V>(s, &mut e.pending, e.out);
     e.pending.flush(s, e.out);
     RunStats {
-        spent: e.spent.iter().map(|&n| n as u64).sum::<u64>()
+        // Samples that used up their budget in the lanes did `max_iterations` each.
+        spent: e.budget_reached * u64::from(max_iterations)
             + e.queue.spent as u64
             + e.replayed as u64,
         cycles_saved: e.cycles_saved as u64,
@@ -1254,11 +1274,12 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
         macro_rules! step {
             () => {
                 for i in 0..W {
-                    let xy = s.mul(x[i], y[i]);
-                    y[i] = s.add(s.add(xy, xy), cy[i]);
-                    x[i] = s.add(s.sub(x2[i], y2[i]), cx[i]);
-                    x2[i] = s.mul(x[i], x[i]);
-                    y2[i] = s.mul(y[i], y[i]);
+                    advance(
+                        s,
+                        [&mut x[i], &mut y[i], &mut x2[i], &mut y2[i]],
+                        cx[i],
+                        cy[i],
+                    );
                     if P {
                         apart[i] = s.and_ne(apart[i], x[i], sx[i]);
                     }
@@ -1371,17 +1392,11 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
         }
         if k == e.budget_k {
             // Lanes that used up their budget without escaping: interior (already in `out`).
-            let budget = s.splat(e.max);
             for i in 0..W {
                 let due = s.eq(kv, s.load(&st.deadline[i * n..]));
                 if s.bits(due) != 0 {
                     e.live -= s.bits(due).count_ones() as usize;
                     e.budget_reached += u64::from(s.bits(due).count_ones());
-                    let spent = s.load(&e.spent[i * n..]);
-                    s.store(
-                        s.add(spent, s.select(due, budget, zero)),
-                        &mut e.spent[i * n..],
-                    );
                     refill!(i, due, kv);
                 }
             }

@@ -39,8 +39,8 @@
 //! precision of the deepest frame that uses it and for the largest iteration budget. A frame
 //! whose offset `|c - cD|` exceeds 1,000 widths (a pan between equal widths, or keyframes far
 //! apart) gets an orbit of its own at its exact center. Orbits are stored as `f64` pairs plus
-//! the next 53 bits of each entry for the double-double pass (32 bytes per iteration,
-//! [`orbit`]); BLA tables are built per frame (their radii depend on the
+//! the next 53 bits of each entry for the double-double pass and the entry's chunk limit for
+//! the lockstep loop (40 bytes per iteration, [`orbit`]); BLA tables are built per frame (their radii depend on the
 //! frame's largest `|δc|`) and freed with the frame's kernel.
 //!
 //! # Glitches

@@ -289,6 +289,7 @@ pub struct PerturbKernel<T: Real> {
     grid: DeltaGrid,
     glitches: Arc<AtomicU64>,
     steps: AtomicU64,
+    chunked_steps: AtomicU64,
     /// The reference point at the precision of direct iterations (`-log2 spacing + 128` bits).
     exact_reference: FixedC,
     /// [`ILL_CONDITIONED_TOLERANCE`] (other values in tests).
@@ -348,6 +349,7 @@ impl<T: Real> PerturbKernel<T> {
             grid,
             glitches,
             steps: AtomicU64::new(0),
+            chunked_steps: AtomicU64::new(0),
             exact_reference,
             tolerance: ILL_CONDITIONED_TOLERANCE,
             exact_samples: Arc::default(),
@@ -540,6 +542,12 @@ impl<T: Real> PerturbKernel<T> {
         self.steps.load(Ordering::Relaxed)
     }
 
+    /// Of [`PerturbKernel::steps`], the lockstep steps taken untested in chunks
+    /// ([`lanes::chunk_limits`]).
+    pub fn chunked_steps(&self) -> u64 {
+        self.chunked_steps.load(Ordering::Relaxed)
+    }
+
     /// Bytes of the BLA tables (the double-double one once built).
     pub fn table_bytes(&self) -> usize {
         self.table.memory_bytes() + self.dd_table.get().map_or(0, DdBlaTable::memory_bytes)
@@ -582,6 +590,8 @@ impl<T: Real> Kernel for PerturbKernel<T> {
         }
         let (iterations, steps, glitches) = (stats.iterations, stats.steps, stats.glitches);
         self.steps.fetch_add(steps, Ordering::Relaxed);
+        self.chunked_steps
+            .fetch_add(stats.chunked_steps, Ordering::Relaxed);
         if glitches > 0 {
             self.glitches.fetch_add(glitches, Ordering::Relaxed);
         }

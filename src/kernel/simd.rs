@@ -837,20 +837,26 @@ impl DeltaLockstep {
 
     /// Up to `bound` lockstep steps of [`crate::deep::lanes::step`] and
     /// [`crate::deep::lanes::derivative_step`] (with `s = es`) in every lane, from `s = 0` on,
-    /// with `Z_{m+s} = (re[m + s], im[m + s])`; returns the steps done and the active lanes
+    /// with `Z_{m+s} = (re[m + s], im[m + s])`; returns the steps done, the active lanes
     /// flagged (bit `i`) before the next one: `!(|z|^2 <= R^2)`, `|z|^2 < |δz|^2`, and with
     /// `extended`, `|δz|^2 < min_norm`, where `z = Z_{m+s} + δz` and both norms are
-    /// [`crate::deep::lanes::norm_sqr`]. `None` (nothing done) when some lane's `m + bound`
-    /// exceeds the orbit's length or `re` and `im` differ in length.
+    /// [`crate::deep::lanes::norm_sqr`], and how many of the steps were taken untested in
+    /// chunks. Without `extended`, whenever every active lane passes the test of
+    /// [`crate::deep::lanes::chunk_limits`] against `limits[m + s]` (and `bound` leaves room),
+    /// the next [`crate::deep::lanes::CHUNK`] steps are taken without the flag tests, which
+    /// that test proves would not fire: the results are those of testing every step. `None`
+    /// (nothing done) when some lane's `m + bound` exceeds the orbit's length or `re`, `im`
+    /// and `limits` differ in length.
     pub fn run(
         self,
         lanes: &mut DeltaLanes<'_>,
-        (re, im): (&[f64], &[f64]),
+        (re, im, limits): (&[f64], &[f64], &[f64]),
         bound: u32,
         extended: bool,
         min_norm: f64,
-    ) -> Option<(u32, u32)> {
+    ) -> Option<(u32, u32, u32)> {
         let fits = re.len() == im.len()
+            && limits.len() == re.len()
             && lanes
                 .m
                 .iter()
@@ -864,11 +870,16 @@ impl DeltaLockstep {
             // function is compiled for; the check above is the bound the function requires.
             Some(unsafe {
                 match self.isa {
-                    x86_delta::DeltaIsa::Avx512(t) => {
-                        x86_delta::delta_avx512(t, lanes, (re, im), bound, extended, min_norm)
-                    }
+                    x86_delta::DeltaIsa::Avx512(t) => x86_delta::delta_avx512(
+                        t,
+                        lanes,
+                        (re, im, limits),
+                        bound,
+                        extended,
+                        min_norm,
+                    ),
                     x86_delta::DeltaIsa::Avx2(t) => {
-                        x86_delta::delta_avx2(t, lanes, (re, im), bound, extended, min_norm)
+                        x86_delta::delta_avx2(t, lanes, (re, im, limits), bound, extended, min_norm)
                     }
                 }
             })
@@ -932,26 +943,30 @@ mod x86_delta {
     /// The AVX-512 lockstep loop. The operations are those of `crate::deep::lanes::step`,
     /// `derivative_step` and `norm_sqr`, in the same order: `(Z + Z) + δz` there is
     /// `fma(2, Z, δz)` here (the same bits, `2 Z` being exact), `0 - a` is a subtraction in both.
+    /// A chunk's steps are the same operations without the flag tests (see
+    /// [`super::DeltaLockstep::run`]).
     ///
     /// # Safety
     ///
-    /// `re.len() == im.len()` and every `lanes.m[i] + bound <= re.len()` (the gathers read
-    /// `re[m[i] + s]` and `im[m[i] + s]` for `s < bound`).
+    /// `re.len() == im.len() == limits.len()` and every `lanes.m[i] + bound <= re.len()` (the
+    /// gathers read `re[m[i] + s]`, `im[m[i] + s]` and `limits[m[i] + s]` for `s < bound`).
     #[target_feature(enable = "avx512f")]
     pub(in crate::kernel) unsafe fn delta_avx512(
         _token: Avx512,
         lanes: &mut DeltaLanes<'_>,
-        (re, im): (&[f64], &[f64]),
+        (re, im, limits): (&[f64], &[f64], &[f64]),
         bound: u32,
         extended: bool,
         min_norm: f64,
-    ) -> (u32, u32) {
-        let (re, im) = (re.as_ptr(), im.as_ptr());
+    ) -> (u32, u32, u32) {
+        let (re, im, limits) = (re.as_ptr(), im.as_ptr(), limits.as_ptr());
         let first = first_indices(lanes.m);
         let active = lanes.active as __mmask8;
+        const CHUNK: u32 = crate::deep::lanes::CHUNK as u32;
         // SAFETY: AVX-512F is present (the token). Loads and stores go through arrays of 8
-        // `f64`/`i64`. The gathers read `re[m[i] + s]` and `im[m[i] + s]` with
-        // `m[i] + s < re.len() == im.len()` by the caller's guarantee.
+        // `f64`/`i64`. The gathers read `re[m[i] + s]`, `im[m[i] + s]` and `limits[m[i] + s]`
+        // with `m[i] + s < re.len() == im.len() == limits.len()` by the caller's guarantee
+        // (a chunk's steps `s + k`, `k < CHUNK`, only where `s + CHUNK <= bound`).
         unsafe {
             let mut dzr = _mm512_loadu_pd(lanes.dzr.as_ptr());
             let mut dzi = _mm512_loadu_pd(lanes.dzi.as_ptr());
@@ -962,13 +977,57 @@ mod x86_delta {
             let es = _mm512_set1_pd(lanes.es);
             let mut idx = _mm512_loadu_si512(first.as_ptr().cast());
             let one = _mm512_set1_epi64(1);
+            let chunk = _mm512_set1_epi64(i64::from(CHUNK));
             let two = _mm512_set1_pd(2.0);
             let zero = _mm512_setzero_pd();
             let r2 = _mm512_set1_pd(ESCAPE_RADIUS_SQ);
             let min_norm = _mm512_set1_pd(min_norm);
+            // The `δc` part of the chunk test, `9 (|δc_r| + |δc_i|)`.
+            let dc_part = _mm512_mul_pd(
+                _mm512_set1_pd(9.0),
+                _mm512_add_pd(_mm512_abs_pd(dcr), _mm512_abs_pd(dci)),
+            );
             let mut s = 0u32;
             let mut flags = 0u32;
+            let mut chunked = 0u32;
+            // Tested steps to take before the next chunk test.
+            let mut tested = 0u32;
             while s < bound {
+                if tested == 0 && !extended && bound - s >= CHUNK {
+                    let limit = _mm512_i64gather_pd::<8>(idx, limits);
+                    let size = _mm512_add_pd(
+                        _mm512_add_pd(_mm512_abs_pd(dzr), _mm512_abs_pd(dzi)),
+                        dc_part,
+                    );
+                    let fits = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(size, limit);
+                    if fits & active == active {
+                        for k in 0..CHUNK as usize {
+                            let zr = _mm512_i64gather_pd::<8>(idx, re.add(k));
+                            let zi = _mm512_i64gather_pd::<8>(idx, im.add(k));
+                            let xr = _mm512_add_pd(zr, dzr);
+                            let xi = _mm512_add_pd(zi, dzi);
+                            let tr = _mm512_fmadd_pd(two, zr, dzr);
+                            let ti = _mm512_fmadd_pd(two, zi, dzi);
+                            let nti = _mm512_sub_pd(zero, ti);
+                            let nr = _mm512_fmadd_pd(nti, dzi, _mm512_fmadd_pd(tr, dzr, dcr));
+                            let ni = _mm512_fmadd_pd(ti, dzr, _mm512_fmadd_pd(tr, dzi, dci));
+                            let ar = _mm512_add_pd(xr, xr);
+                            let ai = _mm512_add_pd(xi, xi);
+                            let nai = _mm512_sub_pd(zero, ai);
+                            let ner = _mm512_fmadd_pd(ar, er, _mm512_fmadd_pd(nai, ei, es));
+                            ei = _mm512_fmadd_pd(ar, ei, _mm512_mul_pd(ai, er));
+                            er = ner;
+                            dzr = nr;
+                            dzi = ni;
+                        }
+                        idx = _mm512_add_epi64(idx, chunk);
+                        s += CHUNK;
+                        chunked += CHUNK;
+                        continue;
+                    }
+                    tested = CHUNK;
+                }
+                tested = tested.saturating_sub(1);
                 let zr = _mm512_i64gather_pd::<8>(idx, re);
                 let zi = _mm512_i64gather_pd::<8>(idx, im);
                 let xr = _mm512_add_pd(zr, dzr);
@@ -1005,7 +1064,7 @@ mod x86_delta {
             _mm512_storeu_pd(lanes.dzi.as_mut_ptr(), dzi);
             _mm512_storeu_pd(lanes.er.as_mut_ptr(), er);
             _mm512_storeu_pd(lanes.ei.as_mut_ptr(), ei);
-            (s, flags)
+            (s, flags, chunked)
         }
     }
 
@@ -1019,18 +1078,20 @@ mod x86_delta {
     pub(in crate::kernel) unsafe fn delta_avx2(
         _token: Avx2Fma,
         lanes: &mut DeltaLanes<'_>,
-        (re, im): (&[f64], &[f64]),
+        (re, im, limits): (&[f64], &[f64], &[f64]),
         bound: u32,
         extended: bool,
         min_norm: f64,
-    ) -> (u32, u32) {
-        let (re, im) = (re.as_ptr(), im.as_ptr());
+    ) -> (u32, u32, u32) {
+        let (re, im, limits) = (re.as_ptr(), im.as_ptr(), limits.as_ptr());
         let first = first_indices(lanes.m);
         let active = lanes.active;
+        const CHUNK: u32 = crate::deep::lanes::CHUNK as u32;
         // SAFETY: AVX2, AVX and FMA are present (the token). Loads and stores go through
         // arrays of 8 `f64`/`i64`, 4 at a time at offsets 0 and 4. The gathers read
-        // `re[m[i] + s]` and `im[m[i] + s]` with `m[i] + s < re.len() == im.len()` by the
-        // caller's guarantee.
+        // `re[m[i] + s]`, `im[m[i] + s]` and `limits[m[i] + s]` with
+        // `m[i] + s < re.len() == im.len() == limits.len()` by the caller's guarantee (a
+        // chunk's steps `s + k`, `k < CHUNK`, only where `s + CHUNK <= bound`).
         unsafe {
             let p = |a: &[f64; 8], h: usize| _mm256_loadu_pd(a.as_ptr().add(4 * h));
             let mut dzr = [p(lanes.dzr, 0), p(lanes.dzr, 1)];
@@ -1045,13 +1106,64 @@ mod x86_delta {
                 _mm256_loadu_si256(first.as_ptr().add(4).cast()),
             ];
             let one = _mm256_set1_epi64x(1);
+            let chunk = _mm256_set1_epi64x(i64::from(CHUNK));
             let two = _mm256_set1_pd(2.0);
             let zero = _mm256_setzero_pd();
             let r2 = _mm256_set1_pd(ESCAPE_RADIUS_SQ);
             let min_norm = _mm256_set1_pd(min_norm);
+            let abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX));
+            let abs = |v: __m256d| _mm256_and_pd(v, abs_mask);
+            // The `δc` part of the chunk test, `9 (|δc_r| + |δc_i|)`.
+            let nine = _mm256_set1_pd(9.0);
+            let dc_part =
+                [0, 1].map(|h| _mm256_mul_pd(nine, _mm256_add_pd(abs(dcr[h]), abs(dci[h]))));
             let mut s = 0u32;
             let mut flags = 0u32;
+            let mut chunked = 0u32;
+            // Tested steps to take before the next chunk test.
+            let mut tested = 0u32;
             while s < bound {
+                if tested == 0 && !extended && bound - s >= CHUNK {
+                    let mut fits = 0u32;
+                    for h in 0..2 {
+                        let limit = _mm256_i64gather_pd::<8>(limits, idx[h]);
+                        let size =
+                            _mm256_add_pd(_mm256_add_pd(abs(dzr[h]), abs(dzi[h])), dc_part[h]);
+                        let f = _mm256_cmp_pd::<_CMP_LE_OQ>(size, limit);
+                        fits |= (_mm256_movemask_pd(f) as u32) << (4 * h);
+                    }
+                    if fits & active == active {
+                        for k in 0..CHUNK as usize {
+                            for h in 0..2 {
+                                let zr = _mm256_i64gather_pd::<8>(re.add(k), idx[h]);
+                                let zi = _mm256_i64gather_pd::<8>(im.add(k), idx[h]);
+                                let (dr, di) = (dzr[h], dzi[h]);
+                                let xr = _mm256_add_pd(zr, dr);
+                                let xi = _mm256_add_pd(zi, di);
+                                let tr = _mm256_fmadd_pd(two, zr, dr);
+                                let ti = _mm256_fmadd_pd(two, zi, di);
+                                let nti = _mm256_sub_pd(zero, ti);
+                                dzr[h] = _mm256_fmadd_pd(nti, di, _mm256_fmadd_pd(tr, dr, dcr[h]));
+                                dzi[h] = _mm256_fmadd_pd(ti, dr, _mm256_fmadd_pd(tr, di, dci[h]));
+                                let (a, b) = (er[h], ei[h]);
+                                let ar = _mm256_add_pd(xr, xr);
+                                let ai = _mm256_add_pd(xi, xi);
+                                let nai = _mm256_sub_pd(zero, ai);
+                                er[h] = _mm256_fmadd_pd(ar, a, _mm256_fmadd_pd(nai, b, es));
+                                ei[h] = _mm256_fmadd_pd(ar, b, _mm256_mul_pd(ai, a));
+                            }
+                        }
+                        idx = [
+                            _mm256_add_epi64(idx[0], chunk),
+                            _mm256_add_epi64(idx[1], chunk),
+                        ];
+                        s += CHUNK;
+                        chunked += CHUNK;
+                        continue;
+                    }
+                    tested = CHUNK;
+                }
+                tested = tested.saturating_sub(1);
                 let mut g = 0u32;
                 let mut nr = dzr;
                 let mut ni = dzi;
@@ -1103,7 +1215,7 @@ mod x86_delta {
                 _mm256_storeu_pd(lanes.er.as_mut_ptr().add(4 * h), er[h]);
                 _mm256_storeu_pd(lanes.ei.as_mut_ptr().add(4 * h), ei[h]);
             }
-            (s, flags)
+            (s, flags, chunked)
         }
     }
 }

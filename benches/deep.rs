@@ -141,9 +141,10 @@ fn main() {
                     k.lanes_name()
                 );
                 println!(
-                    "   table build {build:.3} s, {} bytes, steps {}, ill-conditioned samples iterated again over the three runs {} ({} of them in fixed point)",
+                    "   table build {build:.3} s, {} bytes, steps {} ({:.1}% in untested chunks), ill-conditioned samples iterated again over the three runs {} ({} of them in fixed point)",
                     k.table_bytes(),
                     k.steps(),
+                    100.0 * k.chunked_steps() as f64 / k.steps().max(1) as f64,
                     k.exact_samples(),
                     k.fixed_samples()
                 );
@@ -169,9 +170,10 @@ fn main() {
                     k.lanes_name()
                 );
                 println!(
-                    "   table build {build:.3} s, {} bytes, steps {}, ill-conditioned samples iterated again over the three runs {} ({} of them in fixed point)",
+                    "   table build {build:.3} s, {} bytes, steps {} ({:.1}% in untested chunks), ill-conditioned samples iterated again over the three runs {} ({} of them in fixed point)",
                     k.table_bytes(),
                     k.steps(),
+                    100.0 * k.chunked_steps() as f64 / k.steps().max(1) as f64,
                     k.exact_samples(),
                     k.fixed_samples()
                 );

@@ -34,19 +34,15 @@ fn pow2(k: i64) -> f64 {
     f64::from_bits(((k + 1023) as u64) << 52)
 }
 
-/// `a + b` exactly, as `(s, err)` (Knuth's two-sum).
+/// `a + b` exactly, as `(s, err)` (Knuth's two-sum). Also where the shorter "quick" two-sum
+/// (for `|a| >= |b|`) would do: both give the exact error of the rounded sum, so the same
+/// values, and choosing the operands' order by magnitude is a branch that the processor
+/// mispredicts (measured: the BLA benchmark frame 2-3% slower that way).
 #[inline]
 fn two_sum(a: f64, b: f64) -> (f64, f64) {
     let s = a + b;
     let bb = s - a;
     (s, (a - (s - bb)) + (b - bb))
-}
-
-/// `a + b` exactly for `|a| >= |b|`.
-#[inline]
-fn quick_two_sum(a: f64, b: f64) -> (f64, f64) {
-    let s = a + b;
-    (s, b - (s - a))
 }
 
 /// `a * b` exactly, as `(p, err)`: the error of the rounded product is `a b - p`, which one
@@ -81,7 +77,7 @@ impl DdExp {
     /// to about `|hi|`), both finite.
     #[inline]
     fn new(hi: f64, lo: f64, e: i64) -> DdExp {
-        let (hi, lo) = quick_two_sum_any(hi, lo);
+        let (hi, lo) = two_sum(hi, lo);
         if hi == 0.0 {
             return DdExp::ZERO;
         }
@@ -186,7 +182,7 @@ impl DdExp {
         let (s1, s2) = two_sum(x.hi, yh);
         let (t1, t2) = two_sum(x.lo, yl);
         let s2 = s2 + t1;
-        let (s1, s2) = quick_two_sum_any(s1, s2);
+        let (s1, s2) = two_sum(s1, s2);
         let s2 = s2 + t2;
         DdExp::new(s1, s2, x.e)
     }
@@ -204,16 +200,6 @@ impl DdExp {
         let (p, err) = two_prod(self.hi, b.hi);
         let err = err + (self.hi * b.lo + self.lo * b.hi);
         DdExp::new(p, err, self.e + b.e)
-    }
-}
-
-/// `a + b` as a normalized pair for any `a`, `b` (two-sum; the result's `hi` carries the sum).
-#[inline]
-fn quick_two_sum_any(a: f64, b: f64) -> (f64, f64) {
-    if a.abs() >= b.abs() {
-        quick_two_sum(a, b)
-    } else {
-        quick_two_sum(b, a)
     }
 }
 
@@ -286,15 +272,15 @@ impl Dd {
     fn add(self, b: Dd) -> Dd {
         let (s1, s2) = two_sum(self.hi, b.hi);
         let (t1, t2) = two_sum(self.lo, b.lo);
-        let (s1, s2) = quick_two_sum_any(s1, s2 + t1);
-        let (hi, lo) = quick_two_sum_any(s1, s2 + t2);
+        let (s1, s2) = two_sum(s1, s2 + t1);
+        let (hi, lo) = two_sum(s1, s2 + t2);
         Dd { hi, lo }
     }
 
     #[inline]
     fn mul(self, b: Dd) -> Dd {
         let (p, err) = two_prod(self.hi, b.hi);
-        let (hi, lo) = quick_two_sum_any(p, err + (self.hi * b.lo + self.lo * b.hi));
+        let (hi, lo) = two_sum(p, err + (self.hi * b.lo + self.lo * b.hi));
         Dd { hi, lo }
     }
 
@@ -328,6 +314,255 @@ impl Dd {
 /// `|δz|^2` below which [`iterate`] steps in [`DdExp`] (`|δz| < 2^-500`).
 const PLAIN_MIN_NORM: f64 = super::lanes::MIN_F64_NORM;
 
+/// A sample of [`iterate`] between its stretches: delta, derivative `e = s dz/dc`, reference
+/// index and iteration count.
+#[derive(Debug, Clone, Copy)]
+struct DdState {
+    dz: DdCx,
+    e: Cx<FloatExp>,
+    m: usize,
+    n: u32,
+}
+
+/// A sample in plain double-double steps (see [`iterate`]).
+#[derive(Debug, Clone, Copy)]
+struct DdPlain {
+    dr: Dd,
+    di: Dd,
+    er: f64,
+    ei: f64,
+    m: usize,
+    n: u32,
+}
+
+impl DdPlain {
+    #[inline(always)]
+    fn of(st: DdState) -> DdPlain {
+        DdPlain {
+            dr: Dd::of(st.dz.re),
+            di: Dd::of(st.dz.im),
+            er: st.e.re.to_f64(),
+            ei: st.e.im.to_f64(),
+            m: st.m,
+            n: st.n,
+        }
+    }
+
+    #[inline(always)]
+    fn state(self) -> DdState {
+        DdState {
+            dz: DdCx {
+                re: self.dr.to_ddexp(),
+                im: self.di.to_ddexp(),
+            },
+            e: Cx::from_f64(self.er, self.ei),
+            m: self.m,
+            n: self.n,
+        }
+    }
+}
+
+/// Where the [`DdExp`] stretch of a sample ended.
+enum Stretch {
+    Done(DdResult),
+    Plain(DdPlain),
+}
+
+/// What one plain step did.
+enum PlainStep {
+    Stepped,
+    Done(DdResult),
+    /// The sample goes on in [`DdExp`] (or with a BLA step) from [`DdPlain::state`].
+    Leave,
+}
+
+/// What the second pass reads for every sample: the orbit, the table, the frame's budget and
+/// spacing, and the conditioning test `ill(sample, e, norm, n)` at a sample's end.
+struct Walk<'a, F> {
+    orbit: &'a ReferenceOrbit,
+    table: &'a DdBlaTable,
+    last: usize,
+    levels: u32,
+    max_iterations: u32,
+    spacing: FloatExp,
+    s_plain: f64,
+    ill: F,
+}
+
+impl<'a, F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> Walk<'a, F> {
+    #[inline(always)]
+    fn new(
+        orbit: &'a ReferenceOrbit,
+        table: &'a DdBlaTable,
+        max_iterations: u32,
+        spacing: FloatExp,
+        ill: F,
+    ) -> Self {
+        Walk {
+            orbit,
+            table,
+            last: orbit.len() - 1,
+            levels: table.levels.len() as u32,
+            max_iterations,
+            spacing,
+            s_plain: Dd::of(DdExp::from_fe(spacing)).hi,
+            ill,
+        }
+    }
+
+    #[inline(always)]
+    fn done(&self, sample: usize, escape: Escape, e: Cx<FloatExp>, norm: f64, n: u32) -> DdResult {
+        DdResult {
+            escape,
+            ill_conditioned: (self.ill)(sample, e, norm, n),
+        }
+    }
+
+    /// `|Z_m|^2` in `f64`.
+    #[inline(always)]
+    fn zn(&self, m: usize) -> f64 {
+        let [x, y] = self.orbit.z_f64(m);
+        x * x + y * y
+    }
+
+    /// The sample from `st` in [`DdExp`] steps and BLA steps, until it is done or may step in
+    /// plain pairs; `check` whether it may before its first step (not right after it left them).
+    #[inline(always)]
+    fn extended(&self, sample: usize, dc: DdCx, st: DdState, mut check: bool) -> Stretch {
+        let DdState {
+            mut dz,
+            mut e,
+            mut m,
+            mut n,
+        } = st;
+        let (orbit, table, spacing) = (self.orbit, self.table, self.spacing);
+        loop {
+            if check
+                && m != 0
+                && !dz
+                    .to_fe()
+                    .norm_sqr()
+                    .abs_lt(FloatExp::from_f64(PLAIN_MIN_NORM))
+                && self.zn(m) >= super::lanes::SMALL_Z_NORM
+            {
+                return Stretch::Plain(DdPlain::of(DdState { dz, e, m, n }));
+            }
+            check = true;
+            let zr = orbit.z_dd(m);
+            let z = zr.add(dz);
+            let (x, y) = (z.re.to_f64(), z.im.to_f64());
+            let norm = x * x + y * y;
+            if norm > ESCAPE_RADIUS_SQ || n >= self.max_iterations {
+                let escape = if norm > ESCAPE_RADIUS_SQ {
+                    Escape::escaped(n, norm)
+                } else {
+                    Escape::INTERIOR
+                };
+                return Stretch::Done(self.done(sample, escape, e, norm, n));
+            }
+            let zf = z.to_fe();
+            let mut zr = zr;
+            if m == self.last || zf.norm_sqr().abs_lt(dz.to_fe().norm_sqr()) {
+                dz = z;
+                m = 0;
+                zr = DdCx::ZERO;
+            }
+            if m & 1 == 1 && self.levels > 0 {
+                let dn = dz.to_fe().norm_sqr();
+                let mut k = ((m - 1).trailing_zeros()).min(self.levels);
+                let mut jumped = false;
+                while k >= 1 {
+                    if let Some(b) = table.get(k, m) {
+                        let len = 1u32 << k;
+                        if dn.abs_lt(b.r2) && self.max_iterations - n >= len {
+                            dz = b.a.mul(dz).add(b.b.mul(dc));
+                            let (a, bb) = (b.a.to_fe(), b.b.to_fe());
+                            e = a.mul(e).add(bb.scale(spacing));
+                            m += len as usize;
+                            n += len;
+                            jumped = true;
+                            break;
+                        }
+                    }
+                    k -= 1;
+                }
+                if jumped {
+                    continue;
+                }
+            }
+            let p = zf.mul(e);
+            e = Cx {
+                re: p.re.double() + spacing,
+                im: p.im.double(),
+            };
+            dz = zr.double().add(dz).mul(dz).add(dc);
+            m += 1;
+            n += 1;
+        }
+    }
+
+    /// One plain double-double step of the sample in `p` (`dc`: its `δc` as plain pairs).
+    #[inline(always)]
+    fn plain_step(&self, sample: usize, dc: &[Dd; 2], p: &mut DdPlain) -> PlainStep {
+        let DdPlain {
+            mut dr,
+            mut di,
+            er,
+            ei,
+            mut m,
+            n,
+        } = *p;
+        let [x0, y0] = self.orbit.z_f64(m);
+        let [x1, y1] = self.orbit.z_lo()[m];
+        let (zr, zi) = (Dd { hi: x0, lo: x1 }, Dd { hi: y0, lo: y1 });
+        let (xr, xi) = (zr.add(dr), zi.add(di));
+        let norm = xr.hi * xr.hi + xi.hi * xi.hi;
+        if norm > ESCAPE_RADIUS_SQ || n >= self.max_iterations {
+            let escape = if norm > ESCAPE_RADIUS_SQ {
+                Escape::escaped(n, norm)
+            } else {
+                Escape::INTERIOR
+            };
+            return PlainStep::Done(self.done(sample, escape, Cx::from_f64(er, ei), norm, n));
+        }
+        let dnorm = dr.hi * dr.hi + di.hi * di.hi;
+        let (mut zr, mut zi) = (zr, zi);
+        if m == self.last || norm < dnorm {
+            (dr, di) = (xr, xi);
+            m = 0;
+            zr = Dd { hi: 0.0, lo: 0.0 };
+            zi = zr;
+        } else if dnorm < PLAIN_MIN_NORM
+            || self.zn(m) < super::lanes::SMALL_Z_NORM
+            || (m & 1 == 1
+                && self.levels > 0
+                && m > 1
+                && self
+                    .table
+                    .get(1, m)
+                    .is_some_and(|b| dnorm < b.r2.to_f64() && self.max_iterations - n >= 2))
+        {
+            // DdExp steps, or a BLA step (there).
+            p.dr = dr;
+            p.di = di;
+            p.m = m;
+            return PlainStep::Leave;
+        }
+        // e -> 2 z e + s, δz -> (2 Z + δz) δz + δc.
+        let (pr, pi) = (xr.hi * er - xi.hi * ei, xr.hi * ei + xi.hi * er);
+        let (tr, ti) = (zr.double().add(dr), zi.double().add(di));
+        *p = DdPlain {
+            dr: tr.mul(dr).add(ti.mul(di).neg()).add(dc[0]),
+            di: tr.mul(di).add(ti.mul(dr)).add(dc[1]),
+            er: (pr + pr) + self.s_plain,
+            ei: pi + pi,
+            m: m + 1,
+            n: n + 1,
+        };
+        PlainStep::Stepped
+    }
+}
+
 /// Iterates the sample `δc` (relative to the orbit's reference point) in double-double:
 /// perturbation steps with rebasing (Zhuoran) and the BLA steps of `table`, in plain pairs while
 /// `|δz| >= 2^-500` and `|Z_m| >= 2^-400` (so that neither `δc`, below `2^-950` in frames that
@@ -345,135 +580,103 @@ pub fn iterate(
     spacing: FloatExp,
     ill: impl Fn(Cx<FloatExp>, f64, u32) -> bool,
 ) -> DdResult {
-    let last = orbit.len() - 1;
-    let levels = table.levels.len() as u32;
-    let los = orbit.z_lo();
-    let zs = |m: usize| orbit.z_f64(m);
+    let walk = Walk::new(orbit, table, max_iterations, spacing, |_, e, norm, n| {
+        ill(e, norm, n)
+    });
     let dc_plain = [Dd::of(dc.re), Dd::of(dc.im)];
-    let s_plain = Dd::of(DdExp::from_fe(spacing)).hi;
-    let mut dz = DdCx::ZERO;
-    let mut e = Cx::<FloatExp>::zero();
-    let mut m = 0usize;
-    let mut n = 0u32;
-    let done = |escape, e, norm, n| DdResult {
-        escape,
-        ill_conditioned: ill(e, norm, n),
-    };
+    let mut stretch = walk.extended(0, dc, DdState::START, true);
     loop {
-        // Plain double-double steps while they are exact enough (see above).
-        let zn = |m: usize| {
-            let [x, y] = zs(m);
-            x * x + y * y
-        };
-        let dn = dz.to_fe().norm_sqr();
-        if m != 0
-            && !dn.abs_lt(FloatExp::from_f64(PLAIN_MIN_NORM))
-            && zn(m) >= super::lanes::SMALL_Z_NORM
-        {
-            let (mut dr, mut di) = (Dd::of(dz.re), Dd::of(dz.im));
-            let (mut er, mut ei) = (e.re.to_f64(), e.im.to_f64());
-            loop {
-                let [x0, y0] = zs(m);
-                let [x1, y1] = los[m];
-                let (zr, zi) = (Dd { hi: x0, lo: x1 }, Dd { hi: y0, lo: y1 });
-                let (xr, xi) = (zr.add(dr), zi.add(di));
-                let norm = xr.hi * xr.hi + xi.hi * xi.hi;
-                if norm > ESCAPE_RADIUS_SQ || n >= max_iterations {
-                    let escape = if norm > ESCAPE_RADIUS_SQ {
-                        Escape::escaped(n, norm)
-                    } else {
-                        Escape::INTERIOR
-                    };
-                    let e = Cx::from_f64(er, ei);
-                    return done(escape, e, norm, n);
-                }
-                let dnorm = dr.hi * dr.hi + di.hi * di.hi;
-                let (mut zr, mut zi) = (zr, zi);
-                if m == last || norm < dnorm {
-                    (dr, di) = (xr, xi);
-                    m = 0;
-                    zr = Dd { hi: 0.0, lo: 0.0 };
-                    zi = zr;
-                } else if dnorm < PLAIN_MIN_NORM
-                    || zn(m) < super::lanes::SMALL_Z_NORM
-                    || (m & 1 == 1
-                        && levels > 0
-                        && m > 1
-                        && table
-                            .get(1, m)
-                            .is_some_and(|b| dnorm < b.r2.to_f64() && max_iterations - n >= 2))
-                {
-                    // DdExp steps, or a BLA step (there).
-                    break;
-                }
-                // e -> 2 z e + s, δz -> (2 Z + δz) δz + δc.
-                let (pr, pi) = (xr.hi * er - xi.hi * ei, xr.hi * ei + xi.hi * er);
-                er = (pr + pr) + s_plain;
-                ei = pi + pi;
-                let (tr, ti) = (zr.double().add(dr), zi.double().add(di));
-                let nr = tr.mul(dr).add(ti.mul(di).neg()).add(dc_plain[0]);
-                let ni = tr.mul(di).add(ti.mul(dr)).add(dc_plain[1]);
-                (dr, di) = (nr, ni);
-                m += 1;
-                n += 1;
-            }
-            dz = DdCx {
-                re: dr.to_ddexp(),
-                im: di.to_ddexp(),
-            };
-            e = Cx::from_f64(er, ei);
-        }
-        let zr = orbit.z_dd(m);
-        let z = zr.add(dz);
-        let (x, y) = (z.re.to_f64(), z.im.to_f64());
-        let norm = x * x + y * y;
-        if norm > ESCAPE_RADIUS_SQ || n >= max_iterations {
-            let escape = if norm > ESCAPE_RADIUS_SQ {
-                Escape::escaped(n, norm)
-            } else {
-                Escape::INTERIOR
-            };
-            return done(escape, e, norm, n);
-        }
-        let zf = z.to_fe();
-        let mut zr = zr;
-        if m == last || zf.norm_sqr().abs_lt(dz.to_fe().norm_sqr()) {
-            dz = z;
-            m = 0;
-            zr = DdCx::ZERO;
-        }
-        if m & 1 == 1 && levels > 0 {
-            let dn = dz.to_fe().norm_sqr();
-            let mut k = ((m - 1).trailing_zeros()).min(levels);
-            let mut jumped = false;
-            while k >= 1 {
-                if let Some(b) = table.get(k, m) {
-                    let len = 1u32 << k;
-                    if dn.abs_lt(b.r2) && max_iterations - n >= len {
-                        dz = b.a.mul(dz).add(b.b.mul(dc));
-                        let (a, bb) = (b.a.to_fe(), b.b.to_fe());
-                        e = a.mul(e).add(bb.scale(spacing));
-                        m += len as usize;
-                        n += len;
-                        jumped = true;
-                        break;
+        match stretch {
+            Stretch::Done(r) => return r,
+            Stretch::Plain(mut p) => {
+                loop {
+                    match walk.plain_step(0, &dc_plain, &mut p) {
+                        PlainStep::Stepped => {}
+                        PlainStep::Done(r) => return r,
+                        PlainStep::Leave => break,
                     }
                 }
-                k -= 1;
-            }
-            if jumped {
-                continue;
+                stretch = walk.extended(0, dc, p.state(), false);
             }
         }
-        let p = zf.mul(e);
-        e = Cx {
-            re: p.re.double() + spacing,
-            im: p.im.double(),
-        };
-        dz = zr.double().add(dz).mul(dz).add(dc);
-        m += 1;
-        n += 1;
     }
+}
+
+/// Samples in flight in [`iterate_many`].
+const IN_FLIGHT: usize = 4;
+
+/// [`iterate`] for every sample of `dcs`, [`IN_FLIGHT`] at a time: their plain steps take turns,
+/// so that the processor overlaps the long dependent chains of one sample's double-double
+/// arithmetic with the others'. Each sample's operations are those of [`iterate`], so the
+/// results are the same. `ill(i, e, norm, n)`: the conditioning test of sample `i`.
+#[inline(always)]
+pub fn iterate_many(
+    orbit: &ReferenceOrbit,
+    table: &DdBlaTable,
+    dcs: &[DdCx],
+    max_iterations: u32,
+    spacing: FloatExp,
+    ill: impl Fn(usize, Cx<FloatExp>, f64, u32) -> bool,
+) -> Vec<DdResult> {
+    let walk = Walk::new(orbit, table, max_iterations, spacing, ill);
+    let plain: Vec<[Dd; 2]> = dcs.iter().map(|d| [Dd::of(d.re), Dd::of(d.im)]).collect();
+    let mut results = vec![
+        DdResult {
+            escape: Escape::INTERIOR,
+            ill_conditioned: false,
+        };
+        dcs.len()
+    ];
+    let mut next = 0;
+    // The next sample that reaches plain steps (finishing those that end before).
+    let mut take = |results: &mut Vec<DdResult>| {
+        while next < dcs.len() {
+            let i = next;
+            next += 1;
+            match walk.extended(i, dcs[i], DdState::START, true) {
+                Stretch::Done(r) => results[i] = r,
+                Stretch::Plain(p) => return Some((i, p)),
+            }
+        }
+        None
+    };
+    let mut lanes: [Option<(usize, DdPlain)>; IN_FLIGHT] = [None; IN_FLIGHT];
+    for lane in &mut lanes {
+        *lane = take(&mut results);
+    }
+    while lanes.iter().any(Option::is_some) {
+        for lane in &mut lanes {
+            let Some((i, p)) = lane else { continue };
+            let i = *i;
+            match walk.plain_step(i, &plain[i], p) {
+                PlainStep::Stepped => {}
+                PlainStep::Done(r) => {
+                    results[i] = r;
+                    *lane = take(&mut results);
+                }
+                PlainStep::Leave => match walk.extended(i, dcs[i], p.state(), false) {
+                    Stretch::Done(r) => {
+                        results[i] = r;
+                        *lane = take(&mut results);
+                    }
+                    Stretch::Plain(q) => *p = q,
+                },
+            }
+        }
+    }
+    results
+}
+
+impl DdState {
+    const START: DdState = DdState {
+        dz: DdCx::ZERO,
+        e: Cx {
+            re: FloatExp::ZERO,
+            im: FloatExp::ZERO,
+        },
+        m: 0,
+        n: 0,
+    };
 }
 
 impl Dd {
@@ -637,6 +840,62 @@ mod tests {
 
     /// Perturbation in `DdExp` gives the direct fixed-point count of a point near the
     /// Misiurewicz point of the accuracy tests, 1e-30 from the reference.
+    /// Several samples in flight give each sample's [`iterate`] result: escapes at different
+    /// counts, samples that end at the budget, rebases, BLA steps and `DdExp` stretches (deltas
+    /// from `1e-300` up), and a conditioning test that reads `e`.
+    #[test]
+    fn iterate_many_matches_iterate() {
+        let frac = 8;
+        let c = FixedC {
+            re: Fixed::parse("-0.743291890852430196", frac).unwrap(),
+            im: Fixed::parse("0.131240552308797611", frac).unwrap(),
+        };
+        let orbit = ReferenceOrbit::compute(&c, 3000, &mut |_| {});
+        let dcs: Vec<DdCx> = (0..41)
+            .map(|k| {
+                let scale = if k % 10 == 9 {
+                    1e-300
+                } else {
+                    10f64.powf(-4.0 - 0.5 * f64::from(k))
+                };
+                let (a, b) = (f64::from(k) * 0.61, f64::from(k) * 1.37);
+                DdCx {
+                    re: DdExp::from_fe(FloatExp::from_f64(scale * a.cos())),
+                    im: DdExp::from_fe(FloatExp::from_f64(scale * b.sin())),
+                }
+            })
+            .collect();
+        let table = DdBlaTable::build(&orbit, FloatExp::from_f64(1e-12));
+        let spacing = FloatExp::from_f64(1e-14);
+        // A test that depends on every bit of `e` and `|z|^2`, so that any difference shows.
+        let ill = |e: Cx<FloatExp>, norm: f64, n: u32| {
+            let bits = e.re.to_f64().to_bits() ^ e.im.to_f64().to_bits().rotate_left(7);
+            (bits ^ norm.to_bits() ^ u64::from(n)).count_ones() % 2 == 1
+        };
+        let (mut escaped, mut flagged, mut results) = (0, 0, 0);
+        for max in [400, 3000] {
+            let many = iterate_many(&orbit, &table, &dcs, max, spacing, |_, e, norm, n| {
+                ill(e, norm, n)
+            });
+            for (k, dc) in dcs.iter().enumerate() {
+                let one = iterate(&orbit, &table, *dc, max, spacing, ill);
+                assert_eq!(many[k].escape.n, one.escape.n, "sample {k}, max {max}");
+                assert_eq!(
+                    many[k].escape.nf.to_bits(),
+                    one.escape.nf.to_bits(),
+                    "sample {k}, max {max}"
+                );
+                assert_eq!(many[k].ill_conditioned, one.ill_conditioned, "sample {k}");
+                escaped += usize::from(!one.escape.is_interior());
+                flagged += usize::from(one.ill_conditioned);
+                results += 1;
+            }
+        }
+        // Both kinds of ends and both test outcomes occur.
+        assert!(escaped > 0 && escaped < results, "{escaped} of {results}");
+        assert!(flagged > 0 && flagged < results, "{flagged} of {results}");
+    }
+
     #[test]
     fn dd_perturbation_matches_direct_iteration() {
         let frac = 4;

@@ -260,6 +260,31 @@ impl<F: Fn(Cx<FloatExp>, f64, u32) -> bool> FmaWork for DdPass<'_, F> {
     }
 }
 
+/// The arguments of [`dd::iterate_many`], as work for [`DeltaLockstep::with_fma`].
+struct DdManyPass<'a, F> {
+    orbit: &'a ReferenceOrbit,
+    table: &'a DdBlaTable,
+    dcs: &'a [DdCx],
+    max_iterations: u32,
+    spacing: FloatExp,
+    ill: F,
+}
+
+impl<F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> FmaWork for DdManyPass<'_, F> {
+    type Output = Vec<dd::DdResult>;
+    #[inline(always)]
+    fn call(self) -> Vec<dd::DdResult> {
+        dd::iterate_many(
+            self.orbit,
+            self.table,
+            self.dcs,
+            self.max_iterations,
+            self.spacing,
+            self.ill,
+        )
+    }
+}
+
 /// The error of `z` at a sample's end, relative to `max(|z|, 1)`, above which the sample is
 /// iterated again with more precision.
 ///
@@ -434,14 +459,63 @@ impl<T: Real> PerturbKernel<T> {
         self.exact_escape(u, v, max_iterations)
     }
 
-    /// The double-double pass of [`PerturbKernel::recompute`].
-    fn recompute_dd(&self, u: f64, v: f64, max_iterations: u32) -> dd::DdResult {
+    /// [`PerturbKernel::recompute`] for the samples at offsets `(u, v)` of `points`, their
+    /// double-double passes several at a time ([`dd::iterate_many`]; the same results).
+    pub fn recompute_many(&self, points: &[(f64, f64)], max_iterations: u32) -> Vec<Escape> {
+        if points.is_empty() {
+            return Vec::new();
+        }
+        self.exact_samples
+            .fetch_add(points.len() as u64, Ordering::Relaxed);
+        let dcs: Vec<DdCx> = points
+            .iter()
+            .map(|&(u, v)| self.exact_delta(u, v))
+            .collect();
+        let dc_fe: Vec<Cx<FloatExp>> = dcs.iter().map(|d| d.to_fe()).collect();
+        let cond = self.conditioning(DD_PRECISION);
+        let table = self
+            .dd_table
+            .get_or_init(|| DdBlaTable::build(&self.orbit, self.max_dc));
+        let pass = DdManyPass {
+            orbit: &self.orbit,
+            table,
+            dcs: &dcs,
+            max_iterations,
+            spacing: self.grid.step,
+            ill: |i: usize, e, norm, n| cond.ill(e, norm, dc_fe[i], n),
+        };
+        // Compiled with FMA where the CPU has it (same results; `two_prod` is one instruction).
+        let results = match self.simd {
+            Some(simd) => simd.with_fma(pass),
+            None => pass.call(),
+        };
+        results
+            .iter()
+            .zip(points)
+            .map(|(r, &(u, v))| {
+                if !r.ill_conditioned {
+                    return r.escape;
+                }
+                self.fixed_samples.fetch_add(1, Ordering::Relaxed);
+                self.exact_escape(u, v, max_iterations)
+            })
+            .collect()
+    }
+
+    /// The exact offset of the sample at offsets `(u, v)` from the orbit's reference point, in
+    /// double-double.
+    fn exact_delta(&self, u: f64, v: f64) -> DdCx {
         let c = self.exact_point(u, v);
         let d = c.sub(&self.orbit.center().with_frac(c.frac()));
-        let dc = DdCx {
+        DdCx {
             re: dd::of_fixed(&d.re),
             im: dd::of_fixed(&d.im),
-        };
+        }
+    }
+
+    /// The double-double pass of [`PerturbKernel::recompute`].
+    fn recompute_dd(&self, u: f64, v: f64, max_iterations: u32) -> dd::DdResult {
+        let dc = self.exact_delta(u, v);
         let dc_fe = dc.to_fe();
         let cond = self.conditioning(DD_PRECISION);
         let table = self
@@ -570,7 +644,24 @@ impl<T: Real> Kernel for PerturbKernel<T> {
         max_iterations: u32,
         out: &mut [Escape],
     ) -> u64 {
-        let v = grid.v(sy);
+        self.escape_rows(grid, sy..sy + 1, max_iterations, out)
+    }
+
+    /// The rows' first passes one after another, then the second pass of all their
+    /// ill-conditioned samples together ([`PerturbKernel::recompute_many`]), so that more of
+    /// them are in flight at once.
+    fn escape_rows(
+        &self,
+        grid: &SampleGrid,
+        rows: std::ops::Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+    ) -> u64 {
+        let width = grid.samples_x as usize;
+        assert_eq!(out.len(), rows.len() * width, "escape_rows: output size");
+        if width == 0 {
+            return 0;
+        }
         let frame = lanes::Frame {
             orbit: &self.orbit,
             table: &self.table,
@@ -580,20 +671,36 @@ impl<T: Real> Kernel for PerturbKernel<T> {
             spacing: T::from_fe(self.grid.step),
             conditioning: self.conditioning(F64_PRECISION),
         };
-        let stats = lanes::run_row(
-            &frame,
-            |i| Cx::<T>::from_fe(self.grid.delta(grid.u(i as u32), v)),
-            out,
-        );
-        for &i in &stats.ill_conditioned {
-            out[i] = self.recompute(grid.u(i as u32), v, max_iterations);
+        let mut iterations = 0;
+        // (index in `out`, (u, v)) of the ill-conditioned samples.
+        let mut again: Vec<(usize, (f64, f64))> = Vec::new();
+        for (r, (sy, row)) in rows.zip(out.chunks_exact_mut(width)).enumerate() {
+            let v = grid.v(sy);
+            let stats = lanes::run_row(
+                &frame,
+                |i| Cx::<T>::from_fe(self.grid.delta(grid.u(i as u32), v)),
+                row,
+            );
+            again.extend(
+                stats
+                    .ill_conditioned
+                    .iter()
+                    .map(|&i| (r * width + i, (grid.u(i as u32), v))),
+            );
+            iterations += stats.iterations;
+            self.steps.fetch_add(stats.steps, Ordering::Relaxed);
+            self.chunked_steps
+                .fetch_add(stats.chunked_steps, Ordering::Relaxed);
+            if stats.glitches > 0 {
+                self.glitches.fetch_add(stats.glitches, Ordering::Relaxed);
+            }
         }
-        let (iterations, steps, glitches) = (stats.iterations, stats.steps, stats.glitches);
-        self.steps.fetch_add(steps, Ordering::Relaxed);
-        self.chunked_steps
-            .fetch_add(stats.chunked_steps, Ordering::Relaxed);
-        if glitches > 0 {
-            self.glitches.fetch_add(glitches, Ordering::Relaxed);
+        let points: Vec<(f64, f64)> = again.iter().map(|&(_, p)| p).collect();
+        for (&(i, _), e) in again
+            .iter()
+            .zip(self.recompute_many(&points, max_iterations))
+        {
+            out[i] = e;
         }
         iterations
     }

@@ -603,7 +603,7 @@ pub fn iterate(
 }
 
 /// Samples in flight in [`iterate_many`].
-const IN_FLIGHT: usize = 4;
+pub const IN_FLIGHT: usize = 4;
 
 /// [`iterate`] for every sample of `dcs`, [`IN_FLIGHT`] at a time: their plain steps take turns,
 /// so that the processor overlaps the long dependent chains of one sample's double-double

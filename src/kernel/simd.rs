@@ -992,6 +992,25 @@ mod x86_delta {
             let mut chunked = 0u32;
             // Tested steps to take before the next chunk test.
             let mut tested = 0u32;
+            // One step of every lane from `Z = (zr, zi)`, with `z = (xr, xi) = Z + δz`.
+            macro_rules! advance {
+                ($zr:expr, $zi:expr, $xr:expr, $xi:expr) => {{
+                    let (zr, zi, xr, xi) = ($zr, $zi, $xr, $xi);
+                    let tr = _mm512_fmadd_pd(two, zr, dzr);
+                    let ti = _mm512_fmadd_pd(two, zi, dzi);
+                    let nti = _mm512_sub_pd(zero, ti);
+                    let nr = _mm512_fmadd_pd(nti, dzi, _mm512_fmadd_pd(tr, dzr, dcr));
+                    let ni = _mm512_fmadd_pd(ti, dzr, _mm512_fmadd_pd(tr, dzi, dci));
+                    let ar = _mm512_add_pd(xr, xr);
+                    let ai = _mm512_add_pd(xi, xi);
+                    let nai = _mm512_sub_pd(zero, ai);
+                    let ner = _mm512_fmadd_pd(ar, er, _mm512_fmadd_pd(nai, ei, es));
+                    ei = _mm512_fmadd_pd(ar, ei, _mm512_mul_pd(ai, er));
+                    er = ner;
+                    dzr = nr;
+                    dzi = ni;
+                }};
+            }
             while s < bound {
                 if tested == 0 && !extended && bound - s >= CHUNK {
                     let limit = _mm512_i64gather_pd::<8>(idx, limits);
@@ -1004,21 +1023,7 @@ mod x86_delta {
                         for k in 0..CHUNK as usize {
                             let zr = _mm512_i64gather_pd::<8>(idx, re.add(k));
                             let zi = _mm512_i64gather_pd::<8>(idx, im.add(k));
-                            let xr = _mm512_add_pd(zr, dzr);
-                            let xi = _mm512_add_pd(zi, dzi);
-                            let tr = _mm512_fmadd_pd(two, zr, dzr);
-                            let ti = _mm512_fmadd_pd(two, zi, dzi);
-                            let nti = _mm512_sub_pd(zero, ti);
-                            let nr = _mm512_fmadd_pd(nti, dzi, _mm512_fmadd_pd(tr, dzr, dcr));
-                            let ni = _mm512_fmadd_pd(ti, dzr, _mm512_fmadd_pd(tr, dzi, dci));
-                            let ar = _mm512_add_pd(xr, xr);
-                            let ai = _mm512_add_pd(xi, xi);
-                            let nai = _mm512_sub_pd(zero, ai);
-                            let ner = _mm512_fmadd_pd(ar, er, _mm512_fmadd_pd(nai, ei, es));
-                            ei = _mm512_fmadd_pd(ar, ei, _mm512_mul_pd(ai, er));
-                            er = ner;
-                            dzr = nr;
-                            dzi = ni;
+                            advance!(zr, zi, _mm512_add_pd(zr, dzr), _mm512_add_pd(zi, dzi));
                         }
                         idx = _mm512_add_epi64(idx, chunk);
                         s += CHUNK;
@@ -1044,19 +1049,7 @@ mod x86_delta {
                     flags = u32::from(g);
                     break;
                 }
-                let tr = _mm512_fmadd_pd(two, zr, dzr);
-                let ti = _mm512_fmadd_pd(two, zi, dzi);
-                let nti = _mm512_sub_pd(zero, ti);
-                let nr = _mm512_fmadd_pd(nti, dzi, _mm512_fmadd_pd(tr, dzr, dcr));
-                let ni = _mm512_fmadd_pd(ti, dzr, _mm512_fmadd_pd(tr, dzi, dci));
-                let ar = _mm512_add_pd(xr, xr);
-                let ai = _mm512_add_pd(xi, xi);
-                let nai = _mm512_sub_pd(zero, ai);
-                let ner = _mm512_fmadd_pd(ar, er, _mm512_fmadd_pd(nai, ei, es));
-                ei = _mm512_fmadd_pd(ar, ei, _mm512_mul_pd(ai, er));
-                er = ner;
-                dzr = nr;
-                dzi = ni;
+                advance!(zr, zi, xr, xi);
                 idx = _mm512_add_epi64(idx, one);
                 s += 1;
             }
@@ -1122,6 +1115,26 @@ mod x86_delta {
             let mut chunked = 0u32;
             // Tested steps to take before the next chunk test.
             let mut tested = 0u32;
+            // One step of the lanes of vector `h` from `Z = (zr, zi)`, with `z = Z + δz`.
+            macro_rules! advance {
+                ($h:expr, $zr:expr, $zi:expr) => {{
+                    let (h, zr, zi) = ($h, $zr, $zi);
+                    let (dr, di) = (dzr[h], dzi[h]);
+                    let xr = _mm256_add_pd(zr, dr);
+                    let xi = _mm256_add_pd(zi, di);
+                    let tr = _mm256_fmadd_pd(two, zr, dr);
+                    let ti = _mm256_fmadd_pd(two, zi, di);
+                    let nti = _mm256_sub_pd(zero, ti);
+                    dzr[h] = _mm256_fmadd_pd(nti, di, _mm256_fmadd_pd(tr, dr, dcr[h]));
+                    dzi[h] = _mm256_fmadd_pd(ti, dr, _mm256_fmadd_pd(tr, di, dci[h]));
+                    let (a, b) = (er[h], ei[h]);
+                    let ar = _mm256_add_pd(xr, xr);
+                    let ai = _mm256_add_pd(xi, xi);
+                    let nai = _mm256_sub_pd(zero, ai);
+                    er[h] = _mm256_fmadd_pd(ar, a, _mm256_fmadd_pd(nai, b, es));
+                    ei[h] = _mm256_fmadd_pd(ar, b, _mm256_mul_pd(ai, a));
+                }};
+            }
             while s < bound {
                 if tested == 0 && !extended && bound - s >= CHUNK {
                     let mut fits = 0u32;
@@ -1134,23 +1147,10 @@ mod x86_delta {
                     }
                     if fits & active == active {
                         for k in 0..CHUNK as usize {
-                            for h in 0..2 {
-                                let zr = _mm256_i64gather_pd::<8>(re.add(k), idx[h]);
-                                let zi = _mm256_i64gather_pd::<8>(im.add(k), idx[h]);
-                                let (dr, di) = (dzr[h], dzi[h]);
-                                let xr = _mm256_add_pd(zr, dr);
-                                let xi = _mm256_add_pd(zi, di);
-                                let tr = _mm256_fmadd_pd(two, zr, dr);
-                                let ti = _mm256_fmadd_pd(two, zi, di);
-                                let nti = _mm256_sub_pd(zero, ti);
-                                dzr[h] = _mm256_fmadd_pd(nti, di, _mm256_fmadd_pd(tr, dr, dcr[h]));
-                                dzi[h] = _mm256_fmadd_pd(ti, dr, _mm256_fmadd_pd(tr, di, dci[h]));
-                                let (a, b) = (er[h], ei[h]);
-                                let ar = _mm256_add_pd(xr, xr);
-                                let ai = _mm256_add_pd(xi, xi);
-                                let nai = _mm256_sub_pd(zero, ai);
-                                er[h] = _mm256_fmadd_pd(ar, a, _mm256_fmadd_pd(nai, b, es));
-                                ei[h] = _mm256_fmadd_pd(ar, b, _mm256_mul_pd(ai, a));
+                            for (h, &i) in idx.iter().enumerate() {
+                                let zr = _mm256_i64gather_pd::<8>(re.add(k), i);
+                                let zi = _mm256_i64gather_pd::<8>(im.add(k), i);
+                                advance!(h, zr, zi);
                             }
                         }
                         idx = [
@@ -1165,13 +1165,11 @@ mod x86_delta {
                 }
                 tested = tested.saturating_sub(1);
                 let mut g = 0u32;
-                let mut nr = dzr;
-                let mut ni = dzi;
-                let mut ner = er;
-                let mut nei = ei;
+                let mut z = [(zero, zero); 2];
                 for h in 0..2 {
                     let zr = _mm256_i64gather_pd::<8>(re, idx[h]);
                     let zi = _mm256_i64gather_pd::<8>(im, idx[h]);
+                    z[h] = (zr, zi);
                     let (dr, di) = (dzr[h], dzi[h]);
                     let xr = _mm256_add_pd(zr, dr);
                     let xi = _mm256_add_pd(zi, di);
@@ -1185,27 +1183,15 @@ mod x86_delta {
                         f = _mm256_or_pd(f, _mm256_cmp_pd::<_CMP_LT_OQ>(dn, min_norm));
                     }
                     g |= (_mm256_movemask_pd(f) as u32) << (4 * h);
-                    let tr = _mm256_fmadd_pd(two, zr, dr);
-                    let ti = _mm256_fmadd_pd(two, zi, di);
-                    let nti = _mm256_sub_pd(zero, ti);
-                    nr[h] = _mm256_fmadd_pd(nti, di, _mm256_fmadd_pd(tr, dr, dcr[h]));
-                    ni[h] = _mm256_fmadd_pd(ti, dr, _mm256_fmadd_pd(tr, di, dci[h]));
-                    let (a, b) = (er[h], ei[h]);
-                    let ar = _mm256_add_pd(xr, xr);
-                    let ai = _mm256_add_pd(xi, xi);
-                    let nai = _mm256_sub_pd(zero, ai);
-                    ner[h] = _mm256_fmadd_pd(ar, a, _mm256_fmadd_pd(nai, b, es));
-                    nei[h] = _mm256_fmadd_pd(ar, b, _mm256_mul_pd(ai, a));
                 }
                 g &= active;
                 if g != 0 {
                     flags = g;
                     break;
                 }
-                dzr = nr;
-                dzi = ni;
-                er = ner;
-                ei = nei;
+                for (h, (zr, zi)) in z.into_iter().enumerate() {
+                    advance!(h, zr, zi);
+                }
                 idx = [_mm256_add_epi64(idx[0], one), _mm256_add_epi64(idx[1], one)];
                 s += 1;
             }

@@ -36,8 +36,9 @@ fn pow2(k: i64) -> f64 {
 
 /// `a + b` exactly, as `(s, err)` (Knuth's two-sum). Also where the shorter "quick" two-sum
 /// (for `|a| >= |b|`) would do: both give the exact error of the rounded sum, so the same
-/// values, and choosing the operands' order by magnitude is a branch that the processor
-/// mispredicts (measured: the BLA benchmark frame 2-3% slower that way).
+/// values (up to the sign of a zero error, which changes no count or norm), and choosing the
+/// operands' order by magnitude is a branch that the processor mispredicts (measured: the BLA
+/// benchmark frame 2-3% slower that way).
 #[inline]
 fn two_sum(a: f64, b: f64) -> (f64, f64) {
     let s = a + b;

@@ -124,12 +124,9 @@ const CHUNK_MAX_Z: f64 = 200.0;
 /// `L_m = 0` (never chunk) where some `Z_{m+k}` is 0 (as `Z_0`), above 200, or past the
 /// orbit's end.
 pub fn chunk_limits(re: &[f64], im: &[f64]) -> Vec<f64> {
-    // `sqrt(x^2 + y^2)` in f64 is within a few 2^-53 of `|Z|`; the margins below cover it.
-    let size: Vec<f64> = re
-        .iter()
-        .zip(im)
-        .map(|(x, y)| (x * x + y * y).sqrt())
-        .collect();
+    // `hypot` is within about an ulp of `|Z|` (no underflow for tiny entries); the margins
+    // below cover it.
+    let size: Vec<f64> = re.iter().zip(im).map(|(x, y)| x.hypot(*y)).collect();
     (0..size.len())
         .map(|m| {
             let Some(window) = size.get(m..m + CHUNK) else {

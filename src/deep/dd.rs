@@ -570,8 +570,9 @@ impl<'a, F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> Walk<'a, F> {
 /// need it flushed to 0, nor the rounding of `δz^2` matters at 104 bits), in [`DdExp`]
 /// otherwise (and for the BLA steps). `spacing`: the
 /// frame's sample spacing; `ill(e, norm, n)`: the conditioning test at the end, with
-/// `e = spacing dz/dc`. Inlined into its callers, so that one may compile it with FMA
-/// ([`crate::kernel::simd::DeltaLockstep::with_fma`]).
+/// `e = spacing dz/dc`. The one-sample form of [`iterate_many`] (which the kernel uses), and
+/// the reference its tests compare with. Inlined into its callers, so that one may compile it
+/// with FMA ([`crate::kernel::simd::DeltaLockstep::with_fma`]).
 #[inline(always)]
 pub fn iterate(
     orbit: &ReferenceOrbit,

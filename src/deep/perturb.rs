@@ -234,32 +234,6 @@ pub fn iterate<T: Real>(
     }
 }
 
-/// The arguments of [`dd::iterate`], as work for [`DeltaLockstep::with_fma`] (whose `call`
-/// inlines the whole pass, so that it is compiled with FMA there).
-struct DdPass<'a, F> {
-    orbit: &'a ReferenceOrbit,
-    table: &'a DdBlaTable,
-    dc: DdCx,
-    max_iterations: u32,
-    spacing: FloatExp,
-    ill: F,
-}
-
-impl<F: Fn(Cx<FloatExp>, f64, u32) -> bool> FmaWork for DdPass<'_, F> {
-    type Output = dd::DdResult;
-    #[inline(always)]
-    fn call(self) -> dd::DdResult {
-        dd::iterate(
-            self.orbit,
-            self.table,
-            self.dc,
-            self.max_iterations,
-            self.spacing,
-            self.ill,
-        )
-    }
-}
-
 /// The arguments of [`dd::iterate_many`], as work for [`DeltaLockstep::with_fma`].
 struct DdManyPass<'a, F> {
     orbit: &'a ReferenceOrbit,
@@ -450,26 +424,42 @@ impl<T: Real> PerturbKernel<T> {
     /// still ill-conditioned, direct fixed-point iteration of the point
     /// ([`PerturbKernel::exact_escape`]).
     pub fn recompute(&self, u: f64, v: f64, max_iterations: u32) -> Escape {
-        self.exact_samples.fetch_add(1, Ordering::Relaxed);
-        let r = self.recompute_dd(u, v, max_iterations);
-        if !r.ill_conditioned {
-            return r.escape;
-        }
-        self.fixed_samples.fetch_add(1, Ordering::Relaxed);
-        self.exact_escape(u, v, max_iterations)
+        self.recompute_many(&[(u, v)], max_iterations)[0]
     }
 
     /// [`PerturbKernel::recompute`] for the samples at offsets `(u, v)` of `points`, their
     /// double-double passes several at a time ([`dd::iterate_many`]; the same results).
     pub fn recompute_many(&self, points: &[(f64, f64)], max_iterations: u32) -> Vec<Escape> {
+        self.exact_samples
+            .fetch_add(points.len() as u64, Ordering::Relaxed);
+        self.recompute_dd(points, max_iterations)
+            .iter()
+            .zip(points)
+            .map(|(r, &(u, v))| {
+                if !r.ill_conditioned {
+                    return r.escape;
+                }
+                self.fixed_samples.fetch_add(1, Ordering::Relaxed);
+                self.exact_escape(u, v, max_iterations)
+            })
+            .collect()
+    }
+
+    /// The double-double passes of [`PerturbKernel::recompute_many`].
+    fn recompute_dd(&self, points: &[(f64, f64)], max_iterations: u32) -> Vec<dd::DdResult> {
         if points.is_empty() {
             return Vec::new();
         }
-        self.exact_samples
-            .fetch_add(points.len() as u64, Ordering::Relaxed);
         let dcs: Vec<DdCx> = points
             .iter()
-            .map(|&(u, v)| self.exact_delta(u, v))
+            .map(|&(u, v)| {
+                let c = self.exact_point(u, v);
+                let d = c.sub(&self.orbit.center().with_frac(c.frac()));
+                DdCx {
+                    re: dd::of_fixed(&d.re),
+                    im: dd::of_fixed(&d.im),
+                }
+            })
             .collect();
         let dc_fe: Vec<Cx<FloatExp>> = dcs.iter().map(|d| d.to_fe()).collect();
         let cond = self.conditioning(DD_PRECISION);
@@ -483,51 +473,6 @@ impl<T: Real> PerturbKernel<T> {
             max_iterations,
             spacing: self.grid.step,
             ill: |i: usize, e, norm, n| cond.ill(e, norm, dc_fe[i], n),
-        };
-        // Compiled with FMA where the CPU has it (same results; `two_prod` is one instruction).
-        let results = match self.simd {
-            Some(simd) => simd.with_fma(pass),
-            None => pass.call(),
-        };
-        results
-            .iter()
-            .zip(points)
-            .map(|(r, &(u, v))| {
-                if !r.ill_conditioned {
-                    return r.escape;
-                }
-                self.fixed_samples.fetch_add(1, Ordering::Relaxed);
-                self.exact_escape(u, v, max_iterations)
-            })
-            .collect()
-    }
-
-    /// The exact offset of the sample at offsets `(u, v)` from the orbit's reference point, in
-    /// double-double.
-    fn exact_delta(&self, u: f64, v: f64) -> DdCx {
-        let c = self.exact_point(u, v);
-        let d = c.sub(&self.orbit.center().with_frac(c.frac()));
-        DdCx {
-            re: dd::of_fixed(&d.re),
-            im: dd::of_fixed(&d.im),
-        }
-    }
-
-    /// The double-double pass of [`PerturbKernel::recompute`].
-    fn recompute_dd(&self, u: f64, v: f64, max_iterations: u32) -> dd::DdResult {
-        let dc = self.exact_delta(u, v);
-        let dc_fe = dc.to_fe();
-        let cond = self.conditioning(DD_PRECISION);
-        let table = self
-            .dd_table
-            .get_or_init(|| DdBlaTable::build(&self.orbit, self.max_dc));
-        let pass = DdPass {
-            orbit: &self.orbit,
-            table,
-            dc,
-            max_iterations,
-            spacing: self.grid.step,
-            ill: |e, norm, n| cond.ill(e, norm, dc_fe, n),
         };
         // Compiled with FMA where the CPU has it (same results; `two_prod` is one instruction).
         match self.simd {
@@ -788,10 +733,10 @@ mod tests {
             };
             if extended {
                 let k = PerturbKernel::<FloatExp>::new(orbit, delta, 24, 8, 1e-16, Arc::default());
-                check(&|u, v| (k.recompute_dd(u, v, max), k.exact_escape(u, v, max)));
+                check(&|u, v| (k.recompute_dd(&[(u, v)], max)[0], k.exact_escape(u, v, max)));
             } else {
                 let k = PerturbKernel::<f64>::new(orbit, delta, 24, 8, 1e-16, Arc::default());
-                check(&|u, v| (k.recompute_dd(u, v, max), k.exact_escape(u, v, max)));
+                check(&|u, v| (k.recompute_dd(&[(u, v)], max)[0], k.exact_escape(u, v, max)));
             }
         }
     }

@@ -866,7 +866,11 @@ mod tests {
             // Every implementation took chunks, and they did not cover all its steps.
             for (c, simd) in chunked.iter().zip(&impls) {
                 let per_impl = stepped / impls.len() as u32;
-                assert!(*c > 1_000 && *c < per_impl, "{}: {c} {per_impl}", simd.name());
+                assert!(
+                    *c > 1_000 && *c < per_impl,
+                    "{}: {c} {per_impl}",
+                    simd.name()
+                );
             }
         }
     }

@@ -57,9 +57,10 @@
 //! would fire in the next 8 steps, and if every active lane is within it they take the 8 steps
 //! without testing (gathering `Z_{m+k}` at fixed offsets). The steps are the same operations,
 //! so the bits, the step counts and the flags are those of the tested loop; only the work of the
-//! tests (two norms, three comparisons and a branch, about a third of a step) is saved. Where a
-//! lane is not within the limit, the next 8 steps are tested. `f64` frames only: for `FloatExp`
-//! frames the lower bound `|δz|^2 >= 2^-1000` would need a bound from below as well.
+//! tests (two norms, two or three comparisons and a branch: about a quarter of a step's
+//! operations) is saved. Where a lane is not within the limit, the next 8 steps are tested.
+//! `f64` frames only: for `FloatExp` frames the test `|δz|^2 >= 2^-1000` would need a bound
+//! from below as well.
 //!
 //! # `FloatExp` frames in `f64`
 //!

@@ -448,6 +448,7 @@ impl<T: Real> PerturbKernel<T> {
     /// The double-double passes of [`PerturbKernel::recompute_many`].
     fn recompute_dd(&self, points: &[(f64, f64)], max_iterations: u32) -> Vec<dd::DdResult> {
         if points.is_empty() {
+            // (Most bands: and then the double-double BLA table is not built.)
             return Vec::new();
         }
         let dcs: Vec<DdCx> = points
@@ -617,8 +618,8 @@ impl<T: Real> Kernel for PerturbKernel<T> {
             conditioning: self.conditioning(F64_PRECISION),
         };
         let mut iterations = 0;
-        // (index in `out`, (u, v)) of the ill-conditioned samples.
-        let mut again: Vec<(usize, (f64, f64))> = Vec::new();
+        // The ill-conditioned samples: their places in `out` and their offsets `(u, v)`.
+        let (mut places, mut points) = (Vec::new(), Vec::new());
         for (r, (sy, row)) in rows.zip(out.chunks_exact_mut(width)).enumerate() {
             let v = grid.v(sy);
             let stats = lanes::run_row(
@@ -626,12 +627,10 @@ impl<T: Real> Kernel for PerturbKernel<T> {
                 |i| Cx::<T>::from_fe(self.grid.delta(grid.u(i as u32), v)),
                 row,
             );
-            again.extend(
-                stats
-                    .ill_conditioned
-                    .iter()
-                    .map(|&i| (r * width + i, (grid.u(i as u32), v))),
-            );
+            for &i in &stats.ill_conditioned {
+                places.push(r * width + i);
+                points.push((grid.u(i as u32), v));
+            }
             iterations += stats.iterations;
             self.steps.fetch_add(stats.steps, Ordering::Relaxed);
             self.chunked_steps
@@ -640,9 +639,8 @@ impl<T: Real> Kernel for PerturbKernel<T> {
                 self.glitches.fetch_add(stats.glitches, Ordering::Relaxed);
             }
         }
-        let points: Vec<(f64, f64)> = again.iter().map(|&(_, p)| p).collect();
-        for (&(i, _), e) in again
-            .iter()
+        for (i, e) in places
+            .into_iter()
             .zip(self.recompute_many(&points, max_iterations))
         {
             out[i] = e;

@@ -1,16 +1,21 @@
 //! Frames in flight: persistent workers, a band queue spanning frames, frames out in order.
 //!
 //! ```text
-//!  workers (N threads)           assembler (calling thread)           caller's sink
-//!  claim band g ──► render ──►   copy band into frame g / B   ──►   on_frame(frame)  (in order)
+//!  workers (N threads)                                          assembler (calling thread)
+//!  claim band g ──► render ──► put it in frame g / B's slot
+//!                              last band of the frame? ──► join the bands ──► frame ──► on_frame (in order)
 //! ```
 //! Workers live for the whole run and claim bands from one [`BandQueue`] whose numbers run on
 //! across frames, so when a frame's last bands are being drawn the idle workers are already on
-//! the next frame: there is no barrier and no idle tail at frame boundaries. Finished bands
-//! travel over a channel to the assembler, which owns the frame buffers (so no two threads ever
-//! share a mutable buffer, and no `unsafe` is needed: the copy costs about a millisecond per
-//! 1080p frame, against hundreds of milliseconds of rendering). Completed frames are handed to
-//! the sink in frame order.
+//! the next frame: there is no barrier and no idle tail at frame boundaries. A finished band
+//! goes into its frame's slot (one slot per frame in flight, one cell per band); the worker
+//! that puts a frame's last band joins the bands into the frame, while the others go on with
+//! the next frame, and sends the frame to the assembler, which hands frames to the sink in
+//! order. So the only serial work per frame is the sink's, and the assembler wakes once per
+//! frame. (The first design sent every band to the assembler, which copied it into the frame:
+//! a thread wake-up per band, and one thread copying every byte. On two vCPUs that cost 15% of
+//! a one-thread run of the whole set, where bands are cheap: `docs/PERFORMANCE.md`.) Band
+//! buffers go back to a lock-free pool when their frame is joined, so no band allocates.
 //!
 //! Kernels are per frame ([`KernelSource`]): a deep frame's kernel carries tables built from
 //! its reference orbit. The first worker to reach a frame prepares its kernel (the others that
@@ -29,6 +34,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam::channel;
+use crossbeam::queue::ArrayQueue;
 use crossbeam::utils::Backoff;
 
 use crate::bands::{BandQueue, Scheduler};
@@ -130,31 +136,100 @@ pub struct BandProgress {
 
 /// Message from a worker to the assembler.
 enum Done {
-    Band {
-        global: usize,
-        pixels: Vec<u8>,
-        escapes: Option<Vec<Escape>>,
-        stats: RenderStats,
-        seconds: f64,
+    /// Frame `position` of the run is complete (its last band's worker put it together).
+    Frame {
+        position: usize,
+        frame: Box<RenderedFrame>,
     },
     Panicked(String),
 }
 
-/// A frame whose bands are arriving.
-struct PartialFrame {
+/// A rendered band waiting in its frame's slot.
+struct Band {
     pixels: Vec<u8>,
     escapes: Option<Vec<Escape>>,
-    bands_done: usize,
     stats: RenderStats,
-    cpu_seconds: f64,
+    seconds: f64,
 }
+
+/// The bands of one frame in flight, put there by workers in any order.
+///
+/// One slot serves frames `k`, `k + window`, `k + 2 * window`, ...: a worker only reaches a
+/// band of frame `p` once frame `p - window` has been handed out, and the frame's last band
+/// empties the slot before it is handed out.
+struct FrameSlot {
+    bands: Vec<Mutex<Option<Band>>>,
+    /// Bands of the current frame put so far.
+    done: AtomicUsize,
+}
+
+impl FrameSlot {
+    fn new(bands_per_frame: usize) -> Self {
+        FrameSlot {
+            bands: (0..bands_per_frame).map(|_| Mutex::new(None)).collect(),
+            done: AtomicUsize::new(0),
+        }
+    }
+
+    /// Puts band `index`; true when it was the frame's last band to arrive.
+    fn put(&self, index: usize, band: Band) -> bool {
+        *self.bands[index].lock().unwrap_or_else(|e| e.into_inner()) = Some(band);
+        // AcqRel: the last band's worker sees every other band's slot (the locks order the
+        // slots themselves; this orders "all put" before the frame is taken).
+        self.done.fetch_add(1, Ordering::AcqRel) + 1 == self.bands.len()
+    }
+
+    /// Takes the complete frame's bands out, in order, and makes the slot ready for the next
+    /// frame: their pixels concatenated (the buffers go back to `spare`), their escapes
+    /// concatenated when kept, their stats and seconds summed.
+    fn take(
+        &self,
+        spare: &ArrayQueue<Vec<u8>>,
+    ) -> (Vec<u8>, Option<Vec<Escape>>, RenderStats, f64) {
+        let mut pixels = Vec::new();
+        let mut escapes: Option<Vec<Escape>> = None;
+        let mut stats = RenderStats::default();
+        let mut seconds = 0.0;
+        for (index, cell) in self.bands.iter().enumerate() {
+            let band = cell
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .expect("a complete frame has every band");
+            if index == 0 {
+                pixels.reserve_exact(band.pixels.len() * self.bands.len());
+            }
+            pixels.extend_from_slice(&band.pixels);
+            let _ = spare.push(band.pixels);
+            if let Some(band_escapes) = band.escapes {
+                escapes
+                    .get_or_insert_with(|| {
+                        Vec::with_capacity(band_escapes.len() * self.bands.len())
+                    })
+                    .extend_from_slice(&band_escapes);
+            }
+            stats.add(&band.stats);
+            seconds += band.seconds;
+        }
+        self.done.store(0, Ordering::Relaxed);
+        (pixels, escapes, stats, seconds)
+    }
+
+    /// Bands of the current frame put so far.
+    fn bands_done(&self) -> usize {
+        self.done.load(Ordering::Relaxed)
+    }
+}
+
+/// How often the assembler reports the progress of the oldest unfinished frame.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Renders `jobs` (all the same size) and hands each finished frame to `on_frame`, in order.
 ///
-/// `on_band` is called after every band with the progress of the oldest unfinished frame.
-/// Setting `cancel` makes workers stop after their current band; the call then returns
-/// `Ok(())` without handing out the unfinished frames. An error from `on_frame` stops the
-/// workers and is returned.
+/// `on_band` is called about every 50 ms, and after every frame, with the progress of the
+/// oldest unfinished frame. Setting `cancel` makes workers stop after their current band; the
+/// call then returns `Ok(())` without handing out the unfinished frames. An error from
+/// `on_frame` stops the workers and is returned.
 pub fn render_frames(
     jobs: &[FrameJob],
     kernels: &dyn KernelSource,
@@ -184,6 +259,12 @@ pub fn render_frames(
     let stop = AtomicBool::new(false);
     let row_bytes = width as usize * 3;
     let keep_escapes = settings.keep_escapes;
+    let slots: Vec<FrameSlot> = (0..window.min(jobs.len()))
+        .map(|_| FrameSlot::new(bands_per_frame))
+        .collect();
+    // Band pixel buffers back from assembled frames, for the next bands: no allocation (and
+    // no freeing on another thread) per band.
+    let spare: ArrayQueue<Vec<u8>> = ArrayQueue::new(bands_per_frame * slots.len() + threads);
     let (sender, receiver) = channel::unbounded::<Done>();
     let cache = KernelCache {
         source: kernels,
@@ -194,6 +275,7 @@ pub fn render_frames(
         for worker in 0..threads {
             let sender = sender.clone();
             let (queue, released, stop, cache) = (&queue, &released, &stop, &cache);
+            let (slots, spare) = (&slots, &spare);
             scope.spawn(move || {
                 let mut cursor = queue.cursor(worker);
                 let mut scratch = Vec::new();
@@ -205,9 +287,12 @@ pub fn render_frames(
                         break;
                     }
                     let job = &jobs[position];
-                    let band = (global % bands_per_frame) as u32;
-                    let rows = band * band_height..((band + 1) * band_height).min(height);
-                    let mut pixels = vec![0u8; rows.len() * row_bytes];
+                    let band = global % bands_per_frame;
+                    let first_row = band as u32 * band_height;
+                    let rows = first_row..(first_row + band_height).min(height);
+                    // render_band writes every byte, so a recycled buffer needs no clearing.
+                    let mut pixels = spare.pop().unwrap_or_default();
+                    pixels.resize(rows.len() * row_bytes, 0);
                     let mut escapes = keep_escapes.then(Vec::new);
                     let started = Instant::now();
                     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -229,18 +314,34 @@ pub fn render_frames(
                             escapes.as_mut(),
                         )
                     }));
-                    let message = match result {
-                        Ok(stats) => Done::Band {
-                            global,
-                            pixels,
-                            escapes,
-                            stats,
-                            seconds: started.elapsed().as_secs_f64(),
-                        },
-                        Err(panic) => Done::Panicked(panic_message(&panic)),
+                    let stats = match result {
+                        Ok(stats) => stats,
+                        Err(panic) => {
+                            let _ = sender.send(Done::Panicked(panic_message(&panic)));
+                            break;
+                        }
                     };
-                    let panicked = matches!(message, Done::Panicked(_));
-                    if sender.send(message).is_err() || panicked {
+                    let slot = &slots[position % slots.len()];
+                    let band = Band {
+                        pixels,
+                        escapes,
+                        stats,
+                        seconds: started.elapsed().as_secs_f64(),
+                    };
+                    if !slot.put(band_index(global, bands_per_frame), band) {
+                        continue;
+                    }
+                    // This worker finished the frame: it puts it together (in parallel with
+                    // the other workers, which go on with the next frame's bands).
+                    let (pixels, escapes, stats, cpu_seconds) = slot.take(spare);
+                    let frame = Box::new(RenderedFrame {
+                        job: job.clone(),
+                        pixels,
+                        escapes,
+                        stats,
+                        cpu_seconds,
+                    });
+                    if sender.send(Done::Frame { position, frame }).is_err() {
                         break;
                     }
                 }
@@ -252,9 +353,8 @@ pub fn render_frames(
             jobs,
             &receiver,
             &cache,
+            &slots,
             bands_per_frame,
-            band_height,
-            row_bytes,
             &released,
             cancel,
             on_band,
@@ -267,110 +367,70 @@ pub fn render_frames(
     })
 }
 
-/// The assembler loop: collects bands into frames and hands frames out in order.
+/// Band `global`'s index within its frame.
+fn band_index(global: usize, bands_per_frame: usize) -> usize {
+    global % bands_per_frame
+}
+
+/// The assembler loop: hands complete frames out in order and reports progress. It wakes
+/// once per frame (and every [`PROGRESS_INTERVAL`]), never per band.
 #[allow(clippy::too_many_arguments)]
 fn assemble(
     jobs: &[FrameJob],
     receiver: &channel::Receiver<Done>,
     cache: &KernelCache<'_>,
+    slots: &[FrameSlot],
     bands_per_frame: usize,
-    band_height: u32,
-    row_bytes: usize,
     released: &AtomicUsize,
     cancel: &AtomicBool,
     on_band: &mut dyn FnMut(BandProgress),
     on_frame: &mut dyn FnMut(RenderedFrame) -> Result<()>,
 ) -> Result<()> {
-    let frame_bytes = row_bytes * jobs[0].height as usize;
-    // Samples per pixel row: supersample rows of samples_x samples.
-    let samples_per_row = jobs[0].grid.samples_x as usize * jobs[0].supersample as usize;
-    let frame_samples = samples_per_row * jobs[0].height as usize;
-    let mut partial: BTreeMap<usize, PartialFrame> = BTreeMap::new();
+    // Complete frames that came before an earlier one.
+    let mut waiting: BTreeMap<usize, RenderedFrame> = BTreeMap::new();
     let mut next_out = 0usize;
     while next_out < jobs.len() {
         if cancel.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let message = match receiver.recv_timeout(Duration::from_millis(100)) {
-            Ok(message) => message,
-            Err(channel::RecvTimeoutError::Timeout) => continue,
-            // Every worker left: only happens after a cancel.
-            Err(channel::RecvTimeoutError::Disconnected) => return Ok(()),
-        };
-        let (global, pixels, escapes, stats, seconds) = match message {
-            Done::Band {
-                global,
-                pixels,
-                escapes,
-                stats,
-                seconds,
-            } => (global, pixels, escapes, stats, seconds),
-            Done::Panicked(what) => {
+        match receiver.recv_timeout(PROGRESS_INTERVAL) {
+            Ok(Done::Frame { position, frame }) => {
+                waiting.insert(position, *frame);
+            }
+            Ok(Done::Panicked(what)) => {
                 return Err(Error::Render(format!("a render thread panicked: {what}")));
             }
-        };
-        let position = global / bands_per_frame;
-        let band = global % bands_per_frame;
-        let frame = partial.entry(position).or_insert_with(|| PartialFrame {
-            pixels: Vec::with_capacity(frame_bytes),
-            escapes: escapes
-                .as_ref()
-                .map(|_| vec![Escape::INTERIOR; frame_samples]),
-            bands_done: 0,
-            stats: RenderStats::default(),
-            cpu_seconds: 0.0,
-        });
-        let start = band * band_height as usize * row_bytes;
-        place_band(&mut frame.pixels, start, &pixels);
-        if let (Some(all), Some(band_escapes)) = (frame.escapes.as_mut(), escapes) {
-            let start = band * band_height as usize * samples_per_row;
-            all[start..start + band_escapes.len()].copy_from_slice(&band_escapes);
+            Err(channel::RecvTimeoutError::Timeout) => {}
+            // Every worker left: only happens after a cancel.
+            Err(channel::RecvTimeoutError::Disconnected) => return Ok(()),
         }
-        frame.bands_done += 1;
-        frame.stats.add(&stats);
-        frame.cpu_seconds += seconds;
-        on_band(BandProgress {
-            frame_position: next_out,
-            bands_done: partial.get(&next_out).map_or(0, |f| f.bands_done),
-            bands_per_frame,
-        });
         // Hand out every frame that is complete and next in order.
-        while !cancel.load(Ordering::Relaxed)
-            && partial
-                .get(&next_out)
-                .is_some_and(|f| f.bands_done == bands_per_frame)
-        {
-            let Some(done) = partial.remove(&next_out) else {
+        while !cancel.load(Ordering::Relaxed) {
+            let Some(frame) = waiting.remove(&next_out) else {
                 break;
             };
-            debug_assert_eq!(done.pixels.len(), frame_bytes, "every band placed");
             cache.release(next_out);
-            on_frame(RenderedFrame {
-                job: jobs[next_out].clone(),
-                pixels: done.pixels,
-                escapes: done.escapes,
-                stats: done.stats,
-                cpu_seconds: done.cpu_seconds,
-            })?;
+            on_frame(frame)?;
             next_out += 1;
             released.store(next_out, Ordering::Release);
         }
+        if next_out < jobs.len() {
+            // The slot of the oldest frame not handed out holds that frame's bands: later
+            // frames' bands wait until it is handed out. A complete one waiting for the sink
+            // has emptied its slot.
+            let bands_done = if waiting.contains_key(&next_out) {
+                bands_per_frame
+            } else {
+                slots[next_out % slots.len()].bands_done()
+            };
+            on_band(BandProgress {
+                frame_position: next_out,
+                bands_done,
+                bands_per_frame,
+            });
+        }
     }
     Ok(())
-}
-
-/// Writes a band's bytes at `start` of a frame's pixels that grow as bands arrive: bands
-/// arrive nearly in order, so most are appended, and only the gap before a band that comes
-/// early is zeroed (then overwritten by the bands that belong there). A frame buffer that was
-/// zeroed whole first would cost a 6 MB `memset` per 1080p frame on the assembler's thread,
-/// 3% of a one-thread run of ffmpeg's zoom.
-fn place_band(pixels: &mut Vec<u8>, start: usize, band: &[u8]) {
-    if pixels.len() < start {
-        pixels.resize(start, 0);
-    }
-    let inside = (pixels.len() - start).min(band.len());
-    pixels[start..start + inside].copy_from_slice(&band[..inside]);
-    pixels.extend_from_slice(&band[inside..]);
 }
 
 /// Waits until frame `position` is inside the window of frames allowed in flight.
@@ -626,30 +686,42 @@ mod tests {
         }
     }
 
+    /// A slot completes once, at its last band in whatever order the bands come, gives the
+    /// frame back in band order, and is then empty for the next frame.
     #[test]
     fn bands_in_any_order_make_the_frame() {
-        let bands: Vec<Vec<u8>> = (0..5u8).map(|b| vec![b + 1; 3 + b as usize]).collect();
-        let starts: Vec<usize> = bands
-            .iter()
-            .scan(0, |at, b| {
-                let s = *at;
-                *at += b.len();
-                Some(s)
-            })
-            .collect();
-        let want: Vec<u8> = bands.concat();
+        let band = |b: usize| Band {
+            pixels: vec![b as u8 + 1; 3 + b],
+            escapes: Some(vec![Escape::escaped(b as u32, 1.0); 1 + b]),
+            stats: RenderStats {
+                iterations: 10 * b as u64,
+                ..RenderStats::default()
+            },
+            seconds: b as f64,
+        };
+        let want: Vec<u8> = (0..5).flat_map(|b| band(b).pixels).collect();
+        let want_escapes: Vec<Escape> = (0..5).flat_map(|b| band(b).escapes.unwrap()).collect();
+        let slot = FrameSlot::new(5);
+        let spare = ArrayQueue::new(8);
         for order in [
             [0, 1, 2, 3, 4],
             [4, 3, 2, 1, 0],
             [2, 0, 4, 1, 3],
             [1, 3, 0, 2, 4],
         ] {
-            let mut pixels = Vec::new();
-            for b in order {
-                place_band(&mut pixels, starts[b], &bands[b]);
-            }
+            let completed: Vec<bool> = order.iter().map(|&b| slot.put(b, band(b))).collect();
+            assert_eq!(completed, [false, false, false, false, true], "{order:?}");
+            assert_eq!(slot.bands_done(), 5);
+            let (pixels, escapes, stats, seconds) = slot.take(&spare);
             assert_eq!(pixels, want, "{order:?}");
+            assert_eq!(escapes.as_deref(), Some(&want_escapes[..]), "{order:?}");
+            assert_eq!(stats.iterations, 100);
+            assert_eq!(seconds, 10.0);
+            assert_eq!(slot.bands_done(), 0);
+            assert!(slot.bands.iter().all(|b| b.lock().unwrap().is_none()));
         }
+        // Every band's buffer came back for reuse (up to the queue's capacity).
+        assert_eq!(spare.len(), 8);
     }
 
     #[test]

@@ -6,9 +6,14 @@
 //!
 //! ```text
 //! cargo bench --bench throughput -- schedulers --threads 1,2,4,8,16 --bands 1,4,16,64
-//! cargo bench --bench throughput -- scene
+//! cargo bench --bench throughput -- schedulers --schedulers lockfree --views full --threads 1,16
+//! cargo bench --bench throughput -- scene --threads 16 --frames 128
 //! cargo bench --bench throughput -- png
 //! ```
+//!
+//! A whole-scene run should last seconds: its fixed costs (the first frame's encoding cannot
+//! overlap anything, the last frame's encoding follows the render) are a frame or two, which
+//! is 10% of a 16-frame run at 16 threads. `scripts/scaling.sh` gives it 8 frames per thread.
 //!
 //! Every table is printed as Markdown, ready for docs/PERFORMANCE.md. Medians of `--reps` runs.
 
@@ -37,6 +42,10 @@ struct Options {
     width: u32,
     height: u32,
     frames: usize,
+    /// Scheduler rows of the matrix (`static`, `mutex`, `lockfree-cas`, `lockfree`, `rayon`).
+    schedulers: Vec<String>,
+    /// Views of the matrix (`full`, `seahorse`).
+    views: Vec<String>,
 }
 
 fn parse_options() -> Options {
@@ -48,9 +57,14 @@ fn parse_options() -> Options {
         width: 1920,
         height: 1080,
         frames: 2,
+        schedulers: ["static", "mutex", "lockfree-cas", "lockfree", "rayon"]
+            .map(String::from)
+            .to_vec(),
+        views: vec!["full".into(), "seahorse".into()],
     };
     let mut args = std::env::args().skip(1);
     let list = |s: String| -> Vec<usize> { s.split(',').filter_map(|x| x.parse().ok()).collect() };
+    let names = |s: String| -> Vec<String> { s.split(',').map(String::from).collect() };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--threads" => options.threads = list(args.next().unwrap_or_default()),
@@ -62,6 +76,8 @@ fn parse_options() -> Options {
             }
             "--reps" => options.reps = args.next().and_then(|s| s.parse().ok()).unwrap_or(3),
             "--frames" => options.frames = args.next().and_then(|s| s.parse().ok()).unwrap_or(2),
+            "--schedulers" => options.schedulers = names(args.next().unwrap_or_default()),
+            "--views" => options.views = names(args.next().unwrap_or_default()),
             "--size" => {
                 let s = args.next().unwrap_or_default();
                 if let Some((w, h)) = s.split_once('x') {
@@ -214,9 +230,12 @@ fn schedulers(o: &Options) {
         o.frames,
         o.reps
     );
-    for view in ["full", "seahorse"] {
+    for view in &o.views {
         let views = views(view, o.frames);
         let jobs = jobs(&views, o);
+        // One untimed run first: the first run of a process pays for page faults and cold
+        // caches, which a one-thread cell of a few frames would otherwise carry.
+        run_ours(&jobs, &kernel, &palette, &ParallelSettings::default());
         let base = median(
             (0..o.reps)
                 .map(|_| {
@@ -254,7 +273,7 @@ fn schedulers(o: &Options) {
             print!("---|");
         }
         println!();
-        for name in ["static", "mutex", "lockfree-cas", "lockfree", "rayon"] {
+        for name in o.schedulers.iter().map(String::as_str) {
             for &band_height in &o.bands {
                 if name == "static" && band_height != o.bands[0] {
                     continue; // static ignores the band height: one run of rows per thread

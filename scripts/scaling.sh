@@ -26,6 +26,6 @@ echo "kernel: ${ZOOMGEN_KERNEL:-best available}"
 echo
 "$BIN" schedulers --threads "$threads" --bands 1,4,16,64 --reps "${REPS:-3}" --frames "${FRAMES:-2}"
 echo
-"$BIN" scene --threads "$cores" --reps "${REPS:-3}" --frames 16
+"$BIN" scene --threads "$cores" --reps "${REPS:-3}" --frames $((8 * cores))
 echo
 "$BIN" png --reps 5

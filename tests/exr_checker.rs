@@ -8,6 +8,7 @@
 //! The scene zooms into the Misiurewicz point `M(24,2)` of Seahorse Valley (found here with
 //! Newton's method, `zoomgen::deep::locate`), with keyframes at widths `1e-20`, `1e-100` and
 //! `1e-300`, turned; frames between keyframes are checked too. A second scene goes to `1e-1000`.
+//! Third, places of other kinds: near `i` and `-2` down to `1e-300`, and just outside the cusp.
 //!
 //! Iterating the ill-conditioned samples at the first pass's floating-point points instead of
 //! the exact mapping points (the renderer before the exact geometry) fails here at once: frame
@@ -287,6 +288,79 @@ fn escape_data_at_1e1000_matches_direct_iteration() {
     assert!(
         equal * 1000 >= checked * 999 || checked - equal <= 1,
         "only {equal} of {checked} equal"
+    );
+}
+
+/// Renders `keys` (`frames` frames) with `--data` and checks every `step`-th pixel of every
+/// frame; asserts the 99.9% rule, and, where `structured`, that each frame has at least 8
+/// distinct escape counts (so the check compares more than one value).
+fn check_scene(name: &str, frames: u64, keys: &[Key], step: usize, structured: bool) {
+    let (_dir, out) = render_with_data(&deep_scene(frames, keys));
+    let (mut checked, mut equal) = (0, 0);
+    for frame in 0..frames {
+        let data = read_exr(&out.join(format!("frame_{frame:05}.exr")));
+        let (c, e) = check_frame(&data, frame, step);
+        let mut counts = data.n.clone();
+        counts.sort_unstable();
+        counts.dedup();
+        eprintln!(
+            "{name}, frame {frame}: {e} of {c} equal, {} distinct counts",
+            counts.len()
+        );
+        if structured {
+            assert!(counts.len() >= 8, "{name}, frame {frame}: a flat frame");
+        }
+        checked += c;
+        equal += e;
+    }
+    assert!(
+        equal * 1000 >= checked * 999,
+        "{name}: only {equal} of {checked} equal"
+    );
+}
+
+/// Other places than Seahorse Valley: the Misiurewicz points `i` (the tip of a dendrite
+/// branch) and `-2` (the tip of the real axis, where the reference orbit sits on the
+/// repelling fixed point 2 and never escapes), each from 1e-30 to 1e-300; and a sample
+/// orbit of 31,417 steps just outside the cusp at `0.25`, where the orbit crawls past the
+/// parabolic point and a wrong delta would have tens of thousands of steps to show.
+#[test]
+fn escape_data_at_other_locations_matches_direct_iteration() {
+    let point = |re: &str, im: &str| FixedC {
+        re: Fixed::parse(re, 24).unwrap(),
+        im: Fixed::parse(im, 24).unwrap(),
+    };
+    let i = point("0", "1");
+    check_scene(
+        "near i",
+        5,
+        &[
+            (0, 30, 0.0, 3000, near(&i, 30, 0.3, 0.2)),
+            (2, 100, 20.0, 6000, near(&i, 100, -0.3, 0.1)),
+            (4, 300, 0.0, 15000, near(&i, 300, 0.2, 0.25)),
+        ],
+        3,
+        true,
+    );
+    let tip = point("-2", "0");
+    check_scene(
+        "near -2",
+        5,
+        &[
+            (0, 30, 0.0, 3000, near(&tip, 30, 0.4, 0.2)),
+            (2, 100, 0.0, 5000, near(&tip, 100, 0.3, 0.0)),
+            (4, 300, 45.0, 10000, near(&tip, 300, 0.1, 0.3)),
+        ],
+        3,
+        true,
+    );
+    let cusp = point("0.25000001", "0");
+    check_scene(
+        "outside the cusp",
+        1,
+        &[(0, 20, 0.0, 100_000, near(&cusp, 20, 0.3, 0.4))],
+        11,
+        false,
     );
 }
 

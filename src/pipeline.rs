@@ -566,6 +566,46 @@ mod tests {
         }
     }
 
+    /// Many tiny frames, one-row bands and more workers than bands per frame: frame slots are
+    /// reused as fast as the window allows, and frames complete out of order. Every frame
+    /// still arrives once, in order, with its own pixels and escapes.
+    #[test]
+    fn frame_slots_reused_under_contention() {
+        let (count, rounds) = if cfg!(miri) { (6, 1) } else { (60, 10) };
+        let jobs = jobs(count, 9, 4, 1);
+        let run = |threads: usize, window: usize| {
+            let mut frames = Vec::new();
+            let cancel = AtomicBool::new(false);
+            render_frames(
+                &jobs,
+                &scalar(),
+                &palette(),
+                &ParallelSettings {
+                    threads,
+                    band_height: 1,
+                    scheduler: Scheduler::LockFree,
+                    frames_in_flight: window,
+                    keep_escapes: true,
+                },
+                &cancel,
+                &mut |_| {},
+                &mut |f| {
+                    frames.push((f.job.view.frame, f.pixels, f.escapes));
+                    Ok(())
+                },
+            )
+            .unwrap();
+            frames
+        };
+        let reference = run(1, 1);
+        assert_eq!(reference.len(), count as usize);
+        for _ in 0..rounds {
+            for window in [1, 2, 3, 5] {
+                assert!(run(8, window) == reference, "window {window}");
+            }
+        }
+    }
+
     #[test]
     fn pixels_and_escapes_match_a_direct_single_threaded_render() {
         let jobs = jobs(1, 20, 10, 1);

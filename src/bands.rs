@@ -16,7 +16,8 @@
 //! advance, so the thread with the expensive rows sets the pace).
 //!
 //! Ordering: the counter only has to hand out distinct numbers, so `Relaxed` suffices; the
-//! pixels of a band travel to the frame assembler through a channel, which orders the memory.
+//! pixels of a band go into their frame's slot under a lock, and the frame travels to the
+//! assembler through a channel, which order the memory (`crate::pipeline`).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -287,8 +287,8 @@ pub fn render_frames(
                         break;
                     }
                     let job = &jobs[position];
-                    let band = global % bands_per_frame;
-                    let first_row = band as u32 * band_height;
+                    let index = global % bands_per_frame;
+                    let first_row = index as u32 * band_height;
                     let rows = first_row..(first_row + band_height).min(height);
                     // render_band writes every byte, so a recycled buffer needs no clearing.
                     let mut pixels = spare.pop().unwrap_or_default();
@@ -328,7 +328,7 @@ pub fn render_frames(
                         stats,
                         seconds: started.elapsed().as_secs_f64(),
                     };
-                    if !slot.put(band_index(global, bands_per_frame), band) {
+                    if !slot.put(index, band) {
                         continue;
                     }
                     // This worker finished the frame: it puts it together (in parallel with
@@ -365,11 +365,6 @@ pub fn render_frames(
         drop(receiver);
         result
     })
-}
-
-/// Band `global`'s index within its frame.
-fn band_index(global: usize, bands_per_frame: usize) -> usize {
-    global % bands_per_frame
 }
 
 /// The assembler loop: hands complete frames out in order and reports progress. It wakes

@@ -233,9 +233,10 @@ fn schedulers(o: &Options) {
     for view in &o.views {
         let views = views(view, o.frames);
         let jobs = jobs(&views, o);
-        // One untimed run first: the first run of a process pays for page faults and cold
-        // caches, which a one-thread cell of a few frames would otherwise carry.
-        run_ours(&jobs, &kernel, &palette, &ParallelSettings::default());
+        // One untimed run first (it also counts the iterations): the first run of a process
+        // pays for page faults and cold caches, which a one-thread cell of a few frames would
+        // otherwise carry.
+        let (_, stats) = run_ours(&jobs, &kernel, &palette, &ParallelSettings::default());
         let base = median(
             (0..o.reps)
                 .map(|_| {
@@ -256,7 +257,6 @@ fn schedulers(o: &Options) {
                 .collect(),
         );
         let base_per_frame = base / jobs.len() as f64;
-        let (_, stats) = run_ours(&jobs, &kernel, &palette, &ParallelSettings::default());
         println!(
             "### {view} view: {:.2} G iterations per frame, 1 thread {:.1} ms per frame ({:.2} G it/s)\n",
             stats.iterations as f64 / jobs.len() as f64 / 1e9,

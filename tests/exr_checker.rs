@@ -239,24 +239,8 @@ fn deep_escape_data_matches_direct_iteration_of_the_header_points() {
         "0"
     );
     // Every pixel of frames 0 to 4 (1e-20 to 1e-100), every 2nd or 3rd of the deeper ones.
-    let (mut checked, mut equal) = (0, 0);
-    for (frame, step) in [
-        (0u64, 1usize),
-        (1, 1),
-        (2, 1),
-        (3, 1),
-        (4, 1),
-        (5, 2),
-        (6, 2),
-        (7, 3),
-        (8, 3),
-    ] {
-        let data = read_exr(&out.join(format!("frame_{frame:05}.exr")));
-        let (c, e) = check_frame(&data, frame, step);
-        eprintln!("frame {frame}: {e} of {c} equal");
-        checked += c;
-        equal += e;
-    }
+    let steps = [1, 1, 1, 1, 1, 2, 2, 3, 3];
+    let (checked, equal) = check_frames("1e-20 to 1e-300 scene", &out, &steps, false);
     assert!(
         equal * 1000 >= checked * 999,
         "only {equal} of {checked} equal"
@@ -274,30 +258,22 @@ fn escape_data_at_1e1000_matches_direct_iteration() {
         (2, 1000, 45.0, 40000, near(&m, 1000, 0.17, 0.11)),
     ];
     let (_dir, out) = render_with_data(&deep_scene(3, &keys));
-    let (mut checked, mut equal) = (0, 0);
-    for frame in 0..3u64 {
-        let data = read_exr(&out.join(format!("frame_{frame:05}.exr")));
-        if let Some(key) = keys.iter().find(|k| k.0 == frame) {
-            assert_keyframe_header(&data, key);
-        }
-        let (c, e) = check_frame(&data, frame, 37);
-        eprintln!("1e-1000 scene, frame {frame}: {e} of {c} equal");
-        checked += c;
-        equal += e;
+    for key in &keys {
+        assert_keyframe_header(&read_exr(&out.join(format!("frame_{:05}.exr", key.0))), key);
     }
+    let (checked, equal) = check_frames("1e-1000 scene", &out, &[37; 3], false);
     assert!(
         equal * 1000 >= checked * 999 || checked - equal <= 1,
         "only {equal} of {checked} equal"
     );
 }
 
-/// Renders `keys` (`frames` frames) with `--data` and checks every `step`-th pixel of every
-/// frame; asserts the 99.9% rule, and, where `structured`, that each frame has at least 8
-/// distinct escape counts (so the check compares more than one value).
-fn check_scene(name: &str, frames: u64, keys: &[Key], step: usize, structured: bool) {
-    let (_dir, out) = render_with_data(&deep_scene(frames, keys));
+/// Checks frame `f` of `out` against direct iteration at every `steps[f]`-th pixel, for every
+/// `f < steps.len()`; returns (checked, equal). Where `structured`, asserts that each frame has
+/// at least 8 distinct escape counts (so the check compares more than one value).
+fn check_frames(name: &str, out: &Path, steps: &[usize], structured: bool) -> (usize, usize) {
     let (mut checked, mut equal) = (0, 0);
-    for frame in 0..frames {
+    for (frame, &step) in (0u64..).zip(steps) {
         let data = read_exr(&out.join(format!("frame_{frame:05}.exr")));
         let (c, e) = check_frame(&data, frame, step);
         let mut counts = data.n.clone();
@@ -313,6 +289,15 @@ fn check_scene(name: &str, frames: u64, keys: &[Key], step: usize, structured: b
         checked += c;
         equal += e;
     }
+    (checked, equal)
+}
+
+/// Renders `keys` (`frames` frames) with `--data`, checks every `step`-th pixel of every frame
+/// ([`check_frames`]) and asserts the 99.9% rule.
+fn check_scene(name: &str, frames: u64, keys: &[Key], step: usize, structured: bool) {
+    let (_dir, out) = render_with_data(&deep_scene(frames, keys));
+    let steps = vec![step; frames as usize];
+    let (checked, equal) = check_frames(name, &out, &steps, structured);
     assert!(
         equal * 1000 >= checked * 999,
         "{name}: only {equal} of {checked} equal"

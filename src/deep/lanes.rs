@@ -13,23 +13,24 @@
 //! # The step in fused multiply-adds
 //!
 //! The step ([`step`], [`derivative_step`], [`norm_sqr`]) uses fused multiply-adds
-//! ([`Real::mul_add`]: one rounding for `a b + c`): `t = 2 Z_m + δz`, then
-//! `δz_r -> (0 - t_i) δz_i + (t_r δz_r + δc_r)` and `δz_i -> t_i δz_r + (t_r δz_i + δc_i)`, the
-//! derivative likewise, and `|x|^2 = x_r x_r + (x_i x_i)` with one fused operation. That is 20
-//! vector operations per step in the SIMD loops instead of 29 with separate multiplications
-//! and additions. The plain kernels avoid FMA because it changes the bits against their scalar
-//! reference; here every path (the SIMD lockstep loops of [`crate::kernel::simd`], the portable
-//! loop below, [`handle`], and the one-sample loop [`super::perturb::iterate`]) does the same
-//! fused operations in the same order through these functions, so they still agree to the bit.
-//! The negations are subtractions from 0 (`0 - t_i`), not sign flips: a flip changes the sign
-//! of a NaN and a fused negative multiply-add does not, so with flips the portable and the SIMD
-//! loops would disagree on non-finite lanes. `f64::mul_add` in portable code (compiled without
-//! the FMA target feature) is a call to the library `fma` (which uses the FMA instruction where
-//! the CPU has one, and is exact but slow in software where it has none): correct, but the
-//! portable lockstep loop is slower for it than with separate operations. It only runs on CPUs
-//! without AVX2 and FMA, where no SIMD loop exists (and in tests and benchmarks that ask for
-//! it). Where a SIMD loop exists, [`handle`] runs compiled with FMA
-//! ([`DeltaLockstep::with_fma`]), so its steps do not call the library either.
+//! ([`Real::mul_add`]: one rounding for `a b + c`): `t = 2 Z_m + δz` (the orbit stores `2 Z_m`),
+//! then `δz_r -> -t_i δz_i + (t_r δz_r + δc_r)` and `δz_i -> t_i δz_r + (t_r δz_i + δc_i)`; the
+//! derivative with `a = 2 z = 2 δz + 2 Z_m` (one operation, exact twice the rounded `z`) the
+//! same way; and `|x|^2 = x_r x_r + (x_i x_i)` with one fused operation. An untested step is
+//! then 12 vector operations in the SIMD loops (`fnmadd` for the negative terms), 29 with
+//! separate multiplications and additions. The plain kernels avoid FMA because it changes the
+//! bits against their scalar reference; here every path (the SIMD lockstep loops of
+//! [`crate::kernel::simd`], the portable loop below, [`handle`], and the one-sample loop
+//! [`super::perturb::iterate`]) does the same fused operations in the same order through these
+//! functions, so they agree to the bit on every finite value. (A NaN's sign may differ: `-t_i`
+//! flips it in portable code, `fnmadd` does not. No result depends on it: a NaN delta ends
+//! the sample as a glitch and a NaN derivative makes it ill-conditioned.) `f64::mul_add` in
+//! portable code (compiled without the FMA target feature) is a call to the library `fma`
+//! (which uses the FMA instruction where the CPU has one, and is exact but slow in software
+//! where it has none): correct, but the portable lockstep loop is slower for it than with
+//! separate operations. It only runs on CPUs without AVX2 and FMA, where no SIMD loop exists
+//! (and in tests and benchmarks that ask for it). Where a SIMD loop exists, [`handle`] runs
+//! compiled with FMA ([`DeltaLockstep::with_fma`]), so its steps do not call the library either.
 //!
 //! The lockstep loop does plain perturbation steps only. Everything else happens per sample in
 //! [`handle`], one sample at a time, in the frame's delta type `T` (`f64` or [`FloatExp`]):
@@ -149,14 +150,12 @@ pub fn chunk_limits(re: &[f64], im: &[f64]) -> Vec<f64> {
 
 /// Orbit indices whose `|Z_m|^2 < SMALL_Z_NORM`, sorted (for `FloatExp` frames).
 pub fn small_entries(orbit: &ReferenceOrbit) -> Vec<u32> {
-    orbit
-        .z_re()
-        .iter()
-        .zip(orbit.z_im())
-        .enumerate()
-        .skip(1)
-        .filter(|(_, (x, y))| *x * *x + *y * *y < SMALL_Z_NORM)
-        .map(|(i, _)| i as u32)
+    (1..orbit.len())
+        .filter(|&i| {
+            let [x, y] = orbit.z_f64(i);
+            x * x + y * y < SMALL_Z_NORM
+        })
+        .map(|i| i as u32)
         .collect()
 }
 
@@ -169,29 +168,30 @@ pub fn norm_sqr<T: Real>(z: Cx<T>) -> T {
 
 /// The perturbation step `δz -> (2 Z_m + δz) δz + δc`, operation for operation as the SIMD
 /// lockstep loops of [`crate::kernel::simd`] do it: `t = 2 Z_m + δz` (`2 Z_m` is exact, so
-/// this is one rounding, as their `fma(2, Z_m, δz)`), then each part of `t δz + δc` with two
-/// fused multiply-adds, `δc` added first. The negation `0 - t_i` is a subtraction, not a sign
-/// flip (see the module docs).
+/// this is one rounding, as their addition of the orbit's `2 Z_m`), then each part of
+/// `t δz + δc` with two fused multiply-adds, `δc` added first; the negative term is a fused
+/// multiply-add of `-t_i` (their `fnmadd`).
 #[inline]
 pub fn step<T: Real>(zm: Cx<T>, dz: Cx<T>, dc: Cx<T>) -> Cx<T> {
     let tr = zm.re.double() + dz.re;
     let ti = zm.im.double() + dz.im;
-    let nti = T::zero() - ti;
     Cx {
-        re: nti.mul_add(dz.im, tr.mul_add(dz.re, dc.re)),
+        re: (-ti).mul_add(dz.im, tr.mul_add(dz.re, dc.re)),
         im: ti.mul_add(dz.re, tr.mul_add(dz.im, dc.im)),
     }
 }
 
 /// The derivative step `e -> 2 z e + s` (`z = Z_m + δz` before the step, `s` the spacing), with
-/// fused multiply-adds as in [`step`]: `a = 2 z` (exact), `e_r -> a_r e_r + ((0 - a_i) e_i + s)`,
-/// `e_i -> a_r e_i + a_i e_r`.
+/// fused multiply-adds as in [`step`]: `a = 2 z` as `2 δz + 2 Z_m` (one rounding, so exactly
+/// twice the rounded `Z_m + δz` wherever that is not below the normal range),
+/// `e_r -> a_r e_r + (-a_i e_i + s)`, `e_i -> a_r e_i + a_i e_r`.
 #[inline]
-pub fn derivative_step<T: Real>(z: Cx<T>, e: Cx<T>, s: T) -> Cx<T> {
-    let (ar, ai) = (z.re.double(), z.im.double());
-    let nai = T::zero() - ai;
+pub fn derivative_step<T: Real>(zm: Cx<T>, dz: Cx<T>, e: Cx<T>, s: T) -> Cx<T> {
+    let two = T::from_f64(2.0);
+    let ar = dz.re.mul_add(two, zm.re.double());
+    let ai = dz.im.mul_add(two, zm.im.double());
     Cx {
-        re: ar.mul_add(e.re, nai.mul_add(e.im, s)),
+        re: ar.mul_add(e.re, (-ai).mul_add(e.im, s)),
         im: ar.mul_add(e.im, ai * e.re),
     }
 }
@@ -393,7 +393,7 @@ fn handle_steps<T: Real>(
             }
         }
         // e -> 2 z e + s, with z = Z_m + δz before the step (as the lockstep loops do it).
-        e = derivative_step(z, e, frame.spacing);
+        e = derivative_step(zr, dz, e, frame.spacing);
         dz = step(zr, dz, dc);
         m += 1;
         n += 1;
@@ -541,8 +541,8 @@ pub fn run_row<T: Real>(
         row.settle(i, None);
     }
     let z = (
-        frame.orbit.z_re(),
-        frame.orbit.z_im(),
+        frame.orbit.twice_re(),
+        frame.orbit.twice_im(),
         frame.orbit.chunk_limits(),
     );
     loop {
@@ -655,8 +655,8 @@ fn lockstep_portable<T: Real>(
         let mut zr = [0.0; LANES];
         let mut zi = [0.0; LANES];
         for i in 0..LANES {
-            zr[i] = re[m[i] + s as usize];
-            zi[i] = im[m[i] + s as usize];
+            zr[i] = 0.5 * re[m[i] + s as usize];
+            zi[i] = 0.5 * im[m[i] + s as usize];
         }
         let mut f = [false; LANES];
         let mut nr = [0.0; LANES];
@@ -676,7 +676,7 @@ fn lockstep_portable<T: Real>(
             }
             f[i] = g & active[i];
             let d = step(zm, dz, Cx::new(dcr[i], dci[i]));
-            let e = derivative_step(x, Cx::new(er[i], ei[i]), es);
+            let e = derivative_step(zm, dz, Cx::new(er[i], ei[i]), es);
             (nr[i], ni[i]) = (d.re, d.im);
             (ner[i], nei[i]) = (e.re, e.im);
         }
@@ -811,8 +811,8 @@ mod tests {
             im: Fixed::parse("0.131240552308797611", 4).unwrap(),
         };
         let orbit = ReferenceOrbit::compute(&c, 3000, &mut |_| {});
-        let z = (orbit.z_re(), orbit.z_im());
-        let zl = (orbit.z_re(), orbit.z_im(), orbit.chunk_limits());
+        let z = (orbit.twice_re(), orbit.twice_im());
+        let zl = (orbit.twice_re(), orbit.twice_im(), orbit.chunk_limits());
         let impls: Vec<DeltaLockstep> = [DeltaLockstep::detect(), DeltaLockstep::avx2()]
             .into_iter()
             .flatten()
@@ -852,7 +852,19 @@ mod tests {
                 }
                 assert_eq!(ra, (rb.0, rb.1), "round {round}, {}", simd.name());
                 chunked[which] += rb.2;
-                let bits = |v: [f64; LANES]| v.map(f64::to_bits);
+                // NaN lanes compare equal whatever their sign and payload: the negative
+                // multiply-adds flip the sign of a NaN in portable code and not in the SIMD
+                // loops, and nothing downstream reads a NaN's bits (a NaN delta ends the sample
+                // as a glitch, a NaN derivative makes it ill-conditioned).
+                let bits = |v: [f64; LANES]| {
+                    v.map(|x| {
+                        if x.is_nan() {
+                            f64::NAN.to_bits()
+                        } else {
+                            x.to_bits()
+                        }
+                    })
+                };
                 assert_eq!(bits(a.0), bits(b.0), "round {round}, {}", simd.name());
                 assert_eq!(bits(a.1), bits(b.1), "round {round}, {}", simd.name());
                 assert_eq!(bits(a.2), bits(b.2), "round {round}, {}", simd.name());

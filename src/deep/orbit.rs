@@ -3,7 +3,9 @@
 //! The orbit is iterated at the precision of the deepest frame that uses it and then rounded to
 //! `f64` parts: perturbation only needs `Z_n` to `f64` precision. The real and the imaginary
 //! parts lie in two arrays (not in pairs), so that the SIMD lockstep loop of [`super::lanes`]
-//! gathers both parts of `Z_{m_i}` with one index vector. The next 53 bits of each entry
+//! gathers both parts of `Z_{m_i}` with one index vector. The arrays hold `2 Z_n` (exact, and
+//! `Z_n` is exactly half of it), which is what the step uses: `2 Z_m + δz`, and `2 z = 2 Z_m +
+//! 2 δz` for the derivative, one operation each ([`super::lanes::step`]). The next 53 bits of each entry
 //! are kept beside them for the double-double pass of ill-conditioned samples ([`super::dd`]):
 //! Beside each entry the orbit also keeps the *chunk limit* of [`super::lanes::chunk_limits`],
 //! which lets the lockstep loop take 8 steps without testing them: 40 bytes per iteration in
@@ -25,10 +27,10 @@ pub const TINY: f64 = 1e-289;
 pub struct ReferenceOrbit {
     /// The reference point `C`.
     center: FixedC,
-    /// Real parts of `Z_0 = 0, Z_1 = C, ...` up to the iteration budget or the first
-    /// `|Z_n| > R`.
+    /// Twice the real parts of `Z_0 = 0, Z_1 = C, ...` up to the iteration budget or the
+    /// first `|Z_n| > R` (doubling and halving are exact).
     re: Vec<f64>,
-    /// Their imaginary parts (as long as `re`).
+    /// Twice their imaginary parts (as long as `re`).
     im: Vec<f64>,
     /// Exact values of the entries whose parts are both below [`TINY`], by index.
     tiny: Vec<(u32, Cx<FloatExp>)>,
@@ -92,6 +94,9 @@ impl ReferenceOrbit {
         }
         progress(1.0);
         let chunk = super::lanes::chunk_limits(&re, &im);
+        for v in re.iter_mut().chain(im.iter_mut()) {
+            *v = v.double();
+        }
         ReferenceOrbit {
             center: center.clone(),
             re,
@@ -137,20 +142,20 @@ impl ReferenceOrbit {
         self.frac() >= frac && (self.escaped || self.max_iterations >= max_iterations)
     }
 
-    /// The real parts of `Z_n` as `f64`.
+    /// The real parts of `2 Z_n` as `f64` (exactly twice those of [`ReferenceOrbit::z_f64`]).
     #[inline]
-    pub fn z_re(&self) -> &[f64] {
+    pub fn twice_re(&self) -> &[f64] {
         &self.re
     }
 
-    /// The imaginary parts of `Z_n` as `f64` (as long as [`ReferenceOrbit::z_re`]).
+    /// The imaginary parts of `2 Z_n` as `f64` (as long as [`ReferenceOrbit::twice_re`]).
     #[inline]
-    pub fn z_im(&self) -> &[f64] {
+    pub fn twice_im(&self) -> &[f64] {
         &self.im
     }
 
     /// The chunk limits of the entries ([`super::lanes::chunk_limits`]; as long as
-    /// [`ReferenceOrbit::z_re`]).
+    /// [`ReferenceOrbit::twice_re`]).
     #[inline]
     pub fn chunk_limits(&self) -> &[f64] {
         &self.chunk
@@ -159,7 +164,7 @@ impl ReferenceOrbit {
     /// `Z_n` as `f64` parts.
     #[inline]
     pub fn z_f64(&self, n: usize) -> [f64; 2] {
-        [self.re[n], self.im[n]]
+        [0.5 * self.re[n], 0.5 * self.im[n]]
     }
 
     /// `Z_n` as a complex of `T`, exact also for tiny entries when `T` is [`FloatExp`].

@@ -226,7 +226,7 @@ pub fn iterate<T: Real>(
                 continue;
             }
         }
-        e = lanes::derivative_step(z, e, spacing);
+        e = lanes::derivative_step(zr, dz, e, spacing);
         dz = lanes::step(zr, dz, dc);
         m += 1;
         n += 1;

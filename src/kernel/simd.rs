@@ -759,7 +759,10 @@ impl<R, F: FnOnce() -> R> FmaWork for F {
 /// the perturbation step (these loops, the portable lockstep loop, and the one-sample loops
 /// [`crate::deep::lanes::handle`] and [`crate::deep::perturb::iterate`] through
 /// [`crate::deep::lanes::step`]) does the same fused operations in the same order, so they give
-/// the same bits, and the step needs 20 vector operations instead of 29.
+/// the same bits, and an untested step needs 12 vector operations instead of 29. The orbit
+/// arrays hold `2 Z` ([`crate::deep::ReferenceOrbit::twice_re`]): `t = 2 Z + δz` and the
+/// derivative's `2 z = 2 δz + 2 Z` are one operation each, and a tested step's `z = Z + δz` is
+/// `0.5 (2 Z) + δz`, one fused operation with the same bits.
 #[derive(Debug, Clone, Copy)]
 pub struct DeltaLockstep {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
@@ -941,8 +944,9 @@ mod x86_delta {
     }
 
     /// The AVX-512 lockstep loop. The operations are those of `crate::deep::lanes::step`,
-    /// `derivative_step` and `norm_sqr`, in the same order: `(Z + Z) + δz` there is
-    /// `fma(2, Z, δz)` here (the same bits, `2 Z` being exact), `0 - a` is a subtraction in both.
+    /// `derivative_step` and `norm_sqr`, in the same order: `(Z + Z) + δz` there is the orbit's
+    /// `2 Z` plus `δz` here (the same bits, `2 Z` being exact), `(-a).mul_add(b, c)` is
+    /// `fnmadd(a, b, c)`.
     /// A chunk's steps are the same operations without the flag tests (see
     /// [`super::DeltaLockstep::run`]).
     ///
@@ -979,7 +983,6 @@ mod x86_delta {
             let one = _mm512_set1_epi64(1);
             let chunk = _mm512_set1_epi64(i64::from(CHUNK));
             let two = _mm512_set1_pd(2.0);
-            let zero = _mm512_setzero_pd();
             let r2 = _mm512_set1_pd(ESCAPE_RADIUS_SQ);
             let min_norm = _mm512_set1_pd(min_norm);
             // The `δc` part of the chunk test, `9 (|δc_r| + |δc_i|)`.
@@ -992,19 +995,18 @@ mod x86_delta {
             let mut chunked = 0u32;
             // Tested steps to take before the next chunk test.
             let mut tested = 0u32;
-            // One step of every lane from `Z = (zr, zi)`, with `z = (xr, xi) = Z + δz`.
+            let half = _mm512_set1_pd(0.5);
+            // One step of every lane from `2 Z = (zr2, zi2)`.
             macro_rules! advance {
-                ($zr:expr, $zi:expr, $xr:expr, $xi:expr) => {{
-                    let (zr, zi, xr, xi) = ($zr, $zi, $xr, $xi);
-                    let tr = _mm512_fmadd_pd(two, zr, dzr);
-                    let ti = _mm512_fmadd_pd(two, zi, dzi);
-                    let nti = _mm512_sub_pd(zero, ti);
-                    let nr = _mm512_fmadd_pd(nti, dzi, _mm512_fmadd_pd(tr, dzr, dcr));
+                ($zr2:expr, $zi2:expr) => {{
+                    let (zr2, zi2) = ($zr2, $zi2);
+                    let tr = _mm512_add_pd(zr2, dzr);
+                    let ti = _mm512_add_pd(zi2, dzi);
+                    let nr = _mm512_fnmadd_pd(ti, dzi, _mm512_fmadd_pd(tr, dzr, dcr));
                     let ni = _mm512_fmadd_pd(ti, dzr, _mm512_fmadd_pd(tr, dzi, dci));
-                    let ar = _mm512_add_pd(xr, xr);
-                    let ai = _mm512_add_pd(xi, xi);
-                    let nai = _mm512_sub_pd(zero, ai);
-                    let ner = _mm512_fmadd_pd(ar, er, _mm512_fmadd_pd(nai, ei, es));
+                    let ar = _mm512_fmadd_pd(dzr, two, zr2);
+                    let ai = _mm512_fmadd_pd(dzi, two, zi2);
+                    let ner = _mm512_fmadd_pd(ar, er, _mm512_fnmadd_pd(ai, ei, es));
                     ei = _mm512_fmadd_pd(ar, ei, _mm512_mul_pd(ai, er));
                     er = ner;
                     dzr = nr;
@@ -1021,9 +1023,9 @@ mod x86_delta {
                     let fits = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(size, limit);
                     if fits & active == active {
                         for k in 0..CHUNK as usize {
-                            let zr = _mm512_i64gather_pd::<8>(idx, re.add(k));
-                            let zi = _mm512_i64gather_pd::<8>(idx, im.add(k));
-                            advance!(zr, zi, _mm512_add_pd(zr, dzr), _mm512_add_pd(zi, dzi));
+                            let zr2 = _mm512_i64gather_pd::<8>(idx, re.add(k));
+                            let zi2 = _mm512_i64gather_pd::<8>(idx, im.add(k));
+                            advance!(zr2, zi2);
                         }
                         idx = _mm512_add_epi64(idx, chunk);
                         s += CHUNK;
@@ -1033,10 +1035,10 @@ mod x86_delta {
                     tested = CHUNK;
                 }
                 tested = tested.saturating_sub(1);
-                let zr = _mm512_i64gather_pd::<8>(idx, re);
-                let zi = _mm512_i64gather_pd::<8>(idx, im);
-                let xr = _mm512_add_pd(zr, dzr);
-                let xi = _mm512_add_pd(zi, dzi);
+                let zr2 = _mm512_i64gather_pd::<8>(idx, re);
+                let zi2 = _mm512_i64gather_pd::<8>(idx, im);
+                let xr = _mm512_fmadd_pd(half, zr2, dzr);
+                let xi = _mm512_fmadd_pd(half, zi2, dzi);
                 let norm = _mm512_fmadd_pd(xr, xr, _mm512_mul_pd(xi, xi));
                 let dn = _mm512_fmadd_pd(dzr, dzr, _mm512_mul_pd(dzi, dzi));
                 let mut g = _mm512_cmp_pd_mask::<_CMP_NLE_UQ>(norm, r2)
@@ -1049,7 +1051,7 @@ mod x86_delta {
                     flags = u32::from(g);
                     break;
                 }
-                advance!(zr, zi, xr, xi);
+                advance!(zr2, zi2);
                 idx = _mm512_add_epi64(idx, one);
                 s += 1;
             }
@@ -1115,23 +1117,20 @@ mod x86_delta {
             let mut chunked = 0u32;
             // Tested steps to take before the next chunk test.
             let mut tested = 0u32;
-            // One step of the lanes of vector `h` from `Z = (zr, zi)`, with `z = Z + δz`.
+            let half = _mm256_set1_pd(0.5);
+            // One step of the lanes of vector `h` from `2 Z = (zr2, zi2)`.
             macro_rules! advance {
-                ($h:expr, $zr:expr, $zi:expr) => {{
-                    let (h, zr, zi) = ($h, $zr, $zi);
+                ($h:expr, $zr2:expr, $zi2:expr) => {{
+                    let (h, zr2, zi2) = ($h, $zr2, $zi2);
                     let (dr, di) = (dzr[h], dzi[h]);
-                    let xr = _mm256_add_pd(zr, dr);
-                    let xi = _mm256_add_pd(zi, di);
-                    let tr = _mm256_fmadd_pd(two, zr, dr);
-                    let ti = _mm256_fmadd_pd(two, zi, di);
-                    let nti = _mm256_sub_pd(zero, ti);
-                    dzr[h] = _mm256_fmadd_pd(nti, di, _mm256_fmadd_pd(tr, dr, dcr[h]));
+                    let tr = _mm256_add_pd(zr2, dr);
+                    let ti = _mm256_add_pd(zi2, di);
+                    dzr[h] = _mm256_fnmadd_pd(ti, di, _mm256_fmadd_pd(tr, dr, dcr[h]));
                     dzi[h] = _mm256_fmadd_pd(ti, dr, _mm256_fmadd_pd(tr, di, dci[h]));
                     let (a, b) = (er[h], ei[h]);
-                    let ar = _mm256_add_pd(xr, xr);
-                    let ai = _mm256_add_pd(xi, xi);
-                    let nai = _mm256_sub_pd(zero, ai);
-                    er[h] = _mm256_fmadd_pd(ar, a, _mm256_fmadd_pd(nai, b, es));
+                    let ar = _mm256_fmadd_pd(dr, two, zr2);
+                    let ai = _mm256_fmadd_pd(di, two, zi2);
+                    er[h] = _mm256_fmadd_pd(ar, a, _mm256_fnmadd_pd(ai, b, es));
                     ei[h] = _mm256_fmadd_pd(ar, b, _mm256_mul_pd(ai, a));
                 }};
             }
@@ -1171,8 +1170,8 @@ mod x86_delta {
                     let zi = _mm256_i64gather_pd::<8>(im, idx[h]);
                     z[h] = (zr, zi);
                     let (dr, di) = (dzr[h], dzi[h]);
-                    let xr = _mm256_add_pd(zr, dr);
-                    let xi = _mm256_add_pd(zi, di);
+                    let xr = _mm256_fmadd_pd(half, zr, dr);
+                    let xi = _mm256_fmadd_pd(half, zi, di);
                     let norm = _mm256_fmadd_pd(xr, xr, _mm256_mul_pd(xi, xi));
                     let dn = _mm256_fmadd_pd(dr, dr, _mm256_mul_pd(di, di));
                     let mut f = _mm256_or_pd(

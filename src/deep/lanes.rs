@@ -211,6 +211,8 @@ pub enum Handled {
 pub struct Conditioning {
     /// `1 / s^2`, `s` the sample spacing.
     pub inv_spacing_sq: FloatExp,
+    /// `1 / s` as an `f64` where it is a normal number, else 0 (no quick path).
+    pub inv_spacing: f64,
     /// Relative rounding of one step of the number type (`2^-53` for `f64`).
     pub precision: f64,
     /// The largest error of `z` at the end allowed, relative to `max(|z|, 1)`.
@@ -223,8 +225,45 @@ impl Conditioning {
     /// ill-conditioned: `σ |e| >= tolerance max(|z|, 1)` (or `e` not finite), where
     /// `σ = precision max(|δc| / s, 1) sqrt(n)` estimates in spacings how far from the sample the
     /// point lies whose orbit was followed.
+    ///
+    /// For `f64` deltas the test is first estimated in `f64`; where that estimate is finite and
+    /// clear by a factor of 2 either way, it is the answer (the [`FloatExp`] computation differs
+    /// from it by a few roundings, far less than that factor), otherwise the test is done in
+    /// [`FloatExp`]. Either way the answer is the [`FloatExp`] test's.
     #[inline]
     pub fn ill<T: Real>(&self, e: Cx<T>, norm: f64, dc: Cx<T>, n: u32) -> bool {
+        self.ill_quick(e, norm, dc, n)
+            .unwrap_or_else(|| self.ill_exact(e, norm, dc, n))
+    }
+
+    /// The `f64` estimate of [`Conditioning::ill`], where it is clear.
+    #[inline]
+    fn ill_quick<T: Real>(&self, e: Cx<T>, norm: f64, dc: Cx<T>, n: u32) -> Option<bool> {
+        if T::EXTENDED || self.inv_spacing == 0.0 {
+            return None;
+        }
+        let p2 = self.precision * self.precision * f64::from(n.max(1));
+        let rhs = self.tolerance * self.tolerance * norm.max(1.0);
+        let (er, ei) = (e.re.to_f64(), e.im.to_f64());
+        let (ur, ui) = (
+            dc.re.to_f64() * self.inv_spacing,
+            dc.im.to_f64() * self.inv_spacing,
+        );
+        let lhs = (er * er + ei * ei) * (ur * ur + ui * ui).max(1.0) * p2;
+        if !(lhs.is_finite() && rhs.is_normal()) {
+            None
+        } else if lhs < 0.5 * rhs {
+            Some(false)
+        } else if lhs > 2.0 * rhs {
+            Some(true)
+        } else {
+            None
+        }
+    }
+
+    /// [`Conditioning::ill`] in [`FloatExp`].
+    #[inline(never)]
+    fn ill_exact<T: Real>(&self, e: Cx<T>, norm: f64, dc: Cx<T>, n: u32) -> bool {
         let en = e.to_fe().norm_sqr();
         let r2 = dc.to_fe().norm_sqr() * self.inv_spacing_sq;
         let r2 = if r2.abs_lt(FloatExp::ONE) {
@@ -738,6 +777,54 @@ mod tests {
             l.active[i] = !rng.next().is_multiple_of(8);
         }
         l
+    }
+
+    /// The `f64` estimate of the conditioning test, where it answers, gives the [`FloatExp`]
+    /// test's answer: seeded random derivatives, offsets, norms and step counts over the whole
+    /// `f64` range (overflowing ones included), and cases within 1% of the threshold, where the
+    /// estimate must leave the answer to the exact test.
+    #[test]
+    fn conditioning_estimate_agrees() {
+        let mut rng = Rng(0x0dd_ba11_5eed_f00d);
+        let spacing = 1e-103;
+        let c = Conditioning {
+            inv_spacing_sq: (FloatExp::from_f64(spacing) * FloatExp::from_f64(spacing)).recip(),
+            inv_spacing: 1.0 / spacing,
+            precision: 2f64.powi(-53),
+            tolerance: 1e-3,
+        };
+        let (mut quick, mut near, mut left) = (0, 0, 0);
+        for k in 0..200_000 {
+            let norm = 65536.0 * (1.0 + 255.0 * rng.unit().abs());
+            let n = (rng.next() % 100_000) as u32;
+            let dc_size = spacing * 2f64.powi((rng.next() % 24) as i32 - 4);
+            let dc = Cx::new(dc_size * rng.unit(), dc_size * rng.unit());
+            let (er, ei) = if k % 4 == 0 {
+                // Near the threshold: |e|^2 at (1 + 0.01 u) times the value that meets it.
+                let r2 = ((dc.re / spacing).powi(2) + (dc.im / spacing).powi(2)).max(1.0);
+                let p2 = c.precision * c.precision * f64::from(n.max(1));
+                let en = c.tolerance * c.tolerance * norm / (r2 * p2) * (1.0 + 0.01 * rng.unit());
+                near += 1;
+                (en.sqrt() * 0.6, en.sqrt() * 0.8)
+            } else {
+                let size = 2f64.powi((rng.next() % 1200) as i32 - 600);
+                (size * rng.unit(), size * rng.unit())
+            };
+            let e = Cx::new(er, ei);
+            let exact = c.ill_exact(e, norm, dc, n);
+            match c.ill_quick(e, norm, dc, n) {
+                Some(answer) => {
+                    assert_eq!(answer, exact, "{e:?} {norm} {dc:?} {n}");
+                    assert!(k % 4 != 0, "an estimate within 1% of the threshold");
+                    quick += 1;
+                }
+                None => left += u32::from(k % 4 == 0),
+            }
+            assert_eq!(c.ill(e, norm, dc, n), exact);
+        }
+        // The estimate answers the random cases (but those whose |e|^2 overflows an `f64`,
+        // about 7% of them) and leaves every case near the threshold to the exact test.
+        assert!(quick > 130_000 && left == near, "{quick} {left} {near}");
     }
 
     /// A lane that passes the chunk test ([`chunk_limits`]) is not flagged before any of its

@@ -398,8 +398,14 @@ impl<T: Real> PerturbKernel<T> {
 
     /// The test for ill-conditioned samples at relative rounding `precision`.
     fn conditioning(&self, precision: f64) -> lanes::Conditioning {
+        let inv_spacing = self.grid.step.recip().to_f64();
         lanes::Conditioning {
             inv_spacing_sq: (self.grid.step * self.grid.step).recip(),
+            inv_spacing: if inv_spacing.is_normal() {
+                inv_spacing
+            } else {
+                0.0
+            },
             precision,
             tolerance: self.tolerance,
         }

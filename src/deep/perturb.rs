@@ -242,6 +242,7 @@ struct DdManyPass<'a, F> {
     max_iterations: u32,
     spacing: FloatExp,
     ill: F,
+    simd: Option<DeltaLockstep>,
 }
 
 impl<F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> FmaWork for DdManyPass<'_, F> {
@@ -255,6 +256,7 @@ impl<F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> FmaWork for DdManyPass<'_, F>
             self.max_iterations,
             self.spacing,
             self.ill,
+            self.simd,
         )
     }
 }
@@ -480,6 +482,7 @@ impl<T: Real> PerturbKernel<T> {
             max_iterations,
             spacing: self.grid.step,
             ill: |i: usize, e, norm, n| cond.ill(e, norm, dc_fe[i], n),
+            simd: self.simd,
         };
         // Compiled with FMA where the CPU has it (same results; `two_prod` is one instruction).
         match self.simd {

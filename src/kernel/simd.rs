@@ -895,6 +895,92 @@ impl DeltaLockstep {
     }
 }
 
+/// Eight samples of the double-double second pass ([`crate::deep::dd`]) in plain steps, as
+/// [`DeltaLockstep::dd_plain`] advances them: `δz` as double-double pairs (`hi + lo`), the
+/// derivative `e`, `δc`, reference indices `m`, iteration counts `n`, and the active lanes
+/// (bit `i`). Inactive lanes must have `m = 0`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DdLanes {
+    pub dr_hi: [f64; 8],
+    pub dr_lo: [f64; 8],
+    pub di_hi: [f64; 8],
+    pub di_lo: [f64; 8],
+    pub er: [f64; 8],
+    pub ei: [f64; 8],
+    pub dcr_hi: [f64; 8],
+    pub dcr_lo: [f64; 8],
+    pub dci_hi: [f64; 8],
+    pub dci_lo: [f64; 8],
+    pub m: [i64; 8],
+    pub n: [i64; 8],
+    pub active: u32,
+}
+
+/// What [`DeltaLockstep::dd_plain`] reads of the orbit and the frame, per orbit entry `m`:
+/// `2 Z_m` ([`crate::deep::ReferenceOrbit::twice_re`], `twice_im`), the next 53 bits of `Z_m`
+/// as `[re, im]` pairs (flattened), and the `|δz|^2` below which a level-1 BLA step applies at
+/// `m` (`-inf` where none does); then the budget and the derivative's increment `s`.
+#[derive(Debug, Clone, Copy)]
+pub struct DdOrbit<'a> {
+    pub twice_re: &'a [f64],
+    pub twice_im: &'a [f64],
+    pub lo: &'a [f64],
+    pub leave_r2: &'a [f64],
+    pub max_iterations: u32,
+    pub s_plain: f64,
+}
+
+impl DeltaLockstep {
+    /// Whether [`DeltaLockstep::dd_plain`] runs here (AVX-512F).
+    pub fn has_dd_plain(self) -> bool {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            matches!(self.isa, x86_delta::DeltaIsa::Avx512(_))
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
+            false
+        }
+    }
+
+    /// Plain double-double steps of every lane of `lanes` in lockstep, each the operations of
+    /// the one-sample step of [`crate::deep::dd`] (`Walk::plain_step`) in the same order, so the
+    /// same bits: rebasing where `m` is the orbit's last entry or `|z| < |δz|`, and stopping
+    /// before the first step at which some active lane would not take a plain step (it escapes,
+    /// reaches the budget, or would leave plain pairs: `|δz|^2` below `2^-1000`, `|Z_m|^2`
+    /// below [`crate::deep::lanes::SMALL_Z_NORM`], or a level-1 BLA step applies). Returns the
+    /// steps taken and those lanes (bit `i`); the lanes are left before that step. `None`
+    /// (nothing done) where the CPU has no AVX-512F, the orbit's arrays differ in length, a
+    /// lane's `m` lies outside the orbit, or no lane is active.
+    pub fn dd_plain(self, lanes: &mut DdLanes, orbit: DdOrbit<'_>) -> Option<(u32, u32)> {
+        let len = orbit.twice_re.len();
+        let fits = len > 0
+            && orbit.twice_im.len() == len
+            && orbit.leave_r2.len() == len
+            && orbit.lo.len() == 2 * len
+            && lanes.m.iter().all(|&m| m >= 0 && (m as usize) < len)
+            && lanes.active & 0xff != 0;
+        if !fits {
+            return None;
+        }
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            match self.isa {
+                // SAFETY: the token exists only where `detect` found AVX-512F; the checks above
+                // are what the function requires.
+                x86_delta::DeltaIsa::Avx512(t) => {
+                    Some(unsafe { x86_delta::dd_plain_avx512(t, lanes, orbit) })
+                }
+                x86_delta::DeltaIsa::Avx2(_) => None,
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
+            None
+        }
+    }
+}
+
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 mod x86_delta {
     use std::arch::x86_64::*;
@@ -1060,6 +1146,162 @@ mod x86_delta {
             _mm512_storeu_pd(lanes.er.as_mut_ptr(), er);
             _mm512_storeu_pd(lanes.ei.as_mut_ptr(), ei);
             (s, flags, chunked)
+        }
+    }
+
+    /// The AVX-512 loop of [`super::DeltaLockstep::dd_plain`]: the operations of
+    /// `crate::deep::dd`'s `Dd::add`, `Dd::mul`, `Dd::double`, `Dd::neg`, `two_sum` and
+    /// `two_prod` (`a b - p` as `fmsub`, the same as `fma(a, b, -p)`), lane by lane, and
+    /// `x x + y y` as a multiplication, a multiplication and an addition (not fused) as there.
+    ///
+    /// # Safety
+    ///
+    /// `orbit.twice_im`, `orbit.leave_r2` are as long as `orbit.twice_re` (`len > 0`),
+    /// `orbit.lo` twice as long, and every `lanes.m[i]` lies in `0..len`. (Every step keeps it
+    /// there: a lane at `len - 1` is rebased to 0 before its step, whether active or not.)
+    #[target_feature(enable = "avx512f")]
+    pub(in crate::kernel) unsafe fn dd_plain_avx512(
+        _token: Avx512,
+        lanes: &mut super::DdLanes,
+        orbit: super::DdOrbit<'_>,
+    ) -> (u32, u32) {
+        let last = orbit.twice_re.len() as i64 - 1;
+        let (re2, im2, lo, leave) = (
+            orbit.twice_re.as_ptr(),
+            orbit.twice_im.as_ptr(),
+            orbit.lo.as_ptr(),
+            orbit.leave_r2.as_ptr(),
+        );
+        let active = lanes.active as __mmask8;
+        // SAFETY: AVX-512F is present (the token). Loads and stores go through arrays of 8
+        // `f64`/`i64`. The gathers read `twice_re[m]`, `twice_im[m]`, `leave_r2[m]`, `lo[2 m]`
+        // and `lo[2 m + 1]` with `0 <= m <= last` (the caller's guarantee on entry; each step
+        // sets `m` to 0 where it is `last` and adds 1 to the others).
+        unsafe {
+            let ld = |a: &[f64; 8]| _mm512_loadu_pd(a.as_ptr());
+            let mut dr = (ld(&lanes.dr_hi), ld(&lanes.dr_lo));
+            let mut di = (ld(&lanes.di_hi), ld(&lanes.di_lo));
+            let mut er = ld(&lanes.er);
+            let mut ei = ld(&lanes.ei);
+            let dcr = (ld(&lanes.dcr_hi), ld(&lanes.dcr_lo));
+            let dci = (ld(&lanes.dci_hi), ld(&lanes.dci_lo));
+            let mut m = _mm512_loadu_si512(lanes.m.as_ptr().cast());
+            let mut n = _mm512_loadu_si512(lanes.n.as_ptr().cast());
+            let one = _mm512_set1_epi64(1);
+            let last = _mm512_set1_epi64(last);
+            let max = _mm512_set1_epi64(i64::from(orbit.max_iterations));
+            let two = _mm512_set1_epi64(2);
+            let izero = _mm512_setzero_si512();
+            let zero = _mm512_setzero_pd();
+            let half = _mm512_set1_pd(0.5);
+            let r2 = _mm512_set1_pd(ESCAPE_RADIUS_SQ);
+            let min_norm = _mm512_set1_pd(crate::deep::lanes::MIN_F64_NORM);
+            let small_z = _mm512_set1_pd(crate::deep::lanes::SMALL_Z_NORM);
+            let s_plain = _mm512_set1_pd(orbit.s_plain);
+            let sign = _mm512_set1_epi64(i64::MIN);
+            macro_rules! two_sum {
+                ($a:expr, $b:expr) => {{
+                    let (a, b) = ($a, $b);
+                    let s = _mm512_add_pd(a, b);
+                    let bb = _mm512_sub_pd(s, a);
+                    let err =
+                        _mm512_add_pd(_mm512_sub_pd(a, _mm512_sub_pd(s, bb)), _mm512_sub_pd(b, bb));
+                    (s, err)
+                }};
+            }
+            macro_rules! dd_add {
+                ($a:expr, $b:expr) => {{
+                    let (a, b) = ($a, $b);
+                    let (s1, s2) = two_sum!(a.0, b.0);
+                    let (t1, t2) = two_sum!(a.1, b.1);
+                    let (s1, s2) = two_sum!(s1, _mm512_add_pd(s2, t1));
+                    two_sum!(s1, _mm512_add_pd(s2, t2))
+                }};
+            }
+            macro_rules! dd_mul {
+                ($a:expr, $b:expr) => {{
+                    let (a, b) = ($a, $b);
+                    let p = _mm512_mul_pd(a.0, b.0);
+                    let err = _mm512_fmsub_pd(a.0, b.0, p);
+                    let cross = _mm512_add_pd(_mm512_mul_pd(a.0, b.1), _mm512_mul_pd(a.1, b.0));
+                    two_sum!(p, _mm512_add_pd(err, cross))
+                }};
+            }
+            let neg =
+                |v: __m512d| _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(v), sign));
+            let mut s = 0u32;
+            let flags = loop {
+                let zr_hi = _mm512_mul_pd(half, _mm512_i64gather_pd::<8>(m, re2));
+                let zi_hi = _mm512_mul_pd(half, _mm512_i64gather_pd::<8>(m, im2));
+                let m2 = _mm512_add_epi64(m, m);
+                let zr = (zr_hi, _mm512_i64gather_pd::<8>(m2, lo));
+                let zi = (zi_hi, _mm512_i64gather_pd::<8>(m2, lo.add(1)));
+                let xr = dd_add!(zr, dr);
+                let xi = dd_add!(zi, di);
+                let norm = _mm512_add_pd(_mm512_mul_pd(xr.0, xr.0), _mm512_mul_pd(xi.0, xi.0));
+                let done =
+                    _mm512_cmp_pd_mask::<_CMP_GT_OQ>(norm, r2) | _mm512_cmpge_epi64_mask(n, max);
+                let dnorm = _mm512_add_pd(_mm512_mul_pd(dr.0, dr.0), _mm512_mul_pd(di.0, di.0));
+                let rebase = _mm512_cmpeq_epi64_mask(m, last)
+                    | _mm512_cmp_pd_mask::<_CMP_LT_OQ>(norm, dnorm);
+                let zn = _mm512_add_pd(_mm512_mul_pd(zr_hi, zr_hi), _mm512_mul_pd(zi_hi, zi_hi));
+                let bla_r2 = _mm512_i64gather_pd::<8>(m, leave);
+                let bla = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(dnorm, bla_r2)
+                    & _mm512_cmpge_epi64_mask(_mm512_sub_epi64(max, n), two);
+                let leaves = !rebase
+                    & (_mm512_cmp_pd_mask::<_CMP_LT_OQ>(dnorm, min_norm)
+                        | _mm512_cmp_pd_mask::<_CMP_LT_OQ>(zn, small_z)
+                        | bla);
+                let flags = (done | leaves) & active;
+                if flags != 0 {
+                    break flags;
+                }
+                // Rebase: δz := z, m := 0, Z := 0.
+                dr = (
+                    _mm512_mask_blend_pd(rebase, dr.0, xr.0),
+                    _mm512_mask_blend_pd(rebase, dr.1, xr.1),
+                );
+                di = (
+                    _mm512_mask_blend_pd(rebase, di.0, xi.0),
+                    _mm512_mask_blend_pd(rebase, di.1, xi.1),
+                );
+                m = _mm512_mask_blend_epi64(rebase, m, izero);
+                let zr = (
+                    _mm512_mask_blend_pd(rebase, zr.0, zero),
+                    _mm512_mask_blend_pd(rebase, zr.1, zero),
+                );
+                let zi = (
+                    _mm512_mask_blend_pd(rebase, zi.0, zero),
+                    _mm512_mask_blend_pd(rebase, zi.1, zero),
+                );
+                // e -> 2 z e + s, δz -> (2 Z + δz) δz + δc.
+                let pr = _mm512_sub_pd(_mm512_mul_pd(xr.0, er), _mm512_mul_pd(xi.0, ei));
+                let pi = _mm512_add_pd(_mm512_mul_pd(xr.0, ei), _mm512_mul_pd(xi.0, er));
+                let double =
+                    |a: (__m512d, __m512d)| (_mm512_add_pd(a.0, a.0), _mm512_add_pd(a.1, a.1));
+                let tr = dd_add!(double(zr), dr);
+                let ti = dd_add!(double(zi), di);
+                let ti_di = dd_mul!(ti, di);
+                let nr = dd_add!(dd_add!(dd_mul!(tr, dr), (neg(ti_di.0), neg(ti_di.1))), dcr);
+                let ni = dd_add!(dd_add!(dd_mul!(tr, di), dd_mul!(ti, dr)), dci);
+                dr = nr;
+                di = ni;
+                er = _mm512_add_pd(_mm512_add_pd(pr, pr), s_plain);
+                ei = _mm512_add_pd(pi, pi);
+                m = _mm512_add_epi64(m, one);
+                n = _mm512_add_epi64(n, one);
+                s += 1;
+            };
+            let st = |v: __m512d, a: &mut [f64; 8]| _mm512_storeu_pd(a.as_mut_ptr(), v);
+            st(dr.0, &mut lanes.dr_hi);
+            st(dr.1, &mut lanes.dr_lo);
+            st(di.0, &mut lanes.di_hi);
+            st(di.1, &mut lanes.di_lo);
+            st(er, &mut lanes.er);
+            st(ei, &mut lanes.ei);
+            _mm512_storeu_si512(lanes.m.as_mut_ptr().cast(), m);
+            _mm512_storeu_si512(lanes.n.as_mut_ptr().cast(), n);
+            (s, u32::from(flags))
         }
     }
 

@@ -928,11 +928,10 @@ mod tests {
         }
     }
 
-    /// Perturbation in `DdExp` gives the direct fixed-point count of a point near the
-    /// Misiurewicz point of the accuracy tests, 1e-30 from the reference.
-    /// Several samples in flight give each sample's [`iterate`] result: escapes at different
-    /// counts, samples that end at the budget, rebases, BLA steps and `DdExp` stretches (deltas
-    /// from `1e-300` up), and a conditioning test that reads `e`.
+    /// Several samples in flight give each sample's [`iterate`] result, in the turn-taking loop
+    /// and in the AVX-512 lockstep loop: escapes at different counts, samples that end at the
+    /// budget, rebases, BLA steps and `DdExp` stretches (deltas from `1e-300` up), and a
+    /// conditioning test that reads `e`.
     #[test]
     fn iterate_many_matches_iterate() {
         let frac = 8;
@@ -1141,6 +1140,8 @@ mod tests {
         assert!(!bounded || at_end > 10, "{at_end}");
     }
 
+    /// Perturbation in `DdExp` gives the direct fixed-point count of a point near the
+    /// Misiurewicz point of the accuracy tests, 1e-30 from the reference.
     #[test]
     fn dd_perturbation_matches_direct_iteration() {
         let frac = 4;

@@ -898,7 +898,8 @@ impl DeltaLockstep {
 /// Eight samples of the double-double second pass ([`crate::deep::dd`]) in plain steps, as
 /// [`DeltaLockstep::dd_plain`] advances them: `δz` as double-double pairs (`hi + lo`), the
 /// derivative `e`, `δc`, reference indices `m`, iteration counts `n`, and the active lanes
-/// (bit `i`). Inactive lanes must have `m = 0`.
+/// (bit `i`). Inactive lanes are stepped too (their results unused), so their `m` must lie in
+/// the orbit as well (0 will do).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DdLanes {
     pub dr_hi: [f64; 8],

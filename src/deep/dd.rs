@@ -690,43 +690,23 @@ pub fn iterate_many(
                 max_iterations,
                 s_plain: walk.s_plain,
             };
-            while lanes.iter().any(Option::is_some) {
-                let mut v = DdLanes::default();
-                for (l, lane) in lanes.iter().enumerate() {
-                    let Some((i, p)) = lane else { continue };
-                    let [dcr, dci] = plain[*i];
-                    (v.dr_hi[l], v.dr_lo[l], v.di_hi[l], v.di_lo[l]) =
-                        (p.dr.hi, p.dr.lo, p.di.hi, p.di.lo);
-                    (v.er[l], v.ei[l]) = (p.er, p.ei);
-                    (v.dcr_hi[l], v.dcr_lo[l], v.dci_hi[l], v.dci_lo[l]) =
-                        (dcr.hi, dcr.lo, dci.hi, dci.lo);
-                    (v.m[l], v.n[l]) = (p.m as i64, i64::from(p.n));
-                    v.active |= 1 << l;
-                }
+            // The lanes' states live in `v` while the vector loop runs them; a lane goes back
+            // to its `DdPlain` only when the loop leaves its next step to `advance`.
+            let mut v = DdLanes::default();
+            for (l, lane) in lanes.iter().enumerate() {
+                put_lane(&mut v, l, lane, &plain);
+            }
+            while v.active != 0 {
                 // The lanes whose next step the vector loop leaves to `advance` (all of them
                 // where it cannot run).
-                let flags = match simd.dd_plain(&mut v, view) {
-                    Some((_, flags)) => {
-                        for (l, lane) in lanes.iter_mut().enumerate() {
-                            let Some((_, p)) = lane else { continue };
-                            p.dr = Dd {
-                                hi: v.dr_hi[l],
-                                lo: v.dr_lo[l],
-                            };
-                            p.di = Dd {
-                                hi: v.di_hi[l],
-                                lo: v.di_lo[l],
-                            };
-                            (p.er, p.ei) = (v.er[l], v.ei[l]);
-                            (p.m, p.n) = (v.m[l] as usize, v.n[l] as u32);
-                        }
-                        flags
-                    }
-                    None => u32::MAX,
-                };
+                let flags = simd.dd_plain(&mut v, view).map_or(v.active, |(_, f)| f);
                 for (l, lane) in lanes.iter_mut().enumerate() {
                     if flags & (1 << l) != 0 {
+                        if let Some((_, p)) = lane {
+                            take_lane(&v, l, p);
+                        }
                         advance(lane, &mut results);
+                        put_lane(&mut v, l, lane, &plain);
                     }
                 }
             }
@@ -740,6 +720,36 @@ pub fn iterate_many(
         }
     }
     results
+}
+
+/// Lane `l` of `v` from `lane` (`plain`: the samples' `δc` as pairs); inactive, at `m = 0`,
+/// where `lane` is empty.
+fn put_lane(v: &mut DdLanes, l: usize, lane: &Option<(usize, DdPlain)>, plain: &[[Dd; 2]]) {
+    let Some((i, p)) = lane else {
+        v.active &= !(1 << l);
+        v.m[l] = 0;
+        return;
+    };
+    let [dcr, dci] = plain[*i];
+    (v.dr_hi[l], v.dr_lo[l], v.di_hi[l], v.di_lo[l]) = (p.dr.hi, p.dr.lo, p.di.hi, p.di.lo);
+    (v.er[l], v.ei[l]) = (p.er, p.ei);
+    (v.dcr_hi[l], v.dcr_lo[l], v.dci_hi[l], v.dci_lo[l]) = (dcr.hi, dcr.lo, dci.hi, dci.lo);
+    (v.m[l], v.n[l]) = (p.m as i64, i64::from(p.n));
+    v.active |= 1 << l;
+}
+
+/// The state of lane `l` of `v` into `p`.
+fn take_lane(v: &DdLanes, l: usize, p: &mut DdPlain) {
+    p.dr = Dd {
+        hi: v.dr_hi[l],
+        lo: v.dr_lo[l],
+    };
+    p.di = Dd {
+        hi: v.di_hi[l],
+        lo: v.di_lo[l],
+    };
+    (p.er, p.ei) = (v.er[l], v.ei[l]);
+    (p.m, p.n) = (v.m[l] as usize, v.n[l] as u32);
 }
 
 impl DdState {
@@ -1090,13 +1100,7 @@ mod tests {
                     dd(size * 1e-3 * unit(next()), next()),
                     dd(size * 1e-3 * unit(next()), next()),
                 ];
-                (v.dr_hi[l], v.dr_lo[l], v.di_hi[l], v.di_lo[l]) =
-                    (p.dr.hi, p.dr.lo, p.di.hi, p.di.lo);
-                (v.er[l], v.ei[l]) = (p.er, p.ei);
-                (v.dcr_hi[l], v.dcr_lo[l], v.dci_hi[l], v.dci_lo[l]) =
-                    (dc[0].hi, dc[0].lo, dc[1].hi, dc[1].lo);
-                (v.m[l], v.n[l]) = (p.m as i64, i64::from(p.n));
-                v.active |= 1 << l;
+                put_lane(&mut v, l, &Some((0, p)), &[dc]);
                 *lane = Some((p, dc));
             }
             let Some((done, flags)) = simd.dd_plain(&mut v, view) else {

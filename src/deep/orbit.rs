@@ -5,9 +5,9 @@
 //! parts lie in two arrays (not in pairs), so that the SIMD lockstep loop of [`super::lanes`]
 //! gathers both parts of `Z_{m_i}` with one index vector. The arrays hold `2 Z_n` (exact, and
 //! `Z_n` is exactly half of it), which is what the step uses: `2 Z_m + δz`, and `2 z = 2 Z_m +
-//! 2 δz` for the derivative, one operation each ([`super::lanes::step`]). The next 53 bits of each entry
-//! are kept beside them for the double-double pass of ill-conditioned samples ([`super::dd`]):
-//! Beside each entry the orbit also keeps the *chunk limit* of [`super::lanes::chunk_limits`],
+//! 2 δz` for the derivative, one operation each ([`super::lanes::step`]). The next 53 bits of
+//! each entry are kept beside them for the double-double pass of ill-conditioned samples
+//! ([`super::dd`]). Beside each entry the orbit also keeps the *chunk limit* of [`super::lanes::chunk_limits`],
 //! which lets the lockstep loop take 8 steps without testing them: 40 bytes per iteration in
 //! all. `Z_n`
 //! values whose both parts lie below `2^-960` (close to a nucleus of a deep minibrot) lose their

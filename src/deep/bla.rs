@@ -118,6 +118,23 @@ impl<T: Real> BlaTable<T> {
         self.levels.get(k as usize - 1)?.get((m - 1) >> k)
     }
 
+    /// The longest step that applies at reference index `m` (the steps of level `k` start at
+    /// `m = 1 + j 2^k`) to a delta with `|δz|^2 = dn`, with `budget` iterations left: the
+    /// highest level `k <= trailing_zeros(m - 1)` whose step is stored, whose radius holds `dn`
+    /// and whose `2^k` iterations fit the budget, and that `2^k`. `None` at even `m`.
+    #[inline]
+    pub fn step_at(&self, m: usize, dn: T, budget: u32) -> Option<(&Bla<T>, u32)> {
+        if m & 1 == 0 {
+            return None;
+        }
+        let kmax = (m - 1).trailing_zeros().min(self.levels.len() as u32);
+        (1..=kmax).rev().find_map(|k| {
+            let b = self.get(k, m)?;
+            let len = 1u32 << k;
+            (dn.lt(b.r2) && budget >= len).then_some((b, len))
+        })
+    }
+
     /// Bytes held by the table.
     pub fn memory_bytes(&self) -> usize {
         self.levels

@@ -475,28 +475,17 @@ impl<'a, F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> Walk<'a, F> {
                 m = 0;
                 zr = DdCx::ZERO;
             }
-            if m & 1 == 1 && self.levels > 0 {
-                let dn = dz.to_fe().norm_sqr();
-                let mut k = ((m - 1).trailing_zeros()).min(self.levels);
-                let mut jumped = false;
-                while k >= 1 {
-                    if let Some(b) = table.get(k, m) {
-                        let len = 1u32 << k;
-                        if dn.abs_lt(b.r2) && self.max_iterations - n >= len {
-                            dz = b.a.mul(dz).add(b.b.mul(dc));
-                            let (a, bb) = (b.a.to_fe(), b.b.to_fe());
-                            e = a.mul(e).add(bb.scale(spacing));
-                            m += len as usize;
-                            n += len;
-                            jumped = true;
-                            break;
-                        }
-                    }
-                    k -= 1;
-                }
-                if jumped {
-                    continue;
-                }
+            // (`|δz|^2` only where a step could start.)
+            if m & 1 == 1
+                && let Some((b, len)) =
+                    table.step_at(m, dz.to_fe().norm_sqr(), self.max_iterations - n)
+            {
+                dz = b.a.mul(dz).add(b.b.mul(dc));
+                let (a, bb) = (b.a.to_fe(), b.b.to_fe());
+                e = a.mul(e).add(bb.scale(spacing));
+                m += len as usize;
+                n += len;
+                continue;
             }
             let p = zf.mul(e);
             e = Cx {
@@ -862,6 +851,21 @@ impl DdBlaTable {
     #[inline]
     fn get(&self, k: u32, m: usize) -> Option<&DdBla> {
         self.levels.get(k as usize - 1)?.get((m - 1) >> k)
+    }
+
+    /// The longest step at `m` for `|δz|^2 = dn` within `budget`, and its length: as
+    /// [`super::bla::BlaTable::step_at`].
+    #[inline]
+    fn step_at(&self, m: usize, dn: FloatExp, budget: u32) -> Option<(&DdBla, u32)> {
+        if m & 1 == 0 {
+            return None;
+        }
+        let kmax = (m - 1).trailing_zeros().min(self.levels.len() as u32);
+        (1..=kmax).rev().find_map(|k| {
+            let b = self.get(k, m)?;
+            let len = 1u32 << k;
+            (dn.abs_lt(b.r2) && budget >= len).then_some((b, len))
+        })
     }
 
     /// Bytes held by the table.

@@ -367,7 +367,6 @@ fn handle_steps<T: Real>(
     let table = frame.table;
     let max_iterations = frame.max_iterations;
     let last = orbit.len() - 1;
-    let levels = table.levels() as u32;
     let mut stepped = false;
     loop {
         let zr = orbit.z_at::<T>(m);
@@ -398,28 +397,14 @@ fn handle_steps<T: Real>(
             m = 0;
             zr = Cx::zero();
         }
-        if m & 1 == 1 && levels > 0 {
-            let mut k = ((m - 1).trailing_zeros()).min(levels);
-            let mut jumped = false;
-            while k >= 1 {
-                if let Some(b) = table.get(k, m) {
-                    let len = 1u32 << k;
-                    if dn.lt(b.r2) && max_iterations - n >= len {
-                        dz = b.a.mul(dz).add(b.b.mul(dc));
-                        e = b.a.mul(e).add(b.b.scale(frame.spacing));
-                        m += len as usize;
-                        n += len;
-                        *steps += 1;
-                        jumped = true;
-                        break;
-                    }
-                }
-                k -= 1;
-            }
-            if jumped {
-                stepped = true;
-                continue;
-            }
+        if let Some((b, len)) = table.step_at(m, dn, max_iterations - n) {
+            dz = b.a.mul(dz).add(b.b.mul(dc));
+            e = b.a.mul(e).add(b.b.scale(frame.spacing));
+            m += len as usize;
+            n += len;
+            *steps += 1;
+            stepped = true;
+            continue;
         }
         if stepped && m != 0 {
             let ef = [e.re.to_f64(), e.im.to_f64()];

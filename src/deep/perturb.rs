@@ -159,7 +159,6 @@ pub fn iterate<T: Real>(
     conditioning: &lanes::Conditioning,
 ) -> SampleResult {
     let last = orbit.len() - 1;
-    let levels = table.levels() as u32;
     let mut dz = Cx::<T>::zero();
     let mut e = Cx::<T>::zero();
     let mut m = 0usize;
@@ -202,29 +201,13 @@ pub fn iterate<T: Real>(
             m = 0;
             zr = Cx::zero();
         }
-        // BLA: levels start at m = 1 + j 2^k.
-        if m & 1 == 1 && levels > 0 {
-            let kmax = ((m - 1).trailing_zeros()).min(levels);
-            let mut k = kmax;
-            let mut jumped = false;
-            while k >= 1 {
-                if let Some(b) = table.get(k, m) {
-                    let len = 1u32 << k;
-                    if dn.lt(b.r2) && max_iterations - n >= len {
-                        dz = b.a.mul(dz).add(b.b.mul(dc));
-                        e = b.a.mul(e).add(b.b.scale(spacing));
-                        m += len as usize;
-                        n += len;
-                        steps += 1;
-                        jumped = true;
-                        break;
-                    }
-                }
-                k -= 1;
-            }
-            if jumped {
-                continue;
-            }
+        if let Some((b, len)) = table.step_at(m, dn, max_iterations - n) {
+            dz = b.a.mul(dz).add(b.b.mul(dc));
+            e = b.a.mul(e).add(b.b.scale(spacing));
+            m += len as usize;
+            n += len;
+            steps += 1;
+            continue;
         }
         e = lanes::derivative_step(zr, dz, e, spacing);
         dz = lanes::step(zr, dz, dc);

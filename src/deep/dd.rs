@@ -390,7 +390,6 @@ struct Walk<'a, F> {
     orbit: &'a ReferenceOrbit,
     table: &'a DdBlaTable,
     last: usize,
-    levels: u32,
     max_iterations: u32,
     spacing: FloatExp,
     s_plain: f64,
@@ -410,7 +409,6 @@ impl<'a, F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> Walk<'a, F> {
             orbit,
             table,
             last: orbit.len() - 1,
-            levels: table.levels.len() as u32,
             max_iterations,
             spacing,
             s_plain: Dd::of(DdExp::from_fe(spacing)).hi,
@@ -531,13 +529,8 @@ impl<'a, F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> Walk<'a, F> {
             zi = zr;
         } else if dnorm < PLAIN_MIN_NORM
             || self.zn(m) < super::lanes::SMALL_Z_NORM
-            || (m & 1 == 1
-                && self.levels > 0
-                && m > 1
-                && self
-                    .table
-                    .get(1, m)
-                    .is_some_and(|b| dnorm < b.r2.to_f64() && self.max_iterations - n >= 2))
+            || (self.table.leave_r2.get(m).is_some_and(|&r2| dnorm < r2)
+                && self.max_iterations - n >= 2)
         {
             // DdExp steps, or a BLA step (there).
             p.dr = dr;
@@ -782,7 +775,7 @@ pub struct DdBlaTable {
     levels: Vec<Vec<DdBla>>,
     /// Per orbit entry `m`: the `|δz|^2` below which a level-1 step applies at `m` (its `r2`
     /// as `f64`), `-inf` where none does (even `m`, `m = 1`, no level): the test that makes a
-    /// plain step leave (`Walk::plain_step`), as one load for the SIMD loop.
+    /// plain step leave for a BLA step, one load in `Walk::plain_step` and in the SIMD loop.
     leave_r2: Vec<f64>,
 }
 

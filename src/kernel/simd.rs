@@ -556,6 +556,13 @@ mod x86 {
             a & !b
         }
         #[inline(always)]
+        fn store_where(self, m: __mmask8, v: __m512d, dst: &mut [f64]) {
+            let dst = &mut dst[..8];
+            // SAFETY: AVX-512F is present; `dst` holds 8 f64 (only lanes `m` are written); no
+            // alignment needed.
+            unsafe { _mm512_mask_storeu_pd(dst.as_mut_ptr(), m, v) }
+        }
+        #[inline(always)]
         fn iota(self) -> __m512d {
             // SAFETY: AVX-512F is present.
             unsafe { _mm512_set_pd(7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.0) }

@@ -353,6 +353,8 @@ struct Queue {
     done: bool,
     /// Iterations of the samples finished by the head start (exact integers in `f64`).
     spent: f64,
+    /// Vector groups still to be queued without a head start (see [`HEAD_START_SKIP`]).
+    skip_head_start: u32,
 }
 
 impl Queue {
@@ -373,6 +375,7 @@ impl Queue {
             row_len,
             done: rows.is_empty() || row_len == 0,
             spent: 0.0,
+            skip_head_start: 0,
         }
     }
 
@@ -452,7 +455,23 @@ impl Queue {
                     self.done = self.row == self.row_end;
                 }
             }
-            self.head_start::<S, V, P>(s, &re, &im, &idx, take, max_steps, pending, out);
+            if self.skip_head_start > 0 {
+                // From z_0 = 0: the hot loop tests it for everything the head start would.
+                self.skip_head_start -= 1;
+                for g in 0..V {
+                    let t = self.tail;
+                    s.store(s.compress(take[g], re[g]), &mut self.cx[t..]);
+                    s.store(s.compress(take[g], im[g]), &mut self.cy[t..]);
+                    s.store(s.compress(take[g], idx[g]), &mut self.idx[t..]);
+                    for field in [&mut self.x0, &mut self.y0, &mut self.n0] {
+                        s.store(s.splat(0.0), &mut field[t..]);
+                    }
+                    self.tail += s.bits(take[g]).count_ones() as usize;
+                }
+            } else if !self.head_start::<S, V, P>(s, &re, &im, &idx, take, max_steps, pending, out)
+            {
+                self.skip_head_start = HEAD_START_SKIP;
+            }
         }
         if self.done {
             let t = self.tail;
@@ -481,6 +500,8 @@ impl Queue {
     /// With periodicity detection the hot loop compares `z` with the saved `z_0 = 0` from the
     /// first step; a lane whose `x` reaches 0 here (the samples on the imaginary axis, and
     /// exact cycles through 0) is handed to the reference loop, which decides it exactly.
+    ///
+    /// Returns whether any sample escaped in it.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn head_start<S: Simd, const V: usize, const P: bool>(
@@ -493,7 +514,7 @@ impl Queue {
         max_steps: u32,
         pending: &mut Pending,
         out: &mut [Escape],
-    ) {
+    ) -> bool {
         let steps = HEAD_START.min(max_steps);
         let (zero, r2) = (s.splat(0.0), s.splat(ESCAPE_RADIUS_SQ));
         let none = s.mask_andn(s.all_set(), s.all_set());
@@ -529,6 +550,7 @@ impl Queue {
             step += 1;
         }
         let n0 = s.splat(f64::from(steps));
+        let mut any_escaped = false;
         for g in 0..V {
             let mut escaped = s.mask_andn(take[g], alive[g]);
             let mut alive = alive[g];
@@ -552,6 +574,7 @@ impl Queue {
                 }
             }
             if s.bits(escaped) != 0 {
+                any_escaped = true;
                 let spent = s.select(escaped, n_escaped[g], zero);
                 let mut lanes = [0.0; 8];
                 s.store(spent, &mut lanes);
@@ -576,6 +599,7 @@ impl Queue {
             s.store(n0, &mut self.n0[t..]);
             self.tail += survivors;
         }
+        any_escaped
     }
 }
 
@@ -610,6 +634,12 @@ fn record_escapes<S: Simd>(
 
 /// Steps of the head start (at most; fewer when every lane has escaped sooner).
 const HEAD_START: u32 = 32;
+
+/// Vector groups queued without a head start after one in which no sample escaped: where
+/// samples run hundreds of steps (near the boundary, deep in a zoom), the head start's test at
+/// every step only costs (about 3% of a seahorse-valley frame). Every such run of groups is
+/// followed by one with a head start, which looks again.
+const HEAD_START_SKIP: u32 = 7;
 
 /// Per-lane state that the hot loop keeps in memory (the rest lives in registers while it runs
 /// and is stored here only when the lanes are packed). An empty lane has `z = c = 0` (it never

@@ -9,7 +9,13 @@
 //! cargo bench --bench throughput -- schedulers --schedulers lockfree --views full --threads 1,16
 //! cargo bench --bench throughput -- scene --threads 16 --frames 128
 //! cargo bench --bench throughput -- png
+//! cargo bench --bench throughput -- refill --reps 5
 //! ```
+//!
+//! `refill` is the throughput issue's target 2 on one core: the useful iterations per second
+//! of each kernel on a whole 1080p seahorse-valley frame (the kernel bench's view, every row,
+//! in bands of 4 rows as the pipeline hands them), against its rate on interior points (the
+//! kernel bench's `interior` group), the two alternating in one sitting.
 //!
 //! A whole-scene run should last seconds: its fixed costs (the first frame's encoding cannot
 //! overlap anything, the last frame's encoding follows the render) are a frame or two, which
@@ -469,12 +475,83 @@ fn png(o: &Options) {
     }
 }
 
+/// Target 2 of the throughput issue: see the module docs.
+fn refill(o: &Options) {
+    use zoomgen::kernel::{
+        Avx2Kernel, Avx512Kernel, Escape, InterleavedKernel, KernelOptions, SampleGrid,
+    };
+    let interior = SampleGrid::new(Complex64::new(-0.1226, 0.7449), 1e-3, 0.0, 512, 1, 1);
+    let center = Complex64::new(-0.743_643_887_037_158_7, 0.131_825_904_205_311_97);
+    let frame = SampleGrid::new(center, 1e-5, 0.0, 1920, 1080, 1);
+    // G iterations per second of one call sequence: `rows` in bands of `band` rows.
+    let rate = |kernel: &dyn Kernel, grid: &SampleGrid, max: u32, band: u32| -> (f64, f64) {
+        let mut out = vec![Escape::INTERIOR; (grid.samples_x * band) as usize];
+        let start = Instant::now();
+        let mut iterations = 0;
+        for sy in (0..grid.samples_y).step_by(band as usize) {
+            let rows = sy..(sy + band).min(grid.samples_y);
+            let len = rows.len() * grid.samples_x as usize;
+            iterations += kernel.escape_rows(grid, rows, max, &mut out[..len]);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        (iterations as f64 / seconds / 1e9, seconds)
+    };
+    println!(
+        "| kernel | interior G it/s | frame, detection off: G it/s (ms) | ratio | frame, adaptive detection: G it/s (ms) | ratio |"
+    );
+    println!("|---|---|---|---|---|---|");
+    type Make = fn(KernelOptions) -> Option<Box<dyn Kernel>>;
+    let kernels: [(&str, Make); 3] = [
+        ("avx512", |o| {
+            Avx512Kernel::new(o).map(|k| Box::new(k) as Box<dyn Kernel>)
+        }),
+        ("avx2", |o| {
+            Avx2Kernel::new(o).map(|k| Box::new(k) as Box<dyn Kernel>)
+        }),
+        ("interleaved", |o| Some(Box::new(InterleavedKernel::new(o)))),
+    ];
+    for (name, make) in kernels {
+        let (Some(off), Some(adaptive)) = (
+            make(KernelOptions::fixed(false)),
+            make(KernelOptions::default()),
+        ) else {
+            println!("| {name} | not on this CPU | | | | |");
+            continue;
+        };
+        let (mut inside, mut plain, mut plain_ms, mut auto, mut auto_ms) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for _ in 0..o.reps {
+            // The interior rate (one call is 2 M iterations, a third of a millisecond).
+            inside.push(median(
+                (0..15)
+                    .map(|_| rate(off.as_ref(), &interior, 4000, 1).0)
+                    .collect(),
+            ));
+            let (r, s) = rate(off.as_ref(), &frame, 3000, 4);
+            plain.push(r);
+            plain_ms.push(s * 1e3);
+            let (r, s) = rate(adaptive.as_ref(), &frame, 3000, 4);
+            auto.push(r);
+            auto_ms.push(s * 1e3);
+        }
+        let (inside, plain, auto) = (median(inside), median(plain), median(auto));
+        println!(
+            "| {name} | {inside:.2} | {plain:.2} ({:.0}) | {:.1}% | {auto:.2} ({:.0}) | {:.1}% |",
+            median(plain_ms),
+            100.0 * plain / inside,
+            median(auto_ms),
+            100.0 * auto / inside,
+        );
+    }
+}
+
 fn main() {
     let o = parse_options();
     match o.what.as_str() {
         "schedulers" => schedulers(&o),
         "scene" => scene(&o),
         "png" => png(&o),
-        other => eprintln!("unknown benchmark {other} (expected schedulers, scene or png)"),
+        "refill" => refill(&o),
+        other => eprintln!("unknown benchmark {other} (expected schedulers, scene, png or refill)"),
     }
 }

@@ -796,7 +796,7 @@ const CHUNK: u64 = 8;
 /// Lanes that escape wait, idle, until this share of the lanes (one in `WAIT_SHARE`) has
 /// escaped, or a stop is due anyway.
 const WAIT_SHARE: usize = 4;
-/// Lanes waiting for company needs this many lanes in flight (AVX-512's 32).
+/// Lanes wait for company only with at least this many lanes in flight (AVX-512's 32).
 const WAIT_LANES: usize = 32;
 
 /// Replays run once this many samples have collected (and at the end of the rows).
@@ -1110,7 +1110,7 @@ struct Engine<'a> {
     /// `z` of every lane at the start of the current chunk (what replays start from).
     check_x: [f64; MAX_LANES],
     check_y: [f64; MAX_LANES],
-    /// `k` at the start of that chunk (stored only for lanes that wait, see [`WAIT_FOR`]).
+    /// `k` at the start of that chunk (stored only for lanes that wait, see [`WAIT_SHARE`]).
     check_k: [f64; MAX_LANES],
     /// Samples that escaped in a chunk, waiting to be replayed.
     replay: Replay,
@@ -1252,7 +1252,7 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
     let none = s.mask_andn(s.all_set(), s.all_set());
     let mut k = e.k;
     // Per vector: lanes that escaped in an earlier chunk and wait, their checkpoint kept, for
-    // company (see `WAIT_FOR`).
+    // company (see `WAIT_SHARE`): at most `wait_for - 1` of them.
     let mut waiting = [none; W];
     let mut any_waiting = false;
     let wait_for = if W * n >= WAIT_LANES {

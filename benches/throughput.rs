@@ -483,7 +483,7 @@ fn refill(o: &Options) {
     let interior = SampleGrid::new(Complex64::new(-0.1226, 0.7449), 1e-3, 0.0, 512, 1, 1);
     let center = Complex64::new(-0.743_643_887_037_158_7, 0.131_825_904_205_311_97);
     let frame = SampleGrid::new(center, 1e-5, 0.0, 1920, 1080, 1);
-    // G iterations per second of one call sequence: `rows` in bands of `band` rows.
+    // G iterations per second and seconds for every row of `grid`, `band` rows per call.
     let rate = |kernel: &dyn Kernel, grid: &SampleGrid, max: u32, band: u32| -> (f64, f64) {
         let mut out = vec![Escape::INTERIOR; (grid.samples_x * band) as usize];
         let start = Instant::now();
@@ -502,13 +502,15 @@ fn refill(o: &Options) {
     println!("|---|---|---|---|---|---|");
     type Make = fn(KernelOptions) -> Option<Box<dyn Kernel>>;
     let kernels: [(&str, Make); 3] = [
-        ("avx512", |o| {
-            Avx512Kernel::new(o).map(|k| Box::new(k) as Box<dyn Kernel>)
+        ("avx512", |options| {
+            Avx512Kernel::new(options).map(|k| Box::new(k) as Box<dyn Kernel>)
         }),
-        ("avx2", |o| {
-            Avx2Kernel::new(o).map(|k| Box::new(k) as Box<dyn Kernel>)
+        ("avx2", |options| {
+            Avx2Kernel::new(options).map(|k| Box::new(k) as Box<dyn Kernel>)
         }),
-        ("interleaved", |o| Some(Box::new(InterleavedKernel::new(o)))),
+        ("interleaved", |options| {
+            Some(Box::new(InterleavedKernel::new(options)))
+        }),
     ];
     for (name, make) in kernels {
         let (Some(off), Some(adaptive)) = (

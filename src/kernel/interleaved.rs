@@ -472,6 +472,7 @@ impl Queue {
                 }
             } else if !self.head_start::<S, V, P>(s, &re, &im, &idx, take, max_steps, pending, out)
             {
+                // (Only where samples went on to the lanes without any escaping here.)
                 self.skip_head_start = HEAD_START_SKIP;
             }
         }
@@ -503,7 +504,9 @@ impl Queue {
     /// first step; a lane whose `x` reaches 0 here (the samples on the imaginary axis, and
     /// exact cycles through 0) is handed to the reference loop, which decides it exactly.
     ///
-    /// Returns whether any sample escaped in it.
+    /// Returns whether it paid: some sample escaped in it, or none is left for the lanes (all
+    /// decided by the cardioid/bulb test, the budget or an escape). Where it did not pay,
+    /// the next groups skip it.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn head_start<S: Simd, const V: usize, const P: bool>(
@@ -553,6 +556,7 @@ impl Queue {
         }
         let n0 = s.splat(f64::from(steps));
         let mut any_escaped = false;
+        let queued_from = self.tail;
         for g in 0..V {
             let mut escaped = s.mask_andn(take[g], alive[g]);
             let mut alive = alive[g];
@@ -601,7 +605,7 @@ impl Queue {
             s.store(n0, &mut self.n0[t..]);
             self.tail += survivors;
         }
-        any_escaped
+        any_escaped || self.tail == queued_from
     }
 }
 
@@ -1107,7 +1111,8 @@ struct Engine<'a> {
     cycles_saved: f64,
     /// Samples in lanes that used up the whole budget.
     budget_reached: u64,
-    /// `z` of every lane at the start of the current chunk (what replays start from).
+    /// `z` of every lane at the start of the current chunk (what replays start from); for a
+    /// lane that waits (see [`WAIT_SHARE`]), at the start of the chunk in which it escaped.
     check_x: [f64; MAX_LANES],
     check_y: [f64; MAX_LANES],
     /// `k` at the start of that chunk (stored only for lanes that wait, see [`WAIT_SHARE`]).
@@ -1231,11 +1236,14 @@ fn to_step(v: f64) -> u64 {
 /// start and the live lanes fit in `W - 1` vectors.
 ///
 /// Invariant between chunks: each live lane holds `z_n` (`n = k - start`) that has passed the
-/// escape test, the periodicity comparison and its save, and `n < max_iterations`. A chunk
+/// escape test, the periodicity comparison and its save, and `n < max_iterations`; except the
+/// lanes that wait (escaped in an earlier chunk, see [`WAIT_SHARE`]), whose orbit only grows
+/// while their checkpoint and its step (`check_k`) wait for the stop that replays them. A chunk
 /// computes up to [`CHUNK`] steps in every lane untested and then tests the lanes once (see
 /// [`CHUNK`]); it ends early at a step where a lane saves or reaches its budget. Finished lanes
 /// are reported (escapes through [`Replay`] into [`Pending`]) and refilled from the [`Queue`]
-/// on the spot, with the state of the other lanes staying in registers.
+/// on the spot (with 32 lanes, once enough have escaped), with the state of the other lanes
+/// staying in registers.
 #[inline(always)]
 fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
     let n = S::LANES;
@@ -1481,7 +1489,8 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
             }
         }
         if P && k == e.save_k {
-            // Brent: lanes at a power-of-two step save their z.
+            // Brent: lanes at a power-of-two step save their z. (Lanes that wait save theirs too,
+            // harmlessly: the refill that ends their wait resets the saved z and the next save.)
             let mut smallest = s.splat(f64::INFINITY);
             for i in 0..W {
                 let at = s.load(&st.save_at[i * n..]);

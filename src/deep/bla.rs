@@ -43,6 +43,28 @@ struct Entry {
     r: FloatExp,
 }
 
+/// The longest step of a table of levels (`levels[k - 1][j]`: the step of `2^k` iterations
+/// from reference index `m = 1 + j 2^k`) that applies at `m` with `budget` iterations left, as
+/// [`BlaTable::step_at`] describes, `holds` saying whether a step's radius holds the delta.
+/// Shared by [`BlaTable`] and the second pass's double-double table.
+#[inline]
+pub(crate) fn longest_step<B>(
+    levels: &[Vec<B>],
+    m: usize,
+    budget: u32,
+    holds: impl Fn(&B) -> bool,
+) -> Option<(&B, u32)> {
+    if m & 1 == 0 {
+        return None;
+    }
+    let kmax = (m - 1).trailing_zeros().min(levels.len() as u32);
+    (1..=kmax).rev().find_map(|k| {
+        let b = levels[k as usize - 1].get((m - 1) >> k)?;
+        let len = 1u32 << k;
+        (holds(b) && budget >= len).then_some((b, len))
+    })
+}
+
 impl<T: Real> BlaTable<T> {
     /// Builds the table for `orbit` and a frame whose `|δc| <= max_dc`, with tolerance `eps`.
     pub fn build(orbit: &ReferenceOrbit, max_dc: FloatExp, eps: f64) -> BlaTable<T> {
@@ -112,27 +134,13 @@ impl<T: Real> BlaTable<T> {
         self.levels.len()
     }
 
-    /// The step of `2^k` iterations starting at reference index `m` (`k >= 1`), if stored.
-    #[inline]
-    pub fn get(&self, k: u32, m: usize) -> Option<&Bla<T>> {
-        self.levels.get(k as usize - 1)?.get((m - 1) >> k)
-    }
-
     /// The longest step that applies at reference index `m` (the steps of level `k` start at
     /// `m = 1 + j 2^k`) to a delta with `|δz|^2 = dn`, with `budget` iterations left: the
     /// highest level `k <= trailing_zeros(m - 1)` whose step is stored, whose radius holds `dn`
     /// and whose `2^k` iterations fit the budget, and that `2^k`. `None` at even `m`.
     #[inline]
     pub fn step_at(&self, m: usize, dn: T, budget: u32) -> Option<(&Bla<T>, u32)> {
-        if m & 1 == 0 {
-            return None;
-        }
-        let kmax = (m - 1).trailing_zeros().min(self.levels.len() as u32);
-        (1..=kmax).rev().find_map(|k| {
-            let b = self.get(k, m)?;
-            let len = 1u32 << k;
-            (dn.lt(b.r2) && budget >= len).then_some((b, len))
-        })
+        longest_step(&self.levels, m, budget, |b| dn.lt(b.r2))
     }
 
     /// Bytes held by the table.

@@ -840,25 +840,11 @@ impl DdBlaTable {
         DdBlaTable { levels, leave_r2 }
     }
 
-    /// The step of `2^k` iterations from reference index `m` (`k >= 1`), if stored.
-    #[inline]
-    fn get(&self, k: u32, m: usize) -> Option<&DdBla> {
-        self.levels.get(k as usize - 1)?.get((m - 1) >> k)
-    }
-
-    /// The longest step at `m` for `|δz|^2 = dn` within `budget`, and its length: as
-    /// [`super::bla::BlaTable::step_at`].
+    /// The longest step at `m` for `|δz|^2 = dn` within `budget`, and its length (see
+    /// [`super::bla::longest_step`]).
     #[inline]
     fn step_at(&self, m: usize, dn: FloatExp, budget: u32) -> Option<(&DdBla, u32)> {
-        if m & 1 == 0 {
-            return None;
-        }
-        let kmax = (m - 1).trailing_zeros().min(self.levels.len() as u32);
-        (1..=kmax).rev().find_map(|k| {
-            let b = self.get(k, m)?;
-            let len = 1u32 << k;
-            (dn.abs_lt(b.r2) && budget >= len).then_some((b, len))
-        })
+        super::bla::longest_step(&self.levels, m, budget, |b| dn.abs_lt(b.r2))
     }
 
     /// Bytes held by the table.

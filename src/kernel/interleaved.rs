@@ -460,15 +460,9 @@ impl Queue {
             if self.skip_head_start > 0 {
                 // From z_0 = 0: the hot loop tests it for everything the head start would.
                 self.skip_head_start -= 1;
+                let zero = s.splat(0.0);
                 for g in 0..V {
-                    let t = self.tail;
-                    s.store(s.compress(take[g], re[g]), &mut self.cx[t..]);
-                    s.store(s.compress(take[g], im[g]), &mut self.cy[t..]);
-                    s.store(s.compress(take[g], idx[g]), &mut self.idx[t..]);
-                    for field in [&mut self.x0, &mut self.y0, &mut self.n0] {
-                        s.store(s.splat(0.0), &mut field[t..]);
-                    }
-                    self.tail += s.bits(take[g]).count_ones() as usize;
+                    self.enqueue(s, take[g], [re[g], im[g], idx[g], zero, zero], zero);
                 }
             } else if !self.head_start::<S, V, P>(s, &re, &im, &idx, take, max_steps, pending, out)
             {
@@ -596,16 +590,24 @@ impl Queue {
                 self.spent += (survivors as u64 * u64::from(max_steps)) as f64;
                 continue;
             }
-            let t = self.tail;
-            s.store(s.compress(alive, re[g]), &mut self.cx[t..]);
-            s.store(s.compress(alive, im[g]), &mut self.cy[t..]);
-            s.store(s.compress(alive, idx[g]), &mut self.idx[t..]);
-            s.store(s.compress(alive, x[g]), &mut self.x0[t..]);
-            s.store(s.compress(alive, y[g]), &mut self.y0[t..]);
-            s.store(n0, &mut self.n0[t..]);
-            self.tail += survivors;
+            self.enqueue(s, alive, [re[g], im[g], idx[g], x[g], y[g]], n0);
         }
         any_escaped || self.tail == queued_from
+    }
+
+    /// Queues the lanes `m` of one vector: `c`, output index and `z` (`[cx, cy, idx, x0, y0]`),
+    /// after `n0` steps (the same for all of them).
+    #[inline(always)]
+    fn enqueue<S: Simd>(&mut self, s: S, m: S::M, values: [S::F; 5], n0: S::F) {
+        let t = self.tail;
+        let [cx, cy, idx, x0, y0] = values;
+        s.store(s.compress(m, cx), &mut self.cx[t..]);
+        s.store(s.compress(m, cy), &mut self.cy[t..]);
+        s.store(s.compress(m, idx), &mut self.idx[t..]);
+        s.store(s.compress(m, x0), &mut self.x0[t..]);
+        s.store(s.compress(m, y0), &mut self.y0[t..]);
+        s.store(n0, &mut self.n0[t..]);
+        self.tail += s.bits(m).count_ones() as usize;
     }
 }
 

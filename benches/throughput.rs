@@ -10,12 +10,17 @@
 //! cargo bench --bench throughput -- scene --threads 16 --frames 128
 //! cargo bench --bench throughput -- png
 //! cargo bench --bench throughput -- refill --reps 5
+//! cargo bench --bench throughput -- speedup --views seahorse --threads 16 --reps 7 --frames 8
 //! ```
 //!
 //! `refill` is the throughput issue's target 2 on one core: the useful iterations per second
 //! of each kernel on a whole 1080p seahorse-valley frame (the kernel bench's view, every row,
 //! in bands of 4 rows as the pipeline hands them), against its rate on interior points (the
 //! kernel bench's `interior` group), the two alternating in one sitting.
+//!
+//! `speedup` is target 4's measure on a machine whose one-thread speed drifts between runs: a
+//! one-thread run and a `T`-thread run (of `T` times the frames) alternate, each pair's ratio
+//! is taken from two runs seconds apart, and the median of the pairs is the figure.
 //!
 //! A whole-scene run should last seconds: its fixed costs (the first frame's encoding cannot
 //! overlap anything, the last frame's encoding follows the render) are a frame or two, which
@@ -52,6 +57,10 @@ struct Options {
     schedulers: Vec<String>,
     /// Views of the matrix (`full`, `seahorse`).
     views: Vec<String>,
+    /// `speedup`: the `--frames` views this many times over in a one-thread run.
+    repeat: usize,
+    /// `speedup`: frames in flight (the pipeline's window).
+    window: usize,
 }
 
 fn parse_options() -> Options {
@@ -67,6 +76,8 @@ fn parse_options() -> Options {
             .map(String::from)
             .to_vec(),
         views: vec!["full".into(), "seahorse".into()],
+        repeat: 1,
+        window: ParallelSettings::default().frames_in_flight,
     };
     let mut args = std::env::args().skip(1);
     let list = |s: String| -> Vec<usize> { s.split(',').filter_map(|x| x.parse().ok()).collect() };
@@ -84,6 +95,8 @@ fn parse_options() -> Options {
             "--frames" => options.frames = args.next().and_then(|s| s.parse().ok()).unwrap_or(2),
             "--schedulers" => options.schedulers = names(args.next().unwrap_or_default()),
             "--views" => options.views = names(args.next().unwrap_or_default()),
+            "--window" => options.window = args.next().and_then(|s| s.parse().ok()).unwrap_or(3),
+            "--repeat" => options.repeat = args.next().and_then(|s| s.parse().ok()).unwrap_or(1),
             "--size" => {
                 let s = args.next().unwrap_or_default();
                 if let Some((w, h)) = s.split_once('x') {
@@ -168,15 +181,17 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-/// Renders the jobs with one of our schedulers; returns seconds and the stats.
+/// Renders the jobs with one of our schedulers; returns seconds, the stats and the
+/// thread-seconds spent in bands.
 fn run_ours(
     jobs: &[FrameJob],
     kernel: &Arc<dyn Kernel>,
     palette: &Palette,
     settings: &ParallelSettings,
-) -> (f64, RenderStats) {
+) -> (f64, RenderStats, f64) {
     let cancel = AtomicBool::new(false);
     let mut stats = RenderStats::default();
+    let mut band_seconds = 0.0;
     let start = Instant::now();
     render_frames(
         jobs,
@@ -187,11 +202,12 @@ fn run_ours(
         &mut |_| {},
         &mut |f| {
             stats.add(&f.stats);
+            band_seconds += f.cpu_seconds;
             Ok(())
         },
     )
     .unwrap();
-    (start.elapsed().as_secs_f64(), stats)
+    (start.elapsed().as_secs_f64(), stats, band_seconds)
 }
 
 /// Renders the jobs frame by frame with rayon's `par_chunks_mut` (the outside reference).
@@ -242,7 +258,7 @@ fn schedulers(o: &Options) {
         // One untimed run first (it also counts the iterations): the first run of a process
         // pays for page faults and cold caches, which a one-thread cell of a few frames would
         // otherwise carry.
-        let (_, stats) = run_ours(&jobs, &kernel, &palette, &ParallelSettings::default());
+        let (_, stats, _) = run_ours(&jobs, &kernel, &palette, &ParallelSettings::default());
         let base = median(
             (0..o.reps)
                 .map(|_| {
@@ -344,7 +360,7 @@ fn scene(o: &Options) {
     let mut with_png = Vec::new();
     let mut stats = RenderStats::default();
     for _ in 0..o.reps {
-        let (secs, s) = run_ours(&jobs, &kernel, &palette, &settings);
+        let (secs, s, _) = run_ours(&jobs, &kernel, &palette, &settings);
         render_only.push(secs);
         stats = s;
         let dir = tempfile::tempdir().unwrap();
@@ -547,6 +563,94 @@ fn refill(o: &Options) {
     }
 }
 
+/// One thread against `T` threads (the last of `--threads`), in alternating pairs: the
+/// lock-free queue, 4-row bands, `--frames` views `--repeat` times over per one-thread run and
+/// `T` times as many per `T`-thread run. Prints every pair and the median of the pairs'
+/// speed-ups.
+fn speedup(o: &Options) {
+    let kernel = kernel();
+    let palette = palette();
+    let threads = *o.threads.last().unwrap_or(&1);
+    let settings = |threads| ParallelSettings {
+        threads,
+        band_height: 4,
+        scheduler: Scheduler::LockFree,
+        frames_in_flight: o.window,
+        keep_escapes: false,
+    };
+    println!(
+        "kernel {}, {}x{}, lock-free queue, 4-row bands, {} frames in flight; {} frames per 1-thread run, {} per {threads}-thread run; {} pairs, the order alternating\n",
+        kernel.name(),
+        o.width,
+        o.height,
+        o.window,
+        o.frames * o.repeat,
+        o.frames * o.repeat * threads,
+        o.reps
+    );
+    println!(
+        "| view | pair | 1 thread (ms per frame) | {threads} threads (ms per frame) | speed-up | busy at 1 | busy at {threads} | band time per frame at {threads} / at 1 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for view in &o.views {
+        let views = views(view, o.frames);
+        let one = repeated_jobs(&views, o.repeat, o);
+        let many = repeated_jobs(&views, o.repeat * threads, o);
+        // Untimed warm-up of both (page faults, caches, the thread pool's first start).
+        let (_, stats, _) = run_ours(&one, &kernel, &palette, &settings(1));
+        run_ours(&many, &kernel, &palette, &settings(threads));
+        // Per frame: wall seconds, and thread-seconds in bands.
+        let time = |jobs: &[FrameJob], t| {
+            let (wall, _, band) = run_ours(jobs, &kernel, &palette, &settings(t));
+            (wall / jobs.len() as f64, band / jobs.len() as f64)
+        };
+        let (mut ratios, mut ones, mut manys, mut busy_one, mut busy, mut slower) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for pair in 0..o.reps {
+            let ((a, a_band), (b, b_band)) = if pair % 2 == 0 {
+                let a = time(&one, 1);
+                (a, time(&many, threads))
+            } else {
+                let b = time(&many, threads);
+                (time(&one, 1), b)
+            };
+            // The speed-up is `threads * (busy / busy at 1) / slower`: `busy` is how much of
+            // the workers' time went into bands, `slower` how much longer the same bands took
+            // with every core busy.
+            let (pair_busy_one, pair_busy) = (a_band / a, b_band / (b * threads as f64));
+            let pair_slower = b_band / a_band;
+            println!(
+                "| {view} | {} | {:.2} | {:.3} | {:.2}x | {:.1}% | {:.1}% | {:.3} |",
+                pair + 1,
+                a * 1e3,
+                b * 1e3,
+                a / b,
+                100.0 * pair_busy_one,
+                100.0 * pair_busy,
+                pair_slower
+            );
+            busy_one.push(pair_busy_one);
+            ratios.push(a / b);
+            ones.push(a);
+            manys.push(b);
+            busy.push(pair_busy);
+            slower.push(pair_slower);
+        }
+        let one_median = median(ones);
+        println!(
+            "| {view} | **median** | {:.2} ({:.2} G it/s) | {:.3} | **{:.2}x** (of medians: {:.2}x) | {:.1}% | {:.1}% | {:.3} |",
+            one_median * 1e3,
+            stats.iterations as f64 / one.len() as f64 / one_median / 1e9,
+            median(manys.clone()) * 1e3,
+            median(ratios),
+            one_median / median(manys),
+            100.0 * median(busy_one),
+            100.0 * median(busy),
+            median(slower)
+        );
+    }
+}
+
 fn main() {
     let o = parse_options();
     match o.what.as_str() {
@@ -554,6 +658,9 @@ fn main() {
         "scene" => scene(&o),
         "png" => png(&o),
         "refill" => refill(&o),
-        other => eprintln!("unknown benchmark {other} (expected schedulers, scene, png or refill)"),
+        "speedup" => speedup(&o),
+        other => eprintln!(
+            "unknown benchmark {other} (expected schedulers, scene, png, refill or speedup)"
+        ),
     }
 }

@@ -7,6 +7,7 @@
 #   scripts/scaling-ceiling.sh                  # builds zoomgen, N = all CPUs, seahorse frames
 #   VIEW=full scripts/scaling-ceiling.sh        # the whole set instead (light frames)
 #   ZOOMGEN=path/to/zoomgen scripts/scaling-ceiling.sh
+#   KERNELS=avx512 scripts/scaling-ceiling.sh  # one kernel only
 #
 # The seahorse frames are 600.. of scenes/seahorse.toml (1080p, 2x2 samples). The whole-set
 # frames are one view of the whole set (1080p, one sample, 1000 iterations) repeated, eight
@@ -43,7 +44,7 @@ echo "view: ${VIEW:-seahorse}"
 rate() { grep -o '[0-9.]* G iterations/s' | cut -d' ' -f1; }
 now() { date +%s.%N; }
 py() { python3 -c "print(round($1, 3))"; }
-for k in avx512 scalar; do
+for k in ${KERNELS:-avx512 scalar}; do
   if [ $k = scalar ]; then count=$scale; size="--size 480x270"; else count=$((2 * scale)); size=""; fi
   export ZOOMGEN_KERNEL=$k
   s=$(now); r1=$($Z "$S" -j 1 $size --frames $first..$((first + count)) --overwrite -o "$work/$k-solo" 2>&1 | rate); t1=$(py "$(now) - $s")

@@ -1,8 +1,9 @@
 //! Deep-zoom timings (plain main, `harness = false`): `cargo bench --bench deep`.
 //!
-//! Prints: plain f64 iterations/s (ScalarKernel), perturbation iterations/s without BLA (f64
-//! and FloatExp deltas), a whole frame at 1e-100 with BLA on one thread, and reference-orbit
-//! times. Set `DEEP_BENCH_FULL=1` for the 1920x1080 frame at 1e-100 with 100,000 iterations.
+//! Prints: plain f64 iterations/s (ScalarKernel), the rate of the AVX-512 delta loop's orbit
+//! gathers alone (the floor of any step that gathers `Z_m` per lane), perturbation
+//! iterations/s without BLA (f64 and FloatExp deltas), a whole frame at 1e-100 with BLA on one
+//! thread, and reference-orbit times. Set `DEEP_BENCH_FULL=1` for the 1920x1080 frame at 1e-100 with 100,000 iterations.
 //! Kernels get bands of 4 rows per call, as the pipeline hands them by default (before session
 //! 7 they got one row per call, which starves the second pass's vector loop of samples).
 
@@ -104,6 +105,40 @@ fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     };
+
+    // 2. The orbit loads alone: how fast any delta step that gathers `Z_m` per lane can go.
+    if let Some(simd) = zoomgen::kernel::simd::DeltaLockstep::detect() {
+        let len = 100_001;
+        let re: Vec<f64> = (0..len).map(|i| (i as f64 * 0.37).sin()).collect();
+        let im: Vec<f64> = (0..len).map(|i| (i as f64 * 0.61).cos()).collect();
+        let steps = 20_000u32;
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % (len - steps as usize) as u64) as usize
+        };
+        let starts: [[usize; 8]; 4] = std::array::from_fn(|_| std::array::from_fn(|_| next()));
+        let mut rates = Vec::new();
+        let mut kept = 0.0;
+        for _ in 0..15 {
+            let t = Instant::now();
+            if let Some(sum) = simd.gather_probe((&re, &im), &starts, steps) {
+                rates.push(32.0 * f64::from(steps) / t.elapsed().as_secs_f64());
+                kept += sum;
+            }
+        }
+        if !rates.is_empty() {
+            rates.sort_by(f64::total_cmp);
+            let rate = rates[rates.len() / 2];
+            println!(
+                "orbit gathers alone (2 per 8 lanes and step, 4 vectors in flight, one multiply-add): {:.1} M lane-steps/s (cost per step: {}) [{kept:.0}]",
+                rate / 1e6,
+                ratios(rate)
+            );
+        }
+    }
 
     for (depth, label) in [(100u32, "f64 deltas"), (1000, "FloatExp deltas")] {
         let frac = Fixed::frac_for_bits((f64::from(depth) * 3.33) as u64 + 80);

@@ -722,6 +722,34 @@ mod tests {
     fn avx512_chunk_edges_match_reference() {
         check::chunk_edges_match_reference("avx512");
     }
+
+    /// The deep bench's probe reads what it says: `re[m] im[m]` summed over every lane's walk
+    /// (small integers, so the sum is exact in any order), and refuses a walk past the end.
+    #[test]
+    fn gather_probe_sums_each_lanes_walk() {
+        let Some(simd) = super::DeltaLockstep::detect().filter(|s| s.name() == "avx512") else {
+            eprintln!("note: no AVX-512 delta loop, skipping");
+            return;
+        };
+        let re: Vec<f64> = (0..200).map(|i| f64::from(i % 13)).collect();
+        let im: Vec<f64> = (0..200).map(|i| f64::from(i % 7) - 3.0).collect();
+        let starts: [[usize; 8]; 4] =
+            std::array::from_fn(|v| std::array::from_fn(|i| (v * 37 + i * 11) % 150));
+        let steps = 50;
+        let expected: f64 = starts
+            .iter()
+            .flatten()
+            .flat_map(|&m| m..m + steps as usize)
+            .map(|k| re[k] * im[k])
+            .sum();
+        assert_eq!(
+            simd.gather_probe((&re, &im), &starts, steps),
+            Some(expected)
+        );
+        let mut far = starts;
+        far[3][7] = 151;
+        assert_eq!(simd.gather_probe((&re, &im), &far, steps), None);
+    }
 }
 
 /// The state of the perturbation lockstep loop of [`crate::deep::lanes`]: eight lanes of `f64`
@@ -897,6 +925,46 @@ impl DeltaLockstep {
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
         {
             let _ = (extended, min_norm);
+            unreachable!("a DeltaLockstep cannot be constructed on this target")
+        }
+    }
+}
+
+impl DeltaLockstep {
+    /// A measuring probe for the deep bench, not used in rendering: the orbit loads of the
+    /// AVX-512 lockstep loop alone. Four vectors of 8 lanes, each lane walking the orbit from
+    /// its own start as the loop's lanes do, gather `re[m]` and `im[m]` every step and add their
+    /// product into an accumulator (one fused multiply-add per gather pair, so the gathers are
+    /// all there is to wait for). Its rate in lane-steps per second bounds any delta step that
+    /// gathers its `Z_m` per lane. Returns the sum of the products (so the work is kept), or
+    /// `None` without the AVX-512 loop, or when some `start + steps` exceeds the orbit.
+    #[doc(hidden)]
+    pub fn gather_probe(
+        self,
+        (re, im): (&[f64], &[f64]),
+        starts: &[[usize; 8]; 4],
+        steps: u32,
+    ) -> Option<f64> {
+        let fits = re.len() == im.len()
+            && starts
+                .iter()
+                .flatten()
+                .all(|&m| m.checked_add(steps as usize).is_some_and(|e| e <= re.len()));
+        if !fits {
+            return None;
+        }
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            match self.isa {
+                // SAFETY: the token proves AVX-512F; the check above is the function's bound.
+                x86_delta::DeltaIsa::Avx512(t) => {
+                    Some(unsafe { x86_delta::gather_probe_avx512(t, (re, im), starts, steps) })
+                }
+                x86_delta::DeltaIsa::Avx2(_) => None,
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
             unreachable!("a DeltaLockstep cannot be constructed on this target")
         }
     }
@@ -1154,6 +1222,39 @@ mod x86_delta {
             _mm512_storeu_pd(lanes.er.as_mut_ptr(), er);
             _mm512_storeu_pd(lanes.ei.as_mut_ptr(), ei);
             (s, flags, chunked)
+        }
+    }
+
+    /// The loop of [`super::DeltaLockstep::gather_probe`].
+    ///
+    /// # Safety
+    ///
+    /// `re.len() == im.len()` and every `starts[v][i] + steps <= re.len()`.
+    #[target_feature(enable = "avx512f")]
+    pub(in crate::kernel) unsafe fn gather_probe_avx512(
+        _token: Avx512,
+        (re, im): (&[f64], &[f64]),
+        starts: &[[usize; 8]; 4],
+        steps: u32,
+    ) -> f64 {
+        let (re, im) = (re.as_ptr(), im.as_ptr());
+        // SAFETY: AVX-512F is present (the token). The gathers read `re[m]` and `im[m]` for
+        // `m = starts[v][i] + s`, `s < steps`, below `re.len() == im.len()` by the caller's
+        // guarantee; the index loads read arrays of 8 `i64`.
+        unsafe {
+            let mut idx = starts.map(|m| _mm512_loadu_si512(first_indices(&m).as_ptr().cast()));
+            let mut acc = [_mm512_setzero_pd(); 4];
+            let one = _mm512_set1_epi64(1);
+            for _ in 0..steps {
+                for v in 0..4 {
+                    let zr = _mm512_i64gather_pd::<8>(idx[v], re);
+                    let zi = _mm512_i64gather_pd::<8>(idx[v], im);
+                    acc[v] = _mm512_fmadd_pd(zr, zi, acc[v]);
+                    idx[v] = _mm512_add_epi64(idx[v], one);
+                }
+            }
+            let sum = _mm512_add_pd(_mm512_add_pd(acc[0], acc[1]), _mm512_add_pd(acc[2], acc[3]));
+            _mm512_reduce_add_pd(sum)
         }
     }
 

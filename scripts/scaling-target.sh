@@ -12,14 +12,7 @@
 #   PAIRS=7 scripts/scaling-target.sh                          # pairs per view (default 7)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${BIN:-}" ]; then
-  BIN=$(cargo bench --bench throughput --no-run --message-format=json 2>/dev/null \
-    | python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "throughput" and m.get("executable"):
-        print(m["executable"])')
-fi
+BIN=${BIN:-$(scripts/bench-binary.sh)}
 if [ -z "${ZOOMGEN:-}" ]; then cargo build --release --quiet; ZOOMGEN=target/release/zoomgen; fi
 export ZOOMGEN
 n=$(nproc); pairs=${PAIRS:-7}

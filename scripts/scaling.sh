@@ -10,14 +10,7 @@
 # seahorse segment with and without PNG encoding. Takes a few minutes on 16 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${BIN:-}" ]; then
-  BIN=$(cargo bench --bench throughput --no-run --message-format=json 2>/dev/null \
-    | python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "throughput" and m.get("executable"):
-        print(m["executable"])')
-fi
+BIN=${BIN:-$(scripts/bench-binary.sh)}
 cores=$(nproc)
 threads=1
 for t in 2 4 8 16 32 64; do [ "$t" -le "$cores" ] && threads="$threads,$t"; done

@@ -3,7 +3,8 @@
 //! Prints: plain f64 iterations/s (ScalarKernel), the rate of the AVX-512 delta loop's orbit
 //! gathers alone (the floor of any step that gathers `Z_m` per lane), perturbation
 //! iterations/s without BLA (f64 and FloatExp deltas), a whole frame at 1e-100 with BLA on one
-//! thread, and reference-orbit times. Set `DEEP_BENCH_FULL=1` for the 1920x1080 frame at 1e-100 with 100,000 iterations.
+//! thread, and reference-orbit times. Set `DEEP_BENCH_FULL=1` for the 1920x1080 frame at
+//! 1e-100 with 100,000 iterations.
 //! Kernels get bands of 4 rows per call, as the pipeline hands them by default (before session
 //! 7 they got one row per call, which starves the second pass's vector loop of samples).
 

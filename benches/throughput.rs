@@ -20,7 +20,10 @@
 //!
 //! `speedup` is target 4's measure on a machine whose one-thread speed drifts between runs: a
 //! one-thread run and a `T`-thread run (of `T` times the frames) alternate, each pair's ratio
-//! is taken from two runs seconds apart, and the median of the pairs is the figure.
+//! is taken from two runs seconds apart, and the median of the pairs is the figure. Each pair
+//! also says where the time went: the share of the workers' time spent in bands at each thread
+//! count, and how much longer the same bands took with every core busy. `--repeat N` renders
+//! the `--frames` views N times over per one-thread run, `--window N` sets the frames in flight.
 //!
 //! A whole-scene run should last seconds: its fixed costs (the first frame's encoding cannot
 //! overlap anything, the last frame's encoding follows the render) are a frame or two, which

@@ -607,8 +607,8 @@ fn speedup(o: &Options) {
             let (wall, _, band) = run_ours(jobs, &kernel, &palette, &settings(t));
             (wall / jobs.len() as f64, band / jobs.len() as f64)
         };
-        let (mut ratios, mut ones, mut manys, mut busy_one, mut busy, mut slower) =
-            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        // Per pair: [1-thread ms, T-thread ms, speed-up, busy at 1, busy at T, slower].
+        let mut pairs: Vec<[f64; 6]> = Vec::new();
         for pair in 0..o.reps {
             let ((a, a_band), (b, b_band)) = if pair % 2 == 0 {
                 let a = time(&one, 1);
@@ -620,36 +620,37 @@ fn speedup(o: &Options) {
             // The speed-up is `threads * (busy / busy at 1) / slower`: `busy` is how much of
             // the workers' time went into bands, `slower` how much longer the same bands took
             // with every core busy.
-            let (pair_busy_one, pair_busy) = (a_band / a, b_band / (b * threads as f64));
-            let pair_slower = b_band / a_band;
-            println!(
-                "| {view} | {} | {:.2} | {:.3} | {:.2}x | {:.1}% | {:.1}% | {:.3} |",
-                pair + 1,
+            let row = [
                 a * 1e3,
                 b * 1e3,
                 a / b,
-                100.0 * pair_busy_one,
-                100.0 * pair_busy,
-                pair_slower
+                100.0 * a_band / a,
+                100.0 * b_band / (b * threads as f64),
+                b_band / a_band,
+            ];
+            println!(
+                "| {view} | {} | {:.2} | {:.3} | {:.2}x | {:.1}% | {:.1}% | {:.3} |",
+                pair + 1,
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5]
             );
-            busy_one.push(pair_busy_one);
-            ratios.push(a / b);
-            ones.push(a);
-            manys.push(b);
-            busy.push(pair_busy);
-            slower.push(pair_slower);
+            pairs.push(row);
         }
-        let one_median = median(ones);
+        let m: [f64; 6] = std::array::from_fn(|i| median(pairs.iter().map(|r| r[i]).collect()));
         println!(
             "| {view} | **median** | {:.2} ({:.2} G it/s) | {:.3} | **{:.2}x** (of medians: {:.2}x) | {:.1}% | {:.1}% | {:.3} |",
-            one_median * 1e3,
-            stats.iterations as f64 / one.len() as f64 / one_median / 1e9,
-            median(manys.clone()) * 1e3,
-            median(ratios),
-            one_median / median(manys),
-            100.0 * median(busy_one),
-            100.0 * median(busy),
-            median(slower)
+            m[0],
+            stats.iterations as f64 / one.len() as f64 / (m[0] / 1e3) / 1e9,
+            m[1],
+            m[2],
+            m[0] / m[1],
+            m[3],
+            m[4],
+            m[5]
         );
     }
 }

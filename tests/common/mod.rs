@@ -1,9 +1,38 @@
-//! Locations shared by the deep-zoom tests (`deep_accuracy`, `exr_checker`, `deep_explore`).
+//! The one harness of the integration tests: launching the built binary, the kernels this CPU
+//! runs, a checksum, a seeded random generator, and the deep-zoom locations several tests share.
 //!
 //! Each test crate uses a different subset of these.
 #![allow(dead_code)]
 
 use zoomgen::deep::{Fixed, FixedC, FloatExp, locate};
+
+/// The built `zoomgen` binary, ready to take arguments.
+pub fn zoomgen() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("zoomgen").unwrap()
+}
+
+/// The kernels this CPU runs, slowest first. When `ZOOMGEN_REQUIRE_ISA` names instruction sets
+/// (`avx2`, `avx512`, comma-separated; CI sets it from what the CPU reports), a kernel missing
+/// from the list fails the test instead of being left out.
+pub fn available_kernels() -> Vec<&'static str> {
+    let kernels = zoomgen::kernel::available_kernels();
+    if let Ok(required) = std::env::var("ZOOMGEN_REQUIRE_ISA") {
+        for isa in required.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            assert!(
+                kernels.contains(&isa),
+                "ZOOMGEN_REQUIRE_ISA names {isa}, but this machine runs only {kernels:?}"
+            );
+        }
+    }
+    kernels
+}
+
+/// FNV-1a, 64 bits: a checksum that is the same on every platform and in every release.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
 
 /// The Misiurewicz point `M(24,2)` of Seahorse Valley (about `-0.74329189085 +
 /// 0.13124055231i`), found with Newton's method to `frac` limbs; asserts that Newton

@@ -108,7 +108,7 @@ fn main() {
     };
 
     // 2. The orbit loads alone: how fast any delta step that gathers `Z_m` per lane can go.
-    if let Some(simd) = zoomgen::kernel::simd::DeltaLockstep::detect() {
+    if let Some(simd) = zoomgen::arch::x86::delta::DeltaLockstep::detect() {
         let len = 100_001;
         let re: Vec<f64> = (0..len).map(|i| (i as f64 * 0.37).sin()).collect();
         let im: Vec<f64> = (0..len).map(|i| (i as f64 * 0.61).cos()).collect();

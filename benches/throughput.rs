@@ -37,14 +37,14 @@ use std::time::Instant;
 
 use num_complex::Complex64;
 use rayon::prelude::*;
-use zoomgen::bands::Scheduler;
 use zoomgen::color::Palette;
 use zoomgen::kernel::Kernel;
 use zoomgen::output::{
     ENCODER_QUEUE, FrameFolder, PngCompression, PngWriter, encode_png, encoder_threads,
 };
 use zoomgen::path::View;
-use zoomgen::pipeline::{ParallelSettings, RenderedFrame, render_frames};
+use zoomgen::render::pipeline::{ParallelSettings, RenderedFrame, render_frames};
+use zoomgen::render::queue::Scheduler;
 use zoomgen::render::{FrameJob, RenderStats, render_band};
 use zoomgen::scene::ColorSettings;
 

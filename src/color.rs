@@ -10,7 +10,7 @@
 //! additions and two table reads; the sRGB transfer function itself costs a `powf`.
 
 use crate::kernel::Escape;
-use crate::kernel::simd::{DirectColor, DirectPalette};
+use crate::arch::x86::color::{DirectColor, DirectPalette};
 use crate::scene::{ColorSettings, Rgb8};
 
 /// Entries per palette cycle in the lookup table.

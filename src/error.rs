@@ -41,7 +41,9 @@ pub enum Error {
     /// A file or folder could not be read, created or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file or folder.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },

@@ -3,29 +3,71 @@
 //! The crate is laid out as the pipeline a frame goes through:
 //!
 //! ```text
-//! scene (TOML -> Scene) -> path (frame -> View) -> kernel (samples -> escape counts)
-//!   -> bands (who renders which rows) -> color (counts -> sRGB) -> pipeline (frames in flight)
-//!   -> output (PNG files) ; progress (bars and log lines) ; run (plan, render, report)
+//! scene (TOML -> Scene) -> path (frame -> View) -> kernel (samples -> escape counts; deep past
+//!   f64 precision) -> render (bands, frames in flight, the Renderer) -> color (samples -> sRGB)
+//!   -> output (PNG files, pipes, video, escape data) ; run (plan, resume, report)
 //! ```
 //!
-//! Beside the pipeline: `deep` (perturbation kernels for frames past `f64` precision),
-//! `metadata` (the scene hash, PNG text chunks, the folder manifest that makes resuming safe),
-//! `stream` (`--pipe` and `--video`: frames into ffmpeg), `exr` (`--data` escape counts),
-//! `shard` (`--shard` for Slurm and Kubernetes), `signals` (clean stops), `error`.
-pub mod bands;
-pub mod color;
-pub mod deep;
+//! Below the concepts sits `arch`, the only module with `unsafe` code: the intrinsics of the
+//! SIMD kernels, the perturbation loops and the row coloring, behind safe wrappers. Beside the
+//! pipeline: `progress` (bars and log lines), `shard` (`--shard` for Slurm and Kubernetes),
+//! `signals` (clean stops), [`error`].
+//!
+//! The public API is small on purpose: load a [`Scene`], build a [`Renderer`], render frames
+//! into buffers. The command line's driver is [`run`]. Everything else is internal (the
+//! `internals` feature shows it to the benches and tests).
+//!
+//! ```
+//! use zoomgen::{RenderOptions, Renderer, Scene};
+//!
+//! let scene: Scene = r#"
+//!     [video]
+//!     width = 64
+//!     height = 36
+//!     frames = 10
+//!     [[keyframe]]
+//!     frame = 0
+//!     center = ["-0.75", "0.0"]
+//!     width = 3.5
+//!     [[keyframe]]
+//!     frame = 9
+//!     center = ["-0.743643887037158", "0.131825904205311"]
+//!     width = "1e-20"
+//! "#
+//! .parse()?;
+//! let renderer = Renderer::new(&scene, RenderOptions::default())?;
+//! let mut pixels = vec![0u8; renderer.frame_bytes()];
+//! renderer.render_frame(9, &mut pixels)?; // a deep frame: perturbation, chosen inside
+//! assert!(pixels.iter().any(|&b| b != 0));
+//! # Ok::<(), zoomgen::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+/// Declares modules that are internal to the crate, and public (hidden from the docs) with the
+/// `internals` feature, for the benches and the tests that reach below the API.
+macro_rules! internal_modules {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[cfg(feature = "internals")]
+            #[doc(hidden)]
+            #[allow(missing_docs)]
+            pub mod $name;
+            // Without the feature, the items that only the benches and tests use are unused.
+            #[cfg(not(feature = "internals"))]
+            #[allow(dead_code, unused_imports)]
+            mod $name;
+        )*
+    };
+}
+
+internal_modules!(
+    arch, color, deep, exr, kernel, metadata, output, path, progress, render, scene, shard,
+    signals, stream,
+);
+
 pub mod error;
-pub mod exr;
-pub mod kernel;
-pub mod metadata;
-pub mod output;
-pub mod path;
-pub mod pipeline;
-pub mod progress;
-pub mod render;
 pub mod run;
-pub mod scene;
-pub mod shard;
-pub mod signals;
-pub mod stream;
+
+pub use error::{Error, Result, SceneError};
+pub use render::{RenderOptions, Renderer};
+pub use scene::Scene;

@@ -7,13 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use zoomgen::bands::Scheduler;
-use zoomgen::error::{Error, Result};
-use zoomgen::output::PngCompression;
-use zoomgen::progress::ProgressMode;
-use zoomgen::run::{Output, Plan, RunOptions};
-use zoomgen::signals::Signals;
-use zoomgen::stream::PipeFormat;
+use zoomgen::run::{
+    Output, PipeFormat, Plan, PngCompression, ProgressMode, RunOptions, Scheduler, Signals,
+};
+use zoomgen::{Error, Result};
 
 /// Render a Mandelbrot zoom video, described by a TOML scene file, into numbered PNG frames.
 #[derive(Debug, Parser)]
@@ -194,7 +191,7 @@ fn run(cli: Cli) -> Result<u8> {
             summary.skipped,
             seconds,
             summary.rendered as f64 / seconds.max(1e-9),
-            summary.stats.iterations as f64 / seconds.max(1e-9) / 1e9
+            summary.iterations as f64 / seconds.max(1e-9) / 1e9
         );
         if summary.glitches > 0 {
             eprintln!(
@@ -202,7 +199,7 @@ fn run(cli: Cli) -> Result<u8> {
                 summary.glitches
             );
         }
-        match (&plan.output, &summary.video) {
+        match (plan.output(), &summary.video) {
             (_, Some(video)) => eprintln!("video written to {}", video.display()),
             (Output::Pipe(_), _) => {}
             _ => eprintln!("make the video with:\n  {}", plan.ffmpeg_command()),

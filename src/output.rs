@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 use crossbeam::channel;
 
 use crate::error::{Error, Result};
-use crate::pipeline::RenderedFrame;
+use crate::render::pipeline::RenderedFrame;
 
 /// PNG compression level: time against bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::pipeline::{BandProgress, RenderedFrame};
+use crate::render::pipeline::{BandProgress, RenderedFrame};
 use crate::render::RenderStats;
 
 /// How progress is shown.

@@ -25,36 +25,33 @@
 //! interruption appears again. A warning is printed once when a frame suggests that
 //! max_iterations is too low; see [`budget_looks_low`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::bands::Scheduler;
-use crate::color::Palette;
-use crate::deep::DeepRenderer;
 use crate::error::{Error, Result};
 use crate::kernel::{Kernel, select_kernel};
 use crate::metadata::{FrameState, Manifest, mismatch, read_frame_state, scene_hash};
-use crate::output::{
-    ENCODER_QUEUE, FrameFolder, PngCompression, PngWriter, encode_png_tagged, encoder_threads,
-};
+pub use crate::output::PngCompression;
+use crate::output::{ENCODER_QUEUE, FrameFolder, PngWriter, encode_png_tagged, encoder_threads};
 use crate::path::ZoomPath;
-use crate::pipeline::{KernelSource, ParallelSettings, RenderedFrame, render_frames};
-use crate::progress::{Progress, ProgressMode, WorkEstimate};
-use crate::render::{FrameJob, RenderStats};
+pub use crate::progress::ProgressMode;
+use crate::progress::{Progress, WorkEstimate};
+use crate::render::pipeline::{ParallelSettings, RenderedFrame};
+pub use crate::render::queue::Scheduler;
+use crate::render::{Renderer, SIZE_RANGE};
 use crate::scene::Scene;
 use crate::shard::Shard;
-use crate::stream::{DEFAULT_VIDEO_ARGS, FfmpegVideo, FrameStream, PipeFormat, find_on_path};
+pub use crate::signals::Signals;
+pub use crate::stream::PipeFormat;
+use crate::stream::{DEFAULT_VIDEO_ARGS, FfmpegVideo, FrameStream, find_on_path};
 
 /// The per-frame log's file name in the output folder.
 pub const RENDER_LOG_NAME: &str = "render-log.jsonl";
-
-/// Smallest and largest frame side, as for the scene file.
-const SIZE_RANGE: std::ops::RangeInclusive<u32> = 16..=16384;
 
 /// What the user asked for on the command line, before validation.
 #[derive(Debug, Clone, Default)]
@@ -117,27 +114,27 @@ pub enum Output {
 
 /// A validated run: everything needed to render, nothing written yet.
 pub struct Plan {
-    pub scene: Scene,
-    pub path: ZoomPath,
-    pub width: u32,
-    pub height: u32,
-    pub supersample: u32,
+    scene: Scene,
+    path: ZoomPath,
+    width: u32,
+    height: u32,
+    supersample: u32,
     /// Frames to consider, in the scene's numbering.
-    pub frames: Range<u64>,
-    pub folder: FrameFolder,
-    pub parallel: ParallelSettings,
-    pub overwrite: bool,
-    pub compression: PngCompression,
-    pub progress: ProgressMode,
-    pub kernel: Arc<dyn Kernel>,
+    frames: Range<u64>,
+    folder: FrameFolder,
+    parallel: ParallelSettings,
+    overwrite: bool,
+    compression: PngCompression,
+    progress: ProgressMode,
+    kernel: Arc<dyn Kernel>,
     /// The frames this run is responsible for: `frames`, less other shards' frames.
-    pub frame_list: Vec<u64>,
-    pub shard: Option<Shard>,
-    pub output: Output,
+    frame_list: Vec<u64>,
+    shard: Option<Shard>,
+    output: Output,
     /// `--data`: escape data as OpenEXR beside each PNG.
-    pub data: bool,
+    data: bool,
     /// [`crate::metadata::scene_hash`] of this run.
-    pub scene_hash: String,
+    scene_hash: String,
 }
 
 impl std::fmt::Debug for Plan {
@@ -156,10 +153,15 @@ impl std::fmt::Debug for Plan {
 /// What a run did.
 #[derive(Debug, Clone)]
 pub struct Summary {
+    /// Frames rendered by this run.
     pub rendered: u64,
+    /// Frames found done in the folder and skipped.
     pub skipped: u64,
+    /// Wall time of the run.
     pub elapsed: Duration,
-    pub stats: RenderStats,
+    /// Iterations of `z -> z^2 + c` over the frames rendered.
+    pub iterations: u64,
+    /// Temporary files of an interrupted run that were removed.
     pub stale_temporaries: usize,
     /// The run was stopped (SIGINT/SIGTERM) before it was done.
     pub cancelled: bool,
@@ -172,6 +174,11 @@ pub struct Summary {
 }
 
 impl Plan {
+    /// Where the frames go.
+    pub fn output(&self) -> &Output {
+        &self.output
+    }
+
     /// Validates the scene and options. Every error here is bad input (exit code 2).
     pub fn new(options: &RunOptions) -> Result<Plan> {
         let scene = Scene::load_with_overrides(&options.scene, &options.overrides)?;
@@ -333,34 +340,6 @@ impl Plan {
         text
     }
 
-    /// The jobs of the frames in `frames`.
-    pub fn jobs(&self, frames: impl IntoIterator<Item = u64>) -> Vec<FrameJob> {
-        frames
-            .into_iter()
-            .map(|f| FrameJob::new(self.path.view(f), self.width, self.height, self.supersample))
-            .collect()
-    }
-
-    /// The kernels for `frames`: plain `f64` where it is exact enough, perturbation against
-    /// reference orbits (computed here, reporting progress) for deeper frames.
-    pub fn kernels(&self, frames: &[u64], progress: &mut dyn FnMut(f64)) -> Result<RunKernels> {
-        let deep = DeepRenderer::new(
-            &self.scene,
-            &self.path,
-            frames,
-            self.width,
-            self.height,
-            self.supersample,
-            progress,
-        )
-        .map_err(Error::Render)?;
-        Ok(RunKernels {
-            plain: self.kernel.clone(),
-            deep: (deep.orbit_count() > 0).then_some(deep),
-            names: Mutex::new(HashMap::new()),
-        })
-    }
-
     /// Looks at the output folder before anything is written: which frames of
     /// [`Plan::frame_list`] are done (whole, with this scene's hash) and which must be rendered.
     /// A manifest or frame of another scene is refused (exit code 2) unless `overwrite`.
@@ -452,29 +431,29 @@ impl Plan {
         let stale_temporaries = if to_folder { self.prepare_folder()? } else { 0 };
         let todo = survey.todo.clone();
         let skipped = survey.done.len() as u64;
-        let kernels = {
+        let renderer = {
             // Shown only when there are orbits to compute (the callback ends with 1.0 anyway).
             let mut orbit_progress: Option<Progress> = None;
-            let kernels = self.kernels(&todo, &mut |f| {
-                if f < 1.0 || orbit_progress.is_some() {
-                    orbit_progress
-                        .get_or_insert_with(|| Progress::new(self.progress, Vec::new(), 0))
-                        .orbit(f);
-                }
-            })?;
+            let renderer = Renderer::prepare(
+                &self.scene,
+                (self.width, self.height, self.supersample),
+                self.parallel.clone(),
+                &todo,
+                &mut |f| {
+                    if f < 1.0 || orbit_progress.is_some() {
+                        orbit_progress
+                            .get_or_insert_with(|| Progress::new(self.progress, Vec::new(), 0))
+                            .orbit(f);
+                    }
+                },
+            )?;
             if let Some(p) = orbit_progress {
                 p.finish();
             }
-            kernels
+            renderer
         };
-        let mut jobs = self.jobs(todo);
-        if let Some(deep) = &kernels.deep {
-            // The exact geometry of deep frames, for their PNG text and escape data headers.
-            for job in &mut jobs {
-                job.exact = deep.geometry(&job.view, job.grid.samples_x).map(Arc::new);
-            }
-        }
-        let palette = Palette::new(&self.scene.color);
+        let kernels = renderer.kernels();
+        let jobs = renderer.jobs(todo);
         let bands_per_frame = self
             .height
             .div_ceil(self.parallel.band_height.clamp(1, self.height));
@@ -519,22 +498,18 @@ impl Plan {
                 ENCODER_QUEUE,
             )
         });
-        if let Some(deep) = &kernels.deep {
+        if let Some((orbits, bytes)) = kernels.orbits() {
             progress.borrow().message(&format!(
-                "deep zoom: {} reference orbits, {}",
-                deep.orbit_count(),
-                human_bytes(deep.orbit_memory_bytes() as u64)
+                "deep zoom: {orbits} reference orbits, {}",
+                human_bytes(bytes as u64)
             ));
         }
         let mut warned = false;
         let mut glitches = 0;
         let mut last_out = Instant::now();
         let compression = self.compression;
-        let result = render_frames(
+        let result = renderer.render_jobs(
             &jobs,
-            &kernels,
-            &palette,
-            &self.parallel,
             cancel,
             &mut |band| {
                 if let Some(job) = jobs.get(band.frame_position) {
@@ -608,7 +583,7 @@ impl Plan {
             rendered,
             skipped,
             elapsed: started.elapsed(),
-            stats: progress.stats(),
+            iterations: progress.stats().iterations,
             stale_temporaries,
             cancelled,
             glitches,
@@ -722,60 +697,6 @@ impl Plan {
             self.scene.stem()
         );
         command
-    }
-}
-
-/// The kernels of a run: one plain kernel, and perturbation for deep frames.
-pub struct RunKernels {
-    plain: Arc<dyn Kernel>,
-    deep: Option<DeepRenderer>,
-    /// The name of the kernel each frame got, for the render log.
-    names: Mutex<HashMap<u64, &'static str>>,
-}
-
-impl RunKernels {
-    /// The name of the kernel that rendered `frame` (`None` before it was chosen).
-    pub fn name_of(&self, frame: u64) -> Option<&'static str> {
-        self.names
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&frame)
-            .copied()
-    }
-
-    /// Untrusted samples of deep frame `frame` (0 for `f64` frames).
-    pub fn glitches(&self, frame: u64) -> u64 {
-        self.deep.as_ref().map_or(0, |d| d.glitches(frame))
-    }
-
-    /// Ill-conditioned samples of deep frame `frame` iterated again in higher precision (0 for
-    /// `f64` frames).
-    pub fn exact_samples(&self, frame: u64) -> u64 {
-        self.deep.as_ref().map_or(0, |d| d.exact_samples(frame))
-    }
-}
-
-impl std::fmt::Debug for RunKernels {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunKernels")
-            .field("plain", &self.plain.name())
-            .field("deep", &self.deep)
-            .finish()
-    }
-}
-
-impl KernelSource for RunKernels {
-    fn kernel_for(&self, job: &FrameJob) -> Arc<dyn Kernel> {
-        let kernel = self
-            .deep
-            .as_ref()
-            .and_then(|deep| deep.kernel_for(&job.view, &job.grid))
-            .unwrap_or_else(|| self.plain.clone());
-        self.names
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(job.view.frame, kernel.name());
-        kernel
     }
 }
 

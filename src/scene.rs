@@ -115,18 +115,59 @@ pub struct Keyframe {
 
 /// A validated scene: every field in range, keyframes ordered, ready to render.
 #[derive(Debug, Clone, PartialEq)]
+///
+/// Made only by loading and validating a scene file ([`Scene::load`]) or text (`str::parse`), so
+/// a `Scene` is always valid; its parts are read through methods.
 pub struct Scene {
     /// The file the scene came from (used for messages and the default output folder).
-    pub source: PathBuf,
-    pub title: Option<String>,
-    pub video: Video,
-    pub render: RenderSettings,
-    pub color: ColorSettings,
+    pub(crate) source: PathBuf,
+    /// The optional `title`.
+    pub(crate) title: Option<String>,
+    /// `[video]`.
+    pub(crate) video: Video,
+    /// `[render]`.
+    pub(crate) render: RenderSettings,
+    /// `[color]`.
+    pub(crate) color: ColorSettings,
     /// At least one; `keyframes[0].frame == 0`; frames strictly increasing and `< video.frames`.
-    pub keyframes: Vec<Keyframe>,
+    pub(crate) keyframes: Vec<Keyframe>,
+}
+
+impl std::str::FromStr for Scene {
+    type Err = SceneError;
+
+    /// A scene from TOML text (errors name the file as `<string>`).
+    fn from_str(text: &str) -> Result<Scene, SceneError> {
+        Scene::from_toml_str(text, Path::new("<string>"))
+    }
 }
 
 impl Scene {
+    /// The file the scene was read from (`<string>` for text).
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// The scene's title, if it has one.
+    pub fn title(&self) -> Option<&str> {
+        self.title.as_deref()
+    }
+
+    /// Frame width and height in pixels, as `[video]` gives them.
+    pub fn size(&self) -> (u32, u32) {
+        (self.video.width, self.video.height)
+    }
+
+    /// Frames per second.
+    pub fn fps(&self) -> u32 {
+        self.video.fps
+    }
+
+    /// Number of frames.
+    pub fn frame_count(&self) -> u64 {
+        self.video.frames
+    }
+
     /// The scene file's stem (`seahorse` for `scenes/seahorse.toml`), used to name outputs.
     pub fn stem(&self) -> String {
         self.source

@@ -1,6 +1,6 @@
 //! Clean stops: SIGINT and SIGTERM ask the render to stop; a second one stops at once.
 //!
-//! The first signal sets the `cancel` flag that [`crate::pipeline::render_frames`] watches:
+//! The first signal sets the `cancel` flag that [`crate::render::pipeline::render_frames`] watches:
 //! workers stop after their current band, frames already finished are written, unfinished ones
 //! are dropped, and the command exits with 128 + the signal number (130 for SIGINT, 143 for
 //! SIGTERM) after saying how far it got. A second signal `_exit`s at once with the same code:

@@ -15,7 +15,7 @@
 //!
 //! The plain steps are most of the pass, and each is some 300 dependent `f64` operations. Where
 //! the CPU has AVX-512, [`iterate_many`] runs them for eight samples at once in a vector loop
-//! ([`crate::kernel::simd::DeltaLockstep::dd_plain`], the same operations lane by lane, so the
+//! ([`crate::arch::x86::delta::DeltaLockstep::dd_plain`], the same operations lane by lane, so the
 //! same bits), handing a sample back to the one-sample code whenever its next step is not a
 //! plain one; elsewhere four samples take turns.
 //!
@@ -29,7 +29,7 @@
 use super::fixed::Fixed;
 use super::floatexp::{Cx, FloatExp};
 use super::orbit::ReferenceOrbit;
-use crate::kernel::simd::{DdLanes, DdOrbit, DeltaLockstep};
+use crate::arch::x86::delta::{DdLanes, DdOrbit, DeltaLockstep};
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape};
 
 /// Exponent of zero.
@@ -56,7 +56,7 @@ fn two_sum(a: f64, b: f64) -> (f64, f64) {
 /// `a * b` exactly, as `(p, err)`: the error of the rounded product is `a b - p`, which one
 /// fused multiply-add gives exactly (unless it falls below the normal range). Dekker's
 /// splitting product gives the same without FMA in 17 operations; this is 2 where the CPU
-/// has FMA ([`iterate`] runs compiled with it where [`crate::kernel::simd::DeltaLockstep`]
+/// has FMA ([`iterate`] runs compiled with it where [`crate::arch::x86::delta::DeltaLockstep`]
 /// exists; elsewhere `mul_add` is the library `fma`, slower but the same value).
 #[inline]
 fn two_prod(a: f64, b: f64) -> (f64, f64) {
@@ -561,7 +561,7 @@ impl<'a, F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> Walk<'a, F> {
 /// frame's sample spacing; `ill(e, norm, n)`: the conditioning test at the end, with
 /// `e = spacing dz/dc`. The one-sample form of [`iterate_many`] (which the kernel uses), and
 /// the reference its tests compare with. Inlined into its callers, so that one may compile it
-/// with FMA ([`crate::kernel::simd::DeltaLockstep::with_fma`]).
+/// with FMA ([`crate::arch::x86::delta::DeltaLockstep::with_fma`]).
 #[inline(always)]
 pub fn iterate(
     orbit: &ReferenceOrbit,

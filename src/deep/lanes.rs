@@ -85,21 +85,12 @@
 use super::bla::BlaTable;
 use super::floatexp::{Cx, FloatExp, Real};
 use super::orbit::ReferenceOrbit;
-use crate::kernel::simd::{DeltaLanes, DeltaLockstep};
+pub use super::bounds::{CHUNK, MIN_F64_NORM, SMALL_Z_NORM};
+use crate::arch::x86::delta::{DeltaLanes, DeltaLockstep};
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape};
 
 /// Samples in flight.
 pub const LANES: usize = 8;
-
-/// `|δz|^2` below which a `FloatExp` frame's lane leaves `f64` (`|δz| < 2^-500`).
-pub const MIN_F64_NORM: f64 = 9.332636185032189e-302; // 2^-1000
-
-/// `|Z_m|^2` below which a `FloatExp` frame's lane steps in `FloatExp` (`|Z_m| < 2^-400`).
-pub const SMALL_Z_NORM: f64 = 1.499_696_813_895_631e-241; // 2^-800
-
-/// Steps the lockstep loop takes untested when a chunk's certificate holds (see
-/// [`chunk_limits`]).
-pub const CHUNK: usize = 8;
 
 /// Relative size `|δz| / |Z|` below which a chunk's steps need no test.
 const CHUNK_RATIO: f64 = 0.25;

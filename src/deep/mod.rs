@@ -71,6 +71,7 @@
 //! deltas, also in `FloatExp` frames once a delta reaches `2^-500`.
 
 pub mod bla;
+pub mod bounds;
 pub mod dd;
 pub mod exact;
 pub mod fixed;

@@ -50,7 +50,8 @@ use super::fixed::{Fixed, FixedC};
 use super::floatexp::{Cx, FloatExp, Real};
 use super::lanes;
 use super::orbit::ReferenceOrbit;
-use crate::kernel::simd::{DeltaLockstep, FmaWork};
+use crate::arch::Work;
+use crate::arch::x86::delta::DeltaLockstep;
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, Kernel, SampleGrid};
 
 /// Where a frame's samples lie relative to its reference point, in extended precision.
@@ -228,7 +229,7 @@ struct DdManyPass<'a, F> {
     simd: Option<DeltaLockstep>,
 }
 
-impl<F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> FmaWork for DdManyPass<'_, F> {
+impl<F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> Work for DdManyPass<'_, F> {
     type Output = Vec<dd::DdResult>;
     #[inline(always)]
     fn call(self) -> Vec<dd::DdResult> {

@@ -37,6 +37,7 @@
 //! time or the one that `ZOOMGEN_KERNEL` names.
 
 pub mod interleaved;
+pub mod sample;
 pub mod scalar;
 pub mod select;
 pub mod simd;
@@ -49,12 +50,9 @@ pub use select::{
     KERNEL_ENV, KERNEL_NAMES, available_kernels, kernel_by_name, kernel_by_name_with,
     select_kernel, select_kernel_with,
 };
+pub use sample::{ESCAPE_RADIUS, ESCAPE_RADIUS_SQ, Escape, log2_f32, smooth_fraction};
 pub use simd::{Avx2Kernel, Avx512Kernel};
 
-/// Bailout radius `R`. Large, so that the smooth count is close to continuous.
-pub const ESCAPE_RADIUS: f64 = 256.0;
-/// `R^2`, what `|z|^2` is compared with.
-pub const ESCAPE_RADIUS_SQ: f64 = ESCAPE_RADIUS * ESCAPE_RADIUS;
 
 /// The first step count at which periodicity detection saves `z` (then every power of two
 /// after it); until then the saved value is `z_0 = 0`.
@@ -99,103 +97,6 @@ impl Default for KernelOptions {
             adaptive: true,
         }
     }
-}
-
-/// The escape of one sample: the count `n` and the smooth fraction `nf`.
-///
-/// `#[repr(C)]`: the SIMD coloring ([`simd::DirectColor`]) reads eight of them as one vector.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[repr(C)]
-pub struct Escape {
-    /// First `n` with `|z_n| > R`, or [`Escape::INTERIOR_N`].
-    pub n: u32,
-    /// Smooth fraction in `[0, 1)`; 0 for interior points.
-    pub nf: f32,
-}
-
-impl Escape {
-    /// `n` of a point that did not escape (the value Kalles Fraktaler uses too).
-    pub const INTERIOR_N: u32 = u32::MAX;
-    /// A point that did not escape.
-    pub const INTERIOR: Escape = Escape {
-        n: Self::INTERIOR_N,
-        nf: 0.0,
-    };
-
-    /// Whether the point stayed bounded for the whole iteration budget.
-    #[inline]
-    pub fn is_interior(self) -> bool {
-        self.n == Self::INTERIOR_N
-    }
-
-    /// The escape of a point whose `|z_n|^2` first exceeded `R^2` at step `n`.
-    ///
-    /// `NF = 1 - log2(ln|z| / ln R)`; with `R = 2^8` that is `5 - log2(log2(|z|^2))`. Both
-    /// logarithms use [`log2_f32`] (see [`smooth_fraction`]): glibc's `log` and `log2` cost a
-    /// fifth of a shallow frame's time, and plain arithmetic gives the same bits on every CPU
-    /// and in every kernel.
-    #[inline]
-    pub fn escaped(n: u32, norm_sqr: f64) -> Escape {
-        Escape {
-            n,
-            nf: smooth_fraction(norm_sqr),
-        }
-    }
-
-    /// The continuous count `n + nf` (infinite for interior points).
-    #[inline]
-    pub fn smooth(self) -> f64 {
-        if self.is_interior() {
-            f64::INFINITY
-        } else {
-            f64::from(self.n) + f64::from(self.nf)
-        }
-    }
-}
-
-/// `NF` of a sample whose `|z_N|^2` is `norm_sqr` (> `R^2`): see [`Escape::escaped`].
-///
-/// `NF = 5 - log2(L)` with `L = log2 |z|^2` in `(16, 32]`, computed as `0 - log2(L / 32)` (a
-/// result in `[-1, 0]` keeps more of `f32`'s bits than one near 5). `L` is the exponent of
-/// `|z|^2`, exact, plus the `log2` of its mantissa rounded to `f32`. `NF` is stored as `f32`
-/// and colors are 8-bit, so both logarithms are done in `f32` ([`log2_f32`]): the result is
-/// within `3e-7` of the exact fraction, and vector kernels do the `f32` work at twice the lanes
-/// and a third of the division cost of `f64`.
-///
-/// Branch-free, so that a loop over many samples vectorizes.
-#[inline]
-pub fn smooth_fraction(norm_sqr: f64) -> f32 {
-    const _: () = assert!(ESCAPE_RADIUS == 256.0, "NF below assumes R = 2^8");
-    let bits = norm_sqr.to_bits();
-    let exponent = ((bits >> 52) & 0x7ff) as i32 - 1023;
-    let mantissa = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000) as f32;
-    let log_norm = exponent as f32 + log2_f32(mantissa);
-    let nf = 0.0 - log2_f32(log_norm * (1.0 / 32.0));
-    // Just below 1 in f32, so that `n + nf` never reaches the next count.
-    nf.clamp(0.0, 1.0 - f32::EPSILON / 2.0)
-}
-
-/// `log2(x)` for positive finite normal `x`, to within about `2e-7 max(|log2 x|, 1)`, with
-/// plain `f32` arithmetic.
-///
-/// `x = m 2^e` with `m` in `[sqrt(1/2), sqrt(2))`, and `ln m = 2 atanh(s)` with
-/// `s = (m - 1) / (m + 1)`, `|s| < 0.172`, summed to the `s^9` term (the next one is below
-/// `3e-9`). No fused multiply-add and no libm, so the result is the same on every machine and
-/// in every kernel.
-#[inline]
-pub fn log2_f32(x: f32) -> f32 {
-    debug_assert!(x > 0.0 && x.is_normal());
-    let bits = x.to_bits();
-    let exponent = ((bits >> 23) & 0xff) as i32 - 127;
-    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
-    // Fold [sqrt 2, 2) onto [sqrt(1/2), 1): selects, not branches, so loops vectorize.
-    let high = m > std::f32::consts::SQRT_2;
-    let m = if high { m * 0.5 } else { m };
-    let exponent = exponent + i32::from(high);
-    let s = (m - 1.0) / (m + 1.0);
-    let s2 = s * s;
-    let series = 1.0 + s2 * (1.0 / 3.0 + s2 * (0.2 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0))));
-    exponent as f32 + (2.0 * s * series) * std::f32::consts::LOG2_E
 }
 
 /// Where the samples of a frame lie in the complex plane.

@@ -86,17 +86,17 @@ fn kernel_from_setting(
     }
 }
 
-/// The SIMD coloring and counting for rows ([`super::simd::DirectColor`]) when this CPU has it
+/// The SIMD coloring and counting for rows ([`crate::arch::x86::color::DirectColor`]) when this CPU has it
 /// and `ZOOMGEN_KERNEL` is unset or names `avx512`; `None` otherwise, so that forcing a kernel
 /// also forces the portable loops (CI's forced-scalar run tests those). Decided once per
 /// process.
-pub fn direct_color() -> Option<super::simd::DirectColor> {
-    static CHOICE: std::sync::OnceLock<Option<super::simd::DirectColor>> =
+pub fn direct_color() -> Option<crate::arch::x86::color::DirectColor> {
+    static CHOICE: std::sync::OnceLock<Option<crate::arch::x86::color::DirectColor>> =
         std::sync::OnceLock::new();
     *CHOICE.get_or_init(|| {
         let forced = std::env::var(KERNEL_ENV).ok();
         match forced.as_deref().map(str::trim) {
-            None | Some("") | Some("avx512") => super::simd::DirectColor::detect(),
+            None | Some("") | Some("avx512") => crate::arch::x86::color::DirectColor::detect(),
             Some(_) => None,
         }
     })

@@ -37,7 +37,7 @@ use crossbeam::channel;
 use crossbeam::queue::ArrayQueue;
 use crossbeam::utils::Backoff;
 
-use crate::bands::{BandQueue, Scheduler};
+use crate::render::queue::{BandQueue, Scheduler};
 use crate::color::Palette;
 use crate::error::{Error, Result};
 use crate::kernel::{Escape, Kernel};

@@ -7,54 +7,9 @@
 use std::ops::Range;
 
 use crate::color::Palette;
-use crate::kernel::simd::EscapeCounts;
-use crate::kernel::{Escape, Kernel, SampleGrid};
-use crate::path::View;
-
-/// What one frame needs to be rendered: its view and where its samples lie.
-#[derive(Debug, Clone)]
-pub struct FrameJob {
-    /// The frame's view (frame number, center, width, rotation, iteration budget).
-    pub view: View,
-    /// The frame's sample positions.
-    pub grid: SampleGrid,
-    /// Image width in pixels.
-    pub width: u32,
-    /// Image height in pixels.
-    pub height: u32,
-    /// Samples per pixel along each axis.
-    pub supersample: u32,
-    /// A deep frame's exact geometry, for its PNG text and the header of its escape data; `None`
-    /// for plain `f64` frames (and for jobs built without it).
-    pub exact: Option<std::sync::Arc<crate::deep::FrameGeometry>>,
-}
-
-impl FrameJob {
-    /// The job for `view` at `width` x `height` pixels with `supersample`^2 samples per pixel.
-    pub fn new(view: View, width: u32, height: u32, supersample: u32) -> Self {
-        let grid = SampleGrid::new(
-            view.center,
-            view.width(),
-            view.rotation_deg,
-            width,
-            height,
-            supersample,
-        );
-        FrameJob {
-            view,
-            grid,
-            width,
-            height,
-            supersample,
-            exact: None,
-        }
-    }
-
-    /// Bytes of one RGB row.
-    pub fn row_bytes(&self) -> usize {
-        self.width as usize * 3
-    }
-}
+use crate::arch::x86::color::EscapeCounts;
+use crate::kernel::{Escape, Kernel};
+use super::job::FrameJob;
 
 /// Counts gathered while rendering, summed over bands and frames.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -100,7 +55,7 @@ impl RenderStats {
         }
     }
 
-    /// Counts a row of samples: with [`crate::kernel::simd::DirectColor::count`] where the CPU
+    /// Counts a row of samples: with [`crate::arch::x86::color::DirectColor::count`] where the CPU
     /// has it, the rest (or all) with the portable loop.
     fn count(&mut self, samples: &[Escape]) {
         let (done, simd) = match crate::kernel::select::direct_color() {
@@ -116,7 +71,7 @@ impl RenderStats {
 }
 
 /// [`RenderStats::count`]'s portable loop, the definition
-/// [`crate::kernel::simd::DirectColor::count`] follows.
+/// [`crate::arch::x86::color::DirectColor::count`] follows.
 fn count_portable(samples: &[Escape]) -> EscapeCounts {
     // Without branches: interior and escaped samples alternate unpredictably.
     let (mut interior, mut sum, mut max) = (0u64, 0u64, 0u32);
@@ -175,7 +130,7 @@ pub fn render_band(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::simd::DirectColor;
+    use crate::arch::x86::color::DirectColor;
 
     /// The SIMD counts equal the portable loop's on rows of every length, with interior
     /// samples, the largest counts, and sums past `u32::MAX`.

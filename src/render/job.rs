@@ -1,0 +1,49 @@
+//! One frame's job: its view and where its samples lie, the unit the pipeline schedules.
+
+use crate::kernel::SampleGrid;
+use crate::path::View;
+
+/// What one frame needs to be rendered: its view and where its samples lie.
+#[derive(Debug, Clone)]
+pub struct FrameJob {
+    /// The frame's view (frame number, center, width, rotation, iteration budget).
+    pub view: View,
+    /// The frame's sample positions.
+    pub grid: SampleGrid,
+    /// Image width in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// Samples per pixel along each axis.
+    pub supersample: u32,
+    /// A deep frame's exact geometry, for its PNG text and the header of its escape data; `None`
+    /// for plain `f64` frames (and for jobs built without it).
+    pub exact: Option<std::sync::Arc<crate::deep::FrameGeometry>>,
+}
+
+impl FrameJob {
+    /// The job for `view` at `width` x `height` pixels with `supersample`^2 samples per pixel.
+    pub fn new(view: View, width: u32, height: u32, supersample: u32) -> Self {
+        let grid = SampleGrid::new(
+            view.center,
+            view.width(),
+            view.rotation_deg,
+            width,
+            height,
+            supersample,
+        );
+        FrameJob {
+            view,
+            grid,
+            width,
+            height,
+            supersample,
+            exact: None,
+        }
+    }
+
+    /// Bytes of one RGB row.
+    pub fn row_bytes(&self) -> usize {
+        self.width as usize * 3
+    }
+}

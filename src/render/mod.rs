@@ -1,0 +1,322 @@
+//! Rendering: frame numbers in, pixels out, on every core.
+//!
+//! [`Renderer`] is the library's front door: built once from a [`Scene`] (validating the size,
+//! choosing the kernels, computing the reference orbits of deep frames), it renders any frame it
+//! was prepared for into a buffer, plain or deep chosen inside, with any number of threads. The
+//! command line, the benches and the tests all render through it.
+//!
+//! Inside: a frame is a [`job::FrameJob`]; its rows are cut into bands ([`band`]) that workers
+//! claim from a lock-free queue ([`queue`]); [`pipeline`] keeps several frames in flight and
+//! hands each finished frame on in order; [`kernels`] gives each frame its kernel.
+
+pub mod band;
+pub mod job;
+pub mod kernels;
+pub mod pipeline;
+pub mod queue;
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+pub use band::{RenderStats, render_band};
+pub use job::FrameJob;
+
+use crate::color::Palette;
+use crate::error::{Error, Result};
+use crate::path::ZoomPath;
+use crate::scene::Scene;
+use kernels::FrameKernels;
+use pipeline::{BandProgress, ParallelSettings, RenderedFrame, render_frames};
+
+/// Smallest and largest frame side, as for the scene file.
+pub(crate) const SIZE_RANGE: std::ops::RangeInclusive<u32> = 16..=16384;
+
+/// How a [`Renderer`] renders; every field defaults to the scene's value or the machine's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Frame size in pixels, each side in `16..=16384` (default: the scene's `[video]` size).
+    /// The view keeps its width in the complex plane.
+    pub size: Option<(u32, u32)>,
+    /// Samples per pixel along each axis, `1..=8` (default: the scene's `supersample`).
+    pub supersample: Option<u32>,
+    /// The frames the renderer will be asked for (default: all of the scene's). The reference
+    /// orbits of deep frames are computed for these when the renderer is built.
+    pub frames: Option<Range<u64>>,
+    /// Worker threads, >= 1 (default: every core).
+    pub threads: Option<usize>,
+    /// Rows per band handed to a worker, >= 1 (default 4).
+    pub band_height: Option<u32>,
+}
+
+/// Renders the frames of one scene at one size.
+///
+/// Built by [`Renderer::new`]; [`Renderer::render_frame`] renders one frame into a buffer of
+/// [`Renderer::frame_bytes`] bytes (RGB, 8 bits per channel, rows top to bottom). A pixel depends
+/// only on the scene, the size and the frame number: never on the thread count or the kernel.
+pub struct Renderer {
+    path: ZoomPath,
+    width: u32,
+    height: u32,
+    supersample: u32,
+    palette: Palette,
+    kernels: FrameKernels,
+    parallel: ParallelSettings,
+    /// The frames this renderer was prepared for, in order.
+    frames: Vec<u64>,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("size", &(self.width, self.height, self.supersample))
+            .field("kernels", &self.kernels)
+            .field("parallel", &self.parallel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Renderer {
+    /// A renderer for `scene` with `options`, ready to render the frames of
+    /// [`RenderOptions::frames`]. Fails on an invalid option (a size or supersampling out of
+    /// range, zero threads, a frame range outside the scene) or an unusable `ZOOMGEN_KERNEL`.
+    pub fn new(scene: &Scene, options: RenderOptions) -> Result<Renderer> {
+        let (width, height) = options
+            .size
+            .unwrap_or((scene.video.width, scene.video.height));
+        for (name, side) in [("width", width), ("height", height)] {
+            if !SIZE_RANGE.contains(&side) {
+                return Err(Error::Usage(format!(
+                    "frame {name} {side} is invalid (expected {}..={})",
+                    SIZE_RANGE.start(),
+                    SIZE_RANGE.end()
+                )));
+            }
+        }
+        let supersample = options.supersample.unwrap_or(scene.render.supersample);
+        if !(1..=8).contains(&supersample) {
+            return Err(Error::Usage(format!(
+                "supersample {supersample} is invalid (expected 1..=8)"
+            )));
+        }
+        let frames = options.frames.unwrap_or(0..scene.video.frames);
+        if frames.end > scene.video.frames || frames.start >= frames.end {
+            return Err(Error::Usage(format!(
+                "frames {}..{} are invalid (expected a non-empty range within 0..{})",
+                frames.start, frames.end, scene.video.frames
+            )));
+        }
+        let mut parallel = ParallelSettings::default();
+        match options.threads {
+            Some(0) => return Err(Error::Usage("threads 0 is invalid (expected >= 1)".into())),
+            Some(n) => parallel.threads = n,
+            None => {}
+        }
+        match options.band_height {
+            Some(0) => {
+                return Err(Error::Usage(
+                    "band height 0 is invalid (expected >= 1)".into(),
+                ));
+            }
+            Some(h) => parallel.band_height = h,
+            None => {}
+        }
+        let frames: Vec<u64> = frames.collect();
+        Renderer::prepare(
+            scene,
+            (width, height, supersample),
+            parallel,
+            &frames,
+            &mut |_| {},
+        )
+    }
+
+    /// A renderer from values already validated (the command line's plan), reporting the
+    /// progress of the reference orbits (0 to 1) to `progress`.
+    pub(crate) fn prepare(
+        scene: &Scene,
+        (width, height, supersample): (u32, u32, u32),
+        parallel: ParallelSettings,
+        frames: &[u64],
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<Renderer> {
+        let path = ZoomPath::new(scene);
+        let kernels = FrameKernels::new(scene, &path, frames, (width, height, supersample), progress)?;
+        Ok(Renderer {
+            palette: Palette::new(&scene.color),
+            path,
+            width,
+            height,
+            supersample,
+            kernels,
+            parallel,
+            frames: frames.to_vec(),
+        })
+    }
+
+    /// Frame width and height in pixels.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// Bytes of one frame: `width * height * 3`.
+    pub fn frame_bytes(&self) -> usize {
+        self.width as usize * self.height as usize * 3
+    }
+
+    /// Renders frame `frame` into `out` ([`Renderer::frame_bytes`] bytes of RGB, rows top to
+    /// bottom) with the renderer's threads. Fails when `out` has another length or the frame is
+    /// not one the renderer was prepared for.
+    pub fn render_frame(&self, frame: u64, out: &mut [u8]) -> Result<()> {
+        if out.len() != self.frame_bytes() {
+            return Err(Error::Usage(format!(
+                "a buffer of {} bytes cannot hold a {}x{} frame ({} bytes)",
+                out.len(),
+                self.width,
+                self.height,
+                self.frame_bytes()
+            )));
+        }
+        if self.frames.binary_search(&frame).is_err() {
+            return Err(Error::Usage(format!(
+                "frame {frame} is not among the frames this renderer was prepared for"
+            )));
+        }
+        let jobs = self.jobs([frame]);
+        let mut done = false;
+        render_frames(
+            &jobs,
+            &self.kernels,
+            &self.palette,
+            &self.parallel,
+            &AtomicBool::new(false),
+            &mut |_| {},
+            &mut |rendered| {
+                out.copy_from_slice(&rendered.pixels);
+                done = true;
+                Ok(())
+            },
+        )?;
+        debug_assert!(done, "an uncancelled run hands out every frame");
+        Ok(())
+    }
+
+    /// The jobs of `frames`, with the exact geometry of deep frames.
+    pub(crate) fn jobs(&self, frames: impl IntoIterator<Item = u64>) -> Vec<FrameJob> {
+        frames
+            .into_iter()
+            .map(|f| {
+                let mut job =
+                    FrameJob::new(self.path.view(f), self.width, self.height, self.supersample);
+                job.exact = self.kernels.geometry(&job).map(Arc::new);
+                job
+            })
+            .collect()
+    }
+
+    /// Renders `jobs` (from [`Renderer::jobs`]) on the renderer's threads and hands each frame to
+    /// `on_frame` in order; see [`pipeline::render_frames`].
+    pub(crate) fn render_jobs(
+        &self,
+        jobs: &[FrameJob],
+        cancel: &AtomicBool,
+        on_band: &mut dyn FnMut(BandProgress),
+        on_frame: &mut dyn FnMut(RenderedFrame) -> Result<()>,
+    ) -> Result<()> {
+        render_frames(
+            jobs,
+            &self.kernels,
+            &self.palette,
+            &self.parallel,
+            cancel,
+            on_band,
+            on_frame,
+        )
+    }
+
+    /// The kernels of the renderer's frames (names, glitches, orbits).
+    pub(crate) fn kernels(&self) -> &FrameKernels {
+        &self.kernels
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCENE: &str = r#"
+        [video]
+        width = 32
+        height = 18
+        frames = 4
+        [render]
+        supersample = 2
+        [[keyframe]]
+        frame = 0
+        center = ["-0.75", "0.0"]
+        width = 3.5
+        [[keyframe]]
+        frame = 3
+        center = ["-0.743643887037158704752191506114774", "0.131825904205311970493132056385139"]
+        width = "1e-25"
+    "#;
+
+    /// Any thread count and band height gives the same bytes, plain and deep frames alike, and
+    /// frames differ from one another.
+    #[test]
+    fn frames_do_not_depend_on_threads_or_bands() {
+        let scene: Scene = SCENE.parse().unwrap();
+        let render = |threads, band_height, frame| {
+            let options = RenderOptions {
+                threads: Some(threads),
+                band_height: Some(band_height),
+                ..RenderOptions::default()
+            };
+            let renderer = Renderer::new(&scene, options).unwrap();
+            let mut out = vec![0; renderer.frame_bytes()];
+            renderer.render_frame(frame, &mut out).unwrap();
+            out
+        };
+        for frame in [0, 3] {
+            let one = render(1, 4, frame);
+            assert_eq!(one, render(3, 1, frame), "frame {frame}");
+            assert_eq!(one, render(2, 7, frame), "frame {frame}");
+        }
+        assert_ne!(render(1, 4, 0), render(1, 4, 3));
+    }
+
+    #[test]
+    fn bad_options_and_buffers_are_refused() {
+        let scene: Scene = SCENE.parse().unwrap();
+        let bad = |options: RenderOptions| Renderer::new(&scene, options).unwrap_err().to_string();
+        let size = bad(RenderOptions {
+            size: Some((8, 18)),
+            ..RenderOptions::default()
+        });
+        assert!(size.contains("frame width 8 is invalid"), "{size}");
+        let frames = bad(RenderOptions {
+            frames: Some(2..9),
+            ..RenderOptions::default()
+        });
+        assert!(frames.contains("within 0..4"), "{frames}");
+        let threads = bad(RenderOptions {
+            threads: Some(0),
+            ..RenderOptions::default()
+        });
+        assert!(threads.contains("threads 0"), "{threads}");
+
+        let renderer = Renderer::new(
+            &scene,
+            RenderOptions {
+                frames: Some(0..2),
+                ..RenderOptions::default()
+            },
+        )
+        .unwrap();
+        let mut small = vec![0; 10];
+        assert!(renderer.render_frame(0, &mut small).is_err());
+        let mut out = vec![0; renderer.frame_bytes()];
+        let outside = renderer.render_frame(3, &mut out).unwrap_err().to_string();
+        assert!(outside.contains("frame 3 is not among"), "{outside}");
+    }
+}

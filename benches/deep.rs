@@ -37,9 +37,9 @@ fn near(m: &FixedC, depth: u32, frac: usize) -> FixedC {
 }
 
 /// The colleague's one-sample-at-a-time path of a perturbation kernel, as a [`Kernel`].
-struct OneByOne<'a, T: zoomgen::deep::floatexp::Real>(&'a PerturbKernel<T>);
+struct OneByOne<'a, T: zoomgen::deep::num::floatexp::Real>(&'a PerturbKernel<T>);
 
-impl<T: zoomgen::deep::floatexp::Real> Kernel for OneByOne<'_, T> {
+impl<T: zoomgen::deep::num::floatexp::Real> Kernel for OneByOne<'_, T> {
     fn name(&self) -> &'static str {
         "one-by-one"
     }

@@ -39,7 +39,7 @@ use num_complex::Complex64;
 use rayon::prelude::*;
 use zoomgen::color::Palette;
 use zoomgen::kernel::Kernel;
-use zoomgen::output::{
+use zoomgen::output::png::{
     ENCODER_QUEUE, FrameFolder, PngCompression, PngWriter, encode_png, encoder_threads,
 };
 use zoomgen::path::View;
@@ -383,7 +383,7 @@ fn scene(o: &Options) {
             &settings,
             &cancel,
             &mut |_| {},
-            &mut |f| writer.submit(f),
+            &mut |f| writer.submit(std::sync::Arc::new(f)),
         )
         .unwrap();
         writer.finish().unwrap();

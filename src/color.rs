@@ -314,10 +314,10 @@ mod tests {
     #[test]
     fn simd_coloring_matches_the_portable_loop() {
         let Some(simd) = DirectColor::detect() else {
-            eprintln!("no AVX-512DQ here: nothing to compare");
+            crate::arch::skip_test_without("avx512");
             return;
         };
-        let mut rng = crate::kernel::interleaved::check::XorShift(0x2545_f491_4f6c_dd1du64);
+        let mut rng = crate::testing::XorShift(0x2545_f491_4f6c_dd1du64);
         let mut next = move || rng.next();
         for (cycle, offset) in [
             (64.0, 0.0),

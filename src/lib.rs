@@ -61,12 +61,13 @@ macro_rules! internal_modules {
 }
 
 internal_modules!(
-    arch, color, deep, exr, kernel, metadata, output, path, progress, render, scene, shard,
-    signals, stream,
+    arch, color, deep, kernel, output, path, progress, render, scene, shard, signals,
 );
 
 pub mod error;
 pub mod run;
+#[cfg(test)]
+mod testing;
 
 pub use error::{Error, Result, SceneError};
 pub use render::{RenderOptions, Renderer};

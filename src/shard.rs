@@ -3,7 +3,7 @@
 //! Interleaving (rather than cutting the scene into N blocks) gives every shard the same mix
 //! of shallow and deep frames, so shards of a zoom take about the same time. Shards share one
 //! output folder: each writes only its own frames (atomically, like every frame) and the
-//! manifest is put in place without a race (see [`crate::metadata::Manifest::write`]).
+//! manifest is put in place without a race (see [`crate::output::metadata::Manifest::write`]).
 //!
 //! `--shard auto` reads K and N from the batch system:
 //! - a Slurm array job: `K = SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN` and

@@ -17,7 +17,7 @@
 //! (`Z_0 = 0` makes the step purely non-linear). Entries whose coefficients overflow the number
 //! type get radius 0 and are never used.
 
-use super::floatexp::{Cx, FloatExp, Real};
+use super::num::floatexp::{Cx, FloatExp, Real};
 use super::orbit::ReferenceOrbit;
 
 /// One bilinear step: `δz -> a δz + b δc` for `|δz|^2 < r2`.

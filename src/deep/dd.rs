@@ -26,238 +26,12 @@
 //! D. H. Bailey, "Library for double-double and quad-double arithmetic" (2000/2008): how these
 //! combine into double-double addition and multiplication.
 
-use super::fixed::Fixed;
-use super::floatexp::{Cx, FloatExp};
+use super::num::dd::{DdCx, DdExp, pow2, two_prod, two_sum};
+use super::num::floatexp::{Cx, FloatExp};
+use super::dd_bla::DdBlaTable;
 use super::orbit::ReferenceOrbit;
 use crate::arch::x86::delta::{DdLanes, DdOrbit, DeltaLockstep};
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape};
-
-/// Exponent of zero.
-const ZERO_EXP: i64 = i64::MIN / 4;
-
-/// `2^k` for `-1022 <= k <= 1023`.
-#[inline]
-fn pow2(k: i64) -> f64 {
-    f64::from_bits(((k + 1023) as u64) << 52)
-}
-
-/// `a + b` exactly, as `(s, err)` (Knuth's two-sum). Also where the shorter "quick" two-sum
-/// (for `|a| >= |b|`) would do: both give the exact error of the rounded sum, so the same
-/// values (up to the sign of a zero error, which changes no count or norm), and choosing the
-/// operands' order by magnitude is a branch that the processor mispredicts (measured: the BLA
-/// benchmark frame 2-3% slower that way).
-#[inline]
-fn two_sum(a: f64, b: f64) -> (f64, f64) {
-    let s = a + b;
-    let bb = s - a;
-    (s, (a - (s - bb)) + (b - bb))
-}
-
-/// `a * b` exactly, as `(p, err)`: the error of the rounded product is `a b - p`, which one
-/// fused multiply-add gives exactly (unless it falls below the normal range). Dekker's
-/// splitting product gives the same without FMA in 17 operations; this is 2 where the CPU
-/// has FMA ([`iterate`] runs compiled with it where [`crate::arch::x86::delta::DeltaLockstep`]
-/// exists; elsewhere `mul_add` is the library `fma`, slower but the same value).
-#[inline]
-fn two_prod(a: f64, b: f64) -> (f64, f64) {
-    let p = a * b;
-    (p, a.mul_add(b, -p))
-}
-
-/// `(hi + lo) 2^e` with `1 <= |hi| < 2` and `|lo| <= ulp(hi) / 2`, or zero (`hi = lo = 0`,
-/// `e = ZERO_EXP`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DdExp {
-    hi: f64,
-    lo: f64,
-    e: i64,
-}
-
-#[allow(clippy::should_implement_trait)]
-impl DdExp {
-    pub const ZERO: DdExp = DdExp {
-        hi: 0.0,
-        lo: 0.0,
-        e: ZERO_EXP,
-    };
-
-    /// `(hi + lo) 2^e` normalized; `hi + lo` need not be normalized as a pair (`|lo|` may be up
-    /// to about `|hi|`), both finite.
-    #[inline]
-    fn new(hi: f64, lo: f64, e: i64) -> DdExp {
-        let (hi, lo) = two_sum(hi, lo);
-        if hi == 0.0 {
-            return DdExp::ZERO;
-        }
-        let be = ((hi.to_bits() >> 52) & 0x7ff) as i64;
-        if be == 0 || be == 0x7ff {
-            // Subnormal or not finite: go through a scaled copy (rare).
-            if be == 0x7ff {
-                return DdExp { hi, lo, e };
-            }
-            let s = pow2(600);
-            return DdExp::new(hi * s, lo * s, e - 600);
-        }
-        let k = be - 1023;
-        let s = pow2(-k);
-        DdExp {
-            hi: hi * s,
-            lo: lo * s,
-            e: e.saturating_add(k),
-        }
-    }
-
-    /// The value of a [`FloatExp`] (exact).
-    pub fn from_fe(x: FloatExp) -> DdExp {
-        if x.is_zero() {
-            return DdExp::ZERO;
-        }
-        DdExp::new(x.mantissa(), 0.0, x.exponent())
-    }
-
-    /// `hi + lo` of two [`FloatExp`] (`|lo|` below `ulp(hi)` or so).
-    pub fn from_fe_pair(hi: FloatExp, lo: FloatExp) -> DdExp {
-        if hi.is_zero() {
-            return DdExp::from_fe(lo);
-        }
-        if lo.is_zero() {
-            return DdExp::from_fe(hi);
-        }
-        let d = lo.exponent() - hi.exponent();
-        let l = if d < -1000 {
-            0.0
-        } else {
-            lo.mantissa() * pow2(d.min(0))
-        };
-        DdExp::new(hi.mantissa(), l, hi.exponent())
-    }
-
-    /// `hi + lo` of two `f64` (`|lo|` below `ulp(hi)` or so).
-    pub fn from_f64_pair(hi: f64, lo: f64) -> DdExp {
-        DdExp::from_fe_pair(FloatExp::from_f64(hi), FloatExp::from_f64(lo))
-    }
-
-    #[inline]
-    pub fn is_zero(self) -> bool {
-        self.hi == 0.0
-    }
-
-    /// The leading part as a [`FloatExp`].
-    #[inline]
-    pub fn to_fe(self) -> FloatExp {
-        FloatExp::new(self.hi, self.e)
-    }
-
-    /// The value rounded to `f64` (0 below the `f64` range, infinite above).
-    #[inline]
-    pub fn to_f64(self) -> f64 {
-        self.to_fe().to_f64()
-    }
-
-    #[inline]
-    pub fn neg(self) -> DdExp {
-        DdExp {
-            hi: -self.hi,
-            lo: -self.lo,
-            e: self.e,
-        }
-    }
-
-    #[inline]
-    pub fn double(self) -> DdExp {
-        if self.is_zero() {
-            return self;
-        }
-        DdExp {
-            e: self.e + 1,
-            ..self
-        }
-    }
-
-    #[inline]
-    pub fn add(self, b: DdExp) -> DdExp {
-        let (x, y) = if self.e >= b.e { (self, b) } else { (b, self) };
-        if y.is_zero() {
-            return x;
-        }
-        let d = x.e - y.e;
-        if d > 120 {
-            return x;
-        }
-        let s = pow2(-d);
-        let (yh, yl) = (y.hi * s, y.lo * s);
-        // Double-double addition (Hida, Li, Bailey: the accurate "ieee add").
-        let (s1, s2) = two_sum(x.hi, yh);
-        let (t1, t2) = two_sum(x.lo, yl);
-        let s2 = s2 + t1;
-        let (s1, s2) = two_sum(s1, s2);
-        let s2 = s2 + t2;
-        DdExp::new(s1, s2, x.e)
-    }
-
-    #[inline]
-    pub fn sub(self, b: DdExp) -> DdExp {
-        self.add(b.neg())
-    }
-
-    #[inline]
-    pub fn mul(self, b: DdExp) -> DdExp {
-        if self.is_zero() || b.is_zero() {
-            return DdExp::ZERO;
-        }
-        let (p, err) = two_prod(self.hi, b.hi);
-        let err = err + (self.hi * b.lo + self.lo * b.hi);
-        DdExp::new(p, err, self.e + b.e)
-    }
-}
-
-/// A complex [`DdExp`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DdCx {
-    pub re: DdExp,
-    pub im: DdExp,
-}
-
-#[allow(clippy::should_implement_trait)]
-impl DdCx {
-    pub const ZERO: DdCx = DdCx {
-        re: DdExp::ZERO,
-        im: DdExp::ZERO,
-    };
-
-    #[inline]
-    pub fn add(self, b: DdCx) -> DdCx {
-        DdCx {
-            re: self.re.add(b.re),
-            im: self.im.add(b.im),
-        }
-    }
-
-    #[inline]
-    pub fn mul(self, b: DdCx) -> DdCx {
-        DdCx {
-            re: self.re.mul(b.re).sub(self.im.mul(b.im)),
-            im: self.re.mul(b.im).add(self.im.mul(b.re)),
-        }
-    }
-
-    #[inline]
-    pub fn double(self) -> DdCx {
-        DdCx {
-            re: self.re.double(),
-            im: self.im.double(),
-        }
-    }
-
-    /// The leading parts as a [`FloatExp`] complex.
-    #[inline]
-    pub fn to_fe(self) -> Cx<FloatExp> {
-        Cx {
-            re: self.re.to_fe(),
-            im: self.im.to_fe(),
-        }
-    }
-}
 
 /// Outcome of [`iterate`]: the escape, and whether the sample is ill-conditioned even at this
 /// precision (then only a direct iteration gives its count).
@@ -756,118 +530,12 @@ impl Dd {
     }
 }
 
-/// BLA tolerance of the double-double pass: `2^-104`, its rounding.
-pub const DD_BLA_EPS: f64 = 1.0 / (1u128 << 104) as f64;
-
-/// One bilinear step in double-double: `δz -> a δz + b δc` for `|δz|^2 < r2`.
-#[derive(Debug, Clone, Copy)]
-struct DdBla {
-    a: DdCx,
-    b: DdCx,
-    r2: FloatExp,
-}
-
-/// The BLA table of [`super::bla`] with double-double coefficients and tolerance
-/// [`DD_BLA_EPS`] (same levels, merging rule and radii), for the double-double pass: while
-/// `|δz| < 2^-104 |2 Z_m|` (most of a deep sample's orbit), steps of `2^k` iterations at once.
-#[derive(Debug, Clone, Default)]
-pub struct DdBlaTable {
-    levels: Vec<Vec<DdBla>>,
-    /// Per orbit entry `m`: the `|δz|^2` below which a level-1 step applies at `m` (its `r2`
-    /// as `f64`), `-inf` where none does (even `m`, `m = 1`, no level): the test that makes a
-    /// plain step leave for a BLA step, one load in `Walk::plain_step` and in the SIMD loop.
-    leave_r2: Vec<f64>,
-}
-
-impl DdBlaTable {
-    /// The table for `orbit` and a frame whose `|δc| <= max_dc`.
-    pub fn build(orbit: &ReferenceOrbit, max_dc: FloatExp) -> DdBlaTable {
-        let len = orbit.len();
-        let one = DdCx {
-            re: DdExp::from_fe(FloatExp::ONE),
-            im: DdExp::ZERO,
-        };
-        let eps = FloatExp::from_f64(DD_BLA_EPS);
-        let mut prev: Vec<(DdCx, DdCx, FloatExp)> = (1..len.saturating_sub(1))
-            .map(|m| {
-                let a = orbit.z_dd(m).double();
-                (a, one, a.to_fe().norm_sqr().sqrt() * eps)
-            })
-            .collect();
-        let mut levels: Vec<Vec<DdBla>> = Vec::new();
-        while prev.len() >= 2 {
-            let next: Vec<(DdCx, DdCx, FloatExp)> = prev
-                .chunks_exact(2)
-                .map(|pair| {
-                    let ((ax, bx, rx), (ay, by, ry)) = (pair[0], pair[1]);
-                    let a = ay.mul(ax);
-                    let b = ay.mul(bx).add(by);
-                    let nax = ax.to_fe().norm_sqr().sqrt();
-                    let r_y = ry - bx.to_fe().norm_sqr().sqrt() * max_dc;
-                    let r = if nax.is_zero() || r_y.mantissa() <= 0.0 {
-                        FloatExp::ZERO
-                    } else {
-                        let r = r_y * nax.recip();
-                        if r.abs_lt(rx) { r } else { rx }
-                    };
-                    (a, b, r)
-                })
-                .collect();
-            levels.push(
-                next.iter()
-                    .map(|&(a, b, r)| {
-                        let ok = a.to_fe().is_finite() && b.to_fe().is_finite() && r.is_finite();
-                        DdBla {
-                            a,
-                            b,
-                            r2: if ok { r * r } else { FloatExp::ZERO },
-                        }
-                    })
-                    .collect(),
-            );
-            prev = next;
-        }
-        let leave_r2 = (0..len)
-            .map(|m| {
-                let entry = if m & 1 == 1 && m > 1 {
-                    levels.first().and_then(|l| l.get((m - 1) >> 1))
-                } else {
-                    None
-                };
-                entry.map_or(f64::NEG_INFINITY, |b| b.r2.to_f64())
-            })
-            .collect();
-        DdBlaTable { levels, leave_r2 }
-    }
-
-    /// The longest step at `m` for `|δz|^2 = dn` within `budget`, and its length (see
-    /// [`super::bla::longest_step`]).
-    #[inline]
-    fn step_at(&self, m: usize, dn: FloatExp, budget: u32) -> Option<(&DdBla, u32)> {
-        super::bla::longest_step(&self.levels, m, budget, |b| dn.abs_lt(b.r2))
-    }
-
-    /// Bytes held by the table.
-    pub fn memory_bytes(&self) -> usize {
-        self.levels
-            .iter()
-            .map(|l| l.capacity() * std::mem::size_of::<DdBla>())
-            .sum::<usize>()
-            + self.leave_r2.capacity() * 8
-    }
-}
-
-/// The [`DdExp`] of a fixed-point number (its leading 53 bits and the next 53).
-pub fn of_fixed(x: &Fixed) -> DdExp {
-    let hi = x.to_fe();
-    let lo = x.sub(&Fixed::from_fe(hi, x.frac())).to_fe();
-    DdExp::from_fe_pair(hi, lo)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::deep::FixedC;
+    use crate::deep::num::dd::of_fixed;
+    use crate::deep::num::fixed::Fixed;
 
     fn dd(x: &Fixed) -> DdExp {
         of_fixed(x)
@@ -879,13 +547,8 @@ mod tests {
     #[test]
     fn dd_arithmetic_matches_fixed_point() {
         let frac = 12;
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::testing::XorShift(0x2545_f491_4f6c_dd1du64);
+        let mut next = || rng.next();
         let to_fixed = |d: DdExp| {
             Fixed::from_fe(FloatExp::new(d.hi, d.e), frac)
                 .add(&Fixed::from_fe(FloatExp::new(d.lo, d.e), frac))
@@ -958,7 +621,7 @@ mod tests {
         // The turn-taking loop, and the AVX-512 lockstep loop where the CPU has it.
         let simd = DeltaLockstep::detect().filter(|s| s.has_dd_plain());
         if simd.is_none() {
-            eprintln!("no AVX-512: only the portable double-double loop is compared");
+            crate::arch::skip_test_without("avx512");
         }
         for (max, simd) in [400, 3000].into_iter().flat_map(|m| [(m, None), (m, simd)]) {
             let many = iterate_many(
@@ -997,7 +660,7 @@ mod tests {
     #[test]
     fn dd_plain_matches_plain_steps() {
         let Some(simd) = DeltaLockstep::detect().filter(|s| s.has_dd_plain()) else {
-            eprintln!("no AVX-512: nothing to compare");
+            crate::arch::skip_test_without("avx512");
             return;
         };
         // An orbit that escapes (its last entry ends every lane there) and one that does not
@@ -1038,13 +701,8 @@ mod tests {
             max_iterations: max,
             s_plain: walk.s_plain,
         };
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::testing::XorShift(0x2545_f491_4f6c_dd1d_u64);
+        let mut next = move || rng.next();
         let unit = move |r: u64| (r >> 11) as f64 / (1u64 << 52) as f64 - 1.0;
         let (mut steps, mut flagged, mut rounds, mut rebased, mut at_end) =
             (0u64, 0u32, 0u32, 0u32, 0u32);

@@ -19,7 +19,7 @@
 //! decimal text in the OpenEXR header ([`FrameGeometry::header`]), so that anyone can compute
 //! the same points from the header alone.
 
-use super::fixed::{Fixed, FixedC};
+use super::num::fixed::{Fixed, FixedC};
 
 /// Fraction limbs of `f64` values written exactly (an `f64` has no bit below `2^-1074`).
 const F64_FRAC: usize = 17;

@@ -83,61 +83,14 @@
 //! reports steps done).
 
 use super::bla::BlaTable;
-use super::floatexp::{Cx, FloatExp, Real};
+use super::num::floatexp::{Cx, FloatExp, Real};
 use super::orbit::ReferenceOrbit;
-pub use super::bounds::{CHUNK, MIN_F64_NORM, SMALL_Z_NORM};
+pub use super::bounds::{CHUNK, MIN_F64_NORM, SMALL_Z_NORM, chunk_limits};
 use crate::arch::x86::delta::{DeltaLanes, DeltaLockstep};
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape};
 
 /// Samples in flight.
 pub const LANES: usize = 8;
-
-/// Relative size `|δz| / |Z|` below which a chunk's steps need no test.
-const CHUNK_RATIO: f64 = 0.25;
-
-/// `|Z|` above which no chunk starts: a lane within [`CHUNK_RATIO`] of such an entry could
-/// reach the escape radius inside the chunk (`(1 + 1/4) 200 < 256`).
-const CHUNK_MAX_Z: f64 = 200.0;
-
-/// The *chunk limit* `L_m` of every orbit entry: a lane at reference index `m` whose
-/// `(|δz_r| + |δz_i|) + 9 (|δc_r| + |δc_i|) <= L_m` is not flagged before any of its next
-/// [`CHUNK`] steps (no escape, no rebase, finite), so the lockstep loop may take those steps
-/// without testing them (the state after them is tested by what comes next). The steps are the
-/// same operations either way, so the results are the bits of the tested loop.
-///
-/// Why: with `r = 1/4`, while `|δz_k| <= r |Z_{m+k}|` a step gives
-/// `|δz_{k+1}| <= (2 |Z_{m+k}| + |δz_k|) |δz_k| + |δc| <= a_k |δz_k| + |δc|` with
-/// `a_k = max(2 |Z_{m+k}| (1 + r/2), 1)` (a relative `10^-12` more in `a_k` covers the
-/// rounding of the step's few operations, and the 9th `|δc|` that of the `δc` term), so
-/// `|δz_k| <= P_k (|δz_0| + k |δc|)` with `P_k = a_0 ... a_{k-1}`. `L_m` is the least
-/// `r |Z_{m+k}| / P_k` over `k < 8` (rounded down with margin), so every `|δz_k|` stays below
-/// `r |Z_{m+k}|`: then `|z| >= (1 - r) |Z| >= 3 |δz|` (no rebase: `|z|^2 < |δz|^2` is false
-/// with room for the rounding of both norms) and `|z| <= (1 + r) |Z| <= 250` (no escape, as
-/// `|Z| <= 200` there). `|x_r| + |x_i| >= |x|` makes the test conservative, and a NaN fails it.
-/// `L_m = 0` (never chunk) where some `Z_{m+k}` is 0 (as `Z_0`), above 200, or past the
-/// orbit's end.
-pub fn chunk_limits(re: &[f64], im: &[f64]) -> Vec<f64> {
-    // `hypot` is within about an ulp of `|Z|` (no underflow for tiny entries); the margins
-    // below cover it.
-    let size: Vec<f64> = re.iter().zip(im).map(|(x, y)| x.hypot(*y)).collect();
-    (0..size.len())
-        .map(|m| {
-            let Some(window) = size.get(m..m + CHUNK) else {
-                return 0.0;
-            };
-            let mut limit = f64::INFINITY;
-            let mut product = 1.0;
-            for &z in window {
-                if !(z > 0.0 && z <= CHUNK_MAX_Z) {
-                    return 0.0;
-                }
-                limit = limit.min(CHUNK_RATIO * z * (1.0 - 1e-12) / product);
-                product *= (2.0 * z * (1.0 + 0.5 * CHUNK_RATIO) * (1.0 + 1e-12)).max(1.0);
-            }
-            limit * (1.0 - 1e-9)
-        })
-        .collect()
-}
 
 /// Orbit indices whose `|Z_m|^2 < SMALL_Z_NORM`, sorted (for `FloatExp` frames).
 pub fn small_entries(orbit: &ReferenceOrbit) -> Vec<u32> {
@@ -720,40 +673,27 @@ fn lockstep_portable<T: Real>(
 mod tests {
     use super::*;
     use crate::deep::{Fixed, FixedC, FloatExp};
+    use crate::testing::XorShift;
 
-    /// A seeded xorshift generator: uniform `f64` in `[-1, 1)`.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn unit(&mut self) -> f64 {
-            (self.next() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        }
-    }
-
-    fn lanes<T: Real>(rng: &mut Rng, len: usize) -> Lanes<T> {
+    fn lanes<T: Real>(rng: &mut XorShift, len: usize) -> Lanes<T> {
         let mut l = Lanes::<T>::empty();
         for i in 0..LANES {
             // Deltas from 2^-1010 to 2^-1 (some below MIN_F64_NORM), a few rebases and escapes.
             let scale = 2f64.powi(-((rng.next() % 1010) as i32) - 1);
-            l.dzr[i] = rng.unit() * scale;
-            l.dzi[i] = rng.unit() * scale;
-            l.dcr[i] = rng.unit() * scale * 1e-3;
-            l.dci[i] = rng.unit() * scale * 1e-3;
+            l.dzr[i] = rng.signed() * scale;
+            l.dzi[i] = rng.signed() * scale;
+            l.dcr[i] = rng.signed() * scale * 1e-3;
+            l.dci[i] = rng.signed() * scale * 1e-3;
             // Derivatives from 2^-600 to 2^399 (some overflow within the bound).
             let e = 2f64.powi(399 - (rng.next() % 1000) as i32);
-            l.er[i] = rng.unit() * e;
-            l.ei[i] = rng.unit() * e;
+            l.er[i] = rng.signed() * e;
+            l.ei[i] = rng.signed() * e;
             l.m[i] = 1 + (rng.next() as usize) % (len - 400);
             l.active[i] = !rng.next().is_multiple_of(8);
         }
         l
     }
+
 
     /// The `f64` estimate of the conditioning test, where it answers, gives the [`FloatExp`]
     /// test's answer: seeded random derivatives, offsets, norms and step counts over the whole
@@ -761,7 +701,7 @@ mod tests {
     /// estimate must leave the answer to the exact test.
     #[test]
     fn conditioning_estimate_agrees() {
-        let mut rng = Rng(0x0dd_ba11_5eed_f00d);
+        let mut rng = XorShift(0x0dd_ba11_5eed_f00d);
         let spacing = 1e-103;
         let c = Conditioning {
             inv_spacing_sq: (FloatExp::from_f64(spacing) * FloatExp::from_f64(spacing)).recip(),
@@ -771,20 +711,20 @@ mod tests {
         };
         let (mut quick, mut near, mut left) = (0, 0, 0);
         for k in 0..200_000 {
-            let norm = 65536.0 * (1.0 + 255.0 * rng.unit().abs());
+            let norm = 65536.0 * (1.0 + 255.0 * rng.signed().abs());
             let n = (rng.next() % 100_000) as u32;
             let dc_size = spacing * 2f64.powi((rng.next() % 24) as i32 - 4);
-            let dc = Cx::new(dc_size * rng.unit(), dc_size * rng.unit());
+            let dc = Cx::new(dc_size * rng.signed(), dc_size * rng.signed());
             let (er, ei) = if k % 4 == 0 {
                 // Near the threshold: |e|^2 at (1 + 0.01 u) times the value that meets it.
                 let r2 = ((dc.re / spacing).powi(2) + (dc.im / spacing).powi(2)).max(1.0);
                 let p2 = c.precision * c.precision * f64::from(n.max(1));
-                let en = c.tolerance * c.tolerance * norm / (r2 * p2) * (1.0 + 0.01 * rng.unit());
+                let en = c.tolerance * c.tolerance * norm / (r2 * p2) * (1.0 + 0.01 * rng.signed());
                 near += 1;
                 (en.sqrt() * 0.6, en.sqrt() * 0.8)
             } else {
                 let size = 2f64.powi((rng.next() % 1200) as i32 - 600);
-                (size * rng.unit(), size * rng.unit())
+                (size * rng.signed(), size * rng.signed())
             };
             let e = Cx::new(er, ei);
             let exact = c.ill_exact(e, norm, dc, n);
@@ -809,7 +749,7 @@ mod tests {
     /// and tested as the lockstep loops test.
     #[test]
     fn chunk_limits_hold() {
-        let mut rng = Rng(0x5eed_c0de_1234_5678);
+        let mut rng = XorShift(0x5eed_c0de_1234_5678);
         let mut chunks = 0;
         for _ in 0..20_000 {
             let n = CHUNK + 4;
@@ -817,10 +757,10 @@ mod tests {
             for j in 0..n {
                 let size = match rng.next() % 16 {
                     0 => 0.0,
-                    1 => 150.0 + 100.0 * rng.unit().abs(),
-                    _ => 10f64.powf(-3.0 + 5.0 * rng.unit().abs()).min(100.0),
+                    1 => 150.0 + 100.0 * rng.signed().abs(),
+                    _ => 10f64.powf(-3.0 + 5.0 * rng.signed().abs()).min(100.0),
                 };
-                let angle = std::f64::consts::PI * rng.unit();
+                let angle = std::f64::consts::PI * rng.signed();
                 (re[j], im[j]) = (size * angle.cos(), size * angle.sin());
             }
             let limits = chunk_limits(&re, &im);
@@ -835,10 +775,10 @@ mod tests {
                 }
                 chunks += 1;
                 // Split the limit between |δz| and 9 |δc| at random, all of it used.
-                let share = rng.unit().abs();
+                let share = rng.signed().abs();
                 let (a, b) = (
-                    rng.unit() * std::f64::consts::PI,
-                    rng.unit() * std::f64::consts::PI,
+                    rng.signed() * std::f64::consts::PI,
+                    rng.signed() * std::f64::consts::PI,
                 );
                 let dz_size = limit * share / (a.cos().abs() + a.sin().abs());
                 let dc_size = limit * (1.0 - share) / 9.0 / (b.cos().abs() + b.sin().abs());
@@ -880,10 +820,13 @@ mod tests {
             .into_iter()
             .flatten()
             .collect();
-        if impls.is_empty() {
-            eprintln!("no SIMD lockstep on this CPU; nothing to compare");
+        if DeltaLockstep::avx2().is_none() {
+            crate::arch::skip_test_without("avx2");
         }
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        if !impls.iter().any(|s| s.name() == "avx512") {
+            crate::arch::skip_test_without("avx512");
+        }
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
         let mut flagged = 0;
         let mut stepped = 0;
         // Steps taken in chunks, per implementation.
@@ -895,8 +838,8 @@ mod tests {
             for (which, &simd) in impls.iter().enumerate() {
                 let (a, b, ra, rb);
                 if extended {
-                    let mut la = lanes::<FloatExp>(&mut Rng(round + 1), orbit.len());
-                    let mut lb = lanes::<FloatExp>(&mut Rng(round + 1), orbit.len());
+                    let mut la = lanes::<FloatExp>(&mut XorShift(round + 1), orbit.len());
+                    let mut lb = lanes::<FloatExp>(&mut XorShift(round + 1), orbit.len());
                     ra = lockstep_portable(&mut la, z, bound, es);
                     rb = lockstep(&mut lb, zl, bound, es, Some(simd));
                     (a, b) = (
@@ -904,8 +847,8 @@ mod tests {
                         (lb.dzr, lb.dzi, lb.er, lb.ei),
                     );
                 } else {
-                    let mut la = lanes::<f64>(&mut Rng(round + 1), orbit.len());
-                    let mut lb = lanes::<f64>(&mut Rng(round + 1), orbit.len());
+                    let mut la = lanes::<f64>(&mut XorShift(round + 1), orbit.len());
+                    let mut lb = lanes::<f64>(&mut XorShift(round + 1), orbit.len());
                     ra = lockstep_portable(&mut la, z, bound, es);
                     rb = lockstep(&mut lb, zl, bound, es, Some(simd));
                     (a, b) = (

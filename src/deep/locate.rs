@@ -5,8 +5,8 @@
 //! correction `f / f'` then has 53 correct bits, so every step gains about 50 bits until the
 //! precision is reached.
 
-use super::fixed::FixedC;
-use super::floatexp::{Cx, FloatExp};
+use super::num::fixed::FixedC;
+use super::num::floatexp::{Cx, FloatExp};
 
 fn div(a: Cx<FloatExp>, b: Cx<FloatExp>) -> Cx<FloatExp> {
     let inv = b.norm_sqr().recip();
@@ -68,24 +68,24 @@ pub fn newton(start: &FixedC, pre: u32, period: u32, steps: usize) -> Option<(Fi
 }
 
 /// Decimal text of a fixed-point number with `digits` digits after the point.
-pub fn to_decimal(x: &super::fixed::Fixed, digits: usize) -> String {
+pub fn to_decimal(x: &super::num::fixed::Fixed, digits: usize) -> String {
     // Repeatedly multiply the fraction by 10^k and take the integer limb.
     let frac = x.frac();
     let mut v = if x.is_negative() { x.neg() } else { x.clone() };
     let int = v.to_f64().trunc();
-    let int_fixed = super::fixed::Fixed::from_f64(int, frac);
+    let int_fixed = super::num::fixed::Fixed::from_f64(int, frac);
     v = v.sub(&int_fixed);
     let mut out = String::new();
     if x.is_negative() {
         out.push('-');
     }
     out += &format!("{}.", int as u64);
-    let ten = super::fixed::Fixed::from_f64(10.0, frac);
+    let ten = super::num::fixed::Fixed::from_f64(10.0, frac);
     for _ in 0..digits {
         v = v.mul(&ten);
         let d = v.to_f64().trunc().clamp(0.0, 9.0);
         out.push(char::from(b'0' + d as u8));
-        v = v.sub(&super::fixed::Fixed::from_f64(d, frac));
+        v = v.sub(&super::num::fixed::Fixed::from_f64(d, frac));
     }
     out
 }

@@ -73,11 +73,11 @@
 pub mod bla;
 pub mod bounds;
 pub mod dd;
+pub mod dd_bla;
 pub mod exact;
-pub mod fixed;
-pub mod floatexp;
 pub mod lanes;
 pub mod locate;
+pub mod num;
 pub mod orbit;
 pub mod perturb;
 
@@ -90,8 +90,8 @@ use crate::path::{View, ZoomPath};
 use crate::scene::Scene;
 
 pub use exact::FrameGeometry;
-pub use fixed::{Fixed, FixedC};
-pub use floatexp::{Cx, FloatExp};
+pub use num::fixed::{Fixed, FixedC};
+pub use num::floatexp::{Cx, FloatExp};
 pub use orbit::ReferenceOrbit;
 pub use perturb::{DeltaGrid, PerturbKernel};
 
@@ -106,19 +106,6 @@ pub const F64_ABOVE_LOG2: f64 = -42.0;
 
 /// Extra bits of the reference orbit beyond the sample spacing.
 pub const GUARD_BITS: u64 = 64;
-
-/// A proposed iteration budget for a frame of width `10^log10_width`:
-/// `clamp(500 + 200 d^1.2, 500, 10^8)` with `d = max(0, -log10 width)`.
-///
-/// Escape counts near the boundary grow roughly linearly with the zoom depth `d` (each
-/// magnification by a constant factor adds a constant number of iterations near a Misiurewicz
-/// point, and more near minibrots, whose periods grow with depth); the power 1.2 leaves room
-/// for the latter. It gives about 4,000 at `1e-11`, 50,000 at `1e-100`, 190,000 at `1e-300`
-/// and 800,000 at `1e-1000`.
-pub fn auto_max_iterations(log10_width: f64) -> u32 {
-    let d = (-log10_width).max(0.0);
-    (500.0 + 200.0 * d.powf(1.2)).clamp(500.0, 1e8).round() as u32
-}
 
 /// Which reference orbit a frame uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

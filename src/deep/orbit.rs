@@ -7,16 +7,16 @@
 //! `Z_n` is exactly half of it), which is what the step uses: `2 Z_m + δz`, and `2 z = 2 Z_m +
 //! 2 δz` for the derivative, one operation each ([`super::lanes::step`]). The next 53 bits of
 //! each entry are kept beside them for the double-double pass of ill-conditioned samples
-//! ([`super::dd`]). Beside each entry the orbit also keeps the *chunk limit* of [`super::lanes::chunk_limits`],
+//! ([`super::dd`]). Beside each entry the orbit also keeps the *chunk limit* of [`super::bounds::chunk_limits`],
 //! which lets the lockstep loop take 8 steps without testing them: 40 bytes per iteration in
 //! all. `Z_n`
 //! values whose both parts lie below `2^-960` (close to a nucleus of a deep minibrot) lose their
 //! relative precision in an `f64`; they are kept exactly, as [`FloatExp`] pairs, in a short
 //! side list that kernels with extended-exponent deltas consult.
 
-use super::dd::{DdCx, DdExp};
-use super::fixed::{Fixed, FixedC};
-use super::floatexp::{Cx, FloatExp, Real};
+use super::num::dd::{DdCx, DdExp};
+use super::num::fixed::{Fixed, FixedC};
+use super::num::floatexp::{Cx, FloatExp, Real};
 use crate::kernel::ESCAPE_RADIUS_SQ;
 
 /// `|x|` below which an `f64` orbit value is looked up in the exact side list.
@@ -39,7 +39,7 @@ pub struct ReferenceOrbit {
     lo: Vec<[f64; 2]>,
     /// The next 53 bits of the tiny entries, in the order of `tiny`.
     tiny_lo: Vec<Cx<FloatExp>>,
-    /// [`super::lanes::chunk_limits`] of the entries (as long as `re`).
+    /// [`super::bounds::chunk_limits`] of the entries (as long as `re`).
     chunk: Vec<f64>,
     /// Whether the orbit ended by escaping (rather than by reaching its budget).
     escaped: bool,
@@ -93,7 +93,7 @@ impl ReferenceOrbit {
             }
         }
         progress(1.0);
-        let chunk = super::lanes::chunk_limits(&re, &im);
+        let chunk = super::bounds::chunk_limits(&re, &im);
         for v in re.iter_mut().chain(im.iter_mut()) {
             *v = v.double();
         }
@@ -154,7 +154,7 @@ impl ReferenceOrbit {
         &self.im
     }
 
-    /// The chunk limits of the entries ([`super::lanes::chunk_limits`]; as long as
+    /// The chunk limits of the entries ([`super::bounds::chunk_limits`]; as long as
     /// [`ReferenceOrbit::twice_re`]).
     #[inline]
     pub fn chunk_limits(&self) -> &[f64] {

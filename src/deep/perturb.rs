@@ -44,10 +44,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use super::bla::BlaTable;
-use super::dd::{self, DdBlaTable, DdCx};
+use super::dd;
+use super::dd_bla::DdBlaTable;
+use super::num::dd::{DdCx, of_fixed};
 use super::exact::FrameGeometry;
-use super::fixed::{Fixed, FixedC};
-use super::floatexp::{Cx, FloatExp, Real};
+use super::num::fixed::{Fixed, FixedC};
+use super::num::floatexp::{Cx, FloatExp, Real};
 use super::lanes;
 use super::orbit::ReferenceOrbit;
 use crate::arch::Work;
@@ -343,7 +345,7 @@ impl<T: Real> PerturbKernel<T> {
             max_dc: grid.max_delta(samples_x, samples_y),
             dd_table: OnceLock::new(),
             small,
-            simd: DeltaLockstep::detect(),
+            simd: crate::kernel::select::delta_lockstep(),
         }
     }
 
@@ -449,8 +451,8 @@ impl<T: Real> PerturbKernel<T> {
                 let c = self.exact_point(u, v);
                 let d = c.sub(&self.orbit.center().with_frac(c.frac()));
                 DdCx {
-                    re: dd::of_fixed(&d.re),
-                    im: dd::of_fixed(&d.im),
+                    re: of_fixed(&d.re),
+                    im: of_fixed(&d.im),
                 }
             })
             .collect();

@@ -36,6 +36,8 @@
 //! constructed only where the CPU has the feature). [`select_kernel`] picks the best one at run
 //! time or the one that `ZOOMGEN_KERNEL` names.
 
+#[cfg(test)]
+pub(crate) mod check;
 pub mod interleaved;
 pub mod sample;
 pub mod scalar;

@@ -172,11 +172,9 @@ mod tests {
         assert!(!in_cardioid_or_bulb(0.26, 0.0));
         assert!(!in_cardioid_or_bulb(-1.26, 0.0));
         assert!(!in_cardioid_or_bulb(-0.75, 0.1));
-        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = crate::testing::XorShift(0x2545_f491_4f6c_dd1du64);
         for _ in 0..2000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            let state = rng.next();
             let x = -2.0 + 2.5 * ((state >> 11) as f64 / (1u64 << 53) as f64);
             let y = 1.25 * ((state & 0xffff) as f64 / 65536.0);
             if in_cardioid_or_bulb(x, y) {

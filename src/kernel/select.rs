@@ -5,7 +5,14 @@
 //! the portable interleaved kernel (the one-sample scalar kernel is the reference, kept for
 //! tests and comparisons). `ZOOMGEN_KERNEL=scalar|interleaved|avx2|avx512` forces one, and
 //! is refused with a clear message when the CPU lacks what it needs.
+//!
+//! This is the one place that chooses an instruction set: the plain kernel ([`select_kernel`]),
+//! the perturbation loops of deep frames ([`delta_lockstep`]) and the row coloring
+//! ([`direct_color`]) all follow the same choice, so `ZOOMGEN_KERNEL=scalar` runs every path
+//! without SIMD.
 
+use crate::arch::x86::color::DirectColor;
+use crate::arch::x86::delta::DeltaLockstep;
 use super::{Avx2Kernel, Avx512Kernel, InterleavedKernel, Kernel, KernelOptions, ScalarKernelWith};
 
 /// The environment variable that forces a kernel.
@@ -86,20 +93,39 @@ fn kernel_from_setting(
     }
 }
 
-/// The SIMD coloring and counting for rows ([`crate::arch::x86::color::DirectColor`]) when this CPU has it
-/// and `ZOOMGEN_KERNEL` is unset or names `avx512`; `None` otherwise, so that forcing a kernel
-/// also forces the portable loops (CI's forced-scalar run tests those). Decided once per
-/// process.
-pub fn direct_color() -> Option<crate::arch::x86::color::DirectColor> {
-    static CHOICE: std::sync::OnceLock<Option<crate::arch::x86::color::DirectColor>> =
-        std::sync::OnceLock::new();
+/// The name of the kernel of this process: the one `ZOOMGEN_KERNEL` names, or the best this CPU
+/// has when it is unset or empty; `None` when it names a kernel that cannot run here (which
+/// [`select_kernel`] reports). Decided once per process.
+fn chosen_name() -> Option<&'static str> {
+    static CHOICE: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
     *CHOICE.get_or_init(|| {
         let forced = std::env::var(KERNEL_ENV).ok();
         match forced.as_deref().map(str::trim) {
-            None | Some("") | Some("avx512") => crate::arch::x86::color::DirectColor::detect(),
-            Some(_) => None,
+            None | Some("") => available_kernels().last().copied(),
+            Some(name) => available_kernels().into_iter().find(|&k| k == name),
         }
     })
+}
+
+/// The SIMD coloring and counting for rows ([`DirectColor`]) where the kernel of this process
+/// is AVX-512 and the CPU has AVX-512DQ too; `None` otherwise (the portable loops), so that
+/// forcing a kernel also forces the portable loops (CI's forced-scalar run tests those).
+pub fn direct_color() -> Option<DirectColor> {
+    match chosen_name() {
+        Some("avx512") => DirectColor::detect(),
+        _ => None,
+    }
+}
+
+/// The perturbation lockstep loops ([`DeltaLockstep`]) for the instruction set of this process's
+/// kernel: AVX-512 or AVX2 (each with FMA); `None` for `scalar` and `interleaved`, whose deep
+/// frames run the portable loops.
+pub fn delta_lockstep() -> Option<DeltaLockstep> {
+    match chosen_name() {
+        Some("avx512") => DeltaLockstep::detect().filter(|d| d.name() == "avx512"),
+        Some("avx2") => DeltaLockstep::avx2(),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -220,7 +220,7 @@ impl<S: Simd> Work for Rows<'_, S> {
 
 #[cfg(test)]
 mod tests {
-    use crate::kernel::interleaved::check;
+    use crate::kernel::check;
 
     #[test]
     fn avx2_matches_reference() {

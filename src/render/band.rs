@@ -137,10 +137,10 @@ mod tests {
     #[test]
     fn simd_counts_match_the_portable_loop() {
         let Some(direct) = DirectColor::detect() else {
-            eprintln!("no AVX-512DQ here: nothing to compare");
+            crate::arch::skip_test_without("avx512");
             return;
         };
-        let mut rng = crate::kernel::interleaved::check::XorShift(0x9e37_79b9_7f4a_7c15u64);
+        let mut rng = crate::testing::XorShift(0x9e37_79b9_7f4a_7c15u64);
         let mut next = move || rng.next();
         for len in [0usize, 1, 7, 8, 9, 63, 1920, 5000] {
             let samples: Vec<Escape> = (0..len)

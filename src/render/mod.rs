@@ -201,6 +201,31 @@ impl Renderer {
         Ok(())
     }
 
+    /// Every sample's escape of frame `frame`, row by row (what `--data` writes), for the tests
+    /// that check the escape data against the renderer.
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
+    pub fn render_escapes(&self, frame: u64) -> Result<Vec<crate::kernel::Escape>> {
+        let parallel = ParallelSettings {
+            keep_escapes: true,
+            ..self.parallel
+        };
+        let mut escapes = None;
+        render_frames(
+            &self.jobs([frame]),
+            &self.kernels,
+            &self.palette,
+            &parallel,
+            &AtomicBool::new(false),
+            &mut |_| {},
+            &mut |rendered| {
+                escapes = rendered.escapes;
+                Ok(())
+            },
+        )?;
+        escapes.ok_or_else(|| Error::Render(format!("frame {frame} was not rendered")))
+    }
+
     /// The jobs of `frames`, with the exact geometry of deep frames.
     pub(crate) fn jobs(&self, frames: impl IntoIterator<Item = u64>) -> Vec<FrameJob> {
         frames

@@ -433,7 +433,7 @@ mod imp {
     #[cfg(test)]
     mod tests {
         use super::{Avx512, Simd};
-        use crate::kernel::interleaved::check::XorShift;
+        use crate::testing::XorShift;
         use crate::kernel::sample::{ESCAPE_RADIUS_SQ, smooth_fraction};
 
         #[test]

@@ -9,7 +9,7 @@
 //! Encoding runs on its own threads behind a bounded channel, so frame N is compressed while
 //! frame N + 1 renders; the channel's bound keeps memory in check when the disk is slow.
 //!
-//! Every PNG carries the text chunks of [`crate::metadata::png_text`] (the scene hash among
+//! Every PNG carries the text chunks of [`crate::output::metadata::png_text`] (the scene hash among
 //! them), which is what lets a rerun trust a file it finds. With `--data`, the frame's escape
 //! data goes beside it as `frame_00042.exr` ([`crate::exr`]), written the same way and before
 //! the PNG, so a PNG under its final name means both files are complete.
@@ -26,6 +26,7 @@ use std::thread::JoinHandle;
 use crossbeam::channel;
 
 use crate::error::{Error, Result};
+use super::FrameSink;
 use crate::render::pipeline::RenderedFrame;
 
 /// PNG compression level: time against bytes.
@@ -153,7 +154,7 @@ impl FrameFolder {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             let ours = name.starts_with(".frame_")
-                || name.starts_with(&format!(".{}.", crate::metadata::MANIFEST_NAME));
+                || name.starts_with(&format!(".{}.", crate::output::metadata::MANIFEST_NAME));
             let frame = name
                 .strip_prefix(".frame_")
                 .and_then(|n| n.split('.').next())
@@ -188,7 +189,7 @@ impl FrameFolder {
                 ))
             })?;
             self.place(number, "exr", &self.data_path(number), &mut |out| {
-                crate::exr::encode_escapes(
+                crate::output::exr::encode_escapes(
                     escapes,
                     frame.job.width,
                     frame.job.height,
@@ -258,7 +259,7 @@ pub fn encode_png_tagged(
     encoder.set_depth(png::BitDepth::Eight);
     encoder.set_compression(compression.to_png());
     encoder.set_filter(compression.filter());
-    let text = crate::metadata::png_text(&job.view, job.exact.as_deref(), scene_hash);
+    let text = crate::output::metadata::png_text(&job.view, job.exact.as_deref(), scene_hash);
     for (key, value) in text {
         encoder
             .add_text_chunk(key.to_string(), value)
@@ -274,7 +275,7 @@ pub fn encode_png_tagged(
 /// Writes frames on background threads; `submit` blocks while `capacity` frames are queued.
 #[derive(Debug)]
 pub struct PngWriter {
-    sender: Option<channel::Sender<RenderedFrame>>,
+    sender: Option<channel::Sender<Arc<RenderedFrame>>>,
     threads: Vec<JoinHandle<()>>,
     failure: Arc<Mutex<Option<Error>>>,
 }
@@ -310,7 +311,7 @@ impl PngWriter {
         threads: usize,
         capacity: usize,
     ) -> Self {
-        let (sender, receiver) = channel::bounded::<RenderedFrame>(capacity.max(1));
+        let (sender, receiver) = channel::bounded::<Arc<RenderedFrame>>(capacity.max(1));
         let failure = Arc::new(Mutex::new(None));
         let threads = (0..threads.max(1))
             .map(|_| {
@@ -346,7 +347,7 @@ impl PngWriter {
     }
 
     /// Queues a frame for writing; returns the first write error seen so far, if any.
-    pub fn submit(&self, frame: RenderedFrame) -> Result<()> {
+    pub fn submit(&self, frame: Arc<RenderedFrame>) -> Result<()> {
         if let Some(e) = self.take_failure() {
             return Err(e);
         }
@@ -374,6 +375,17 @@ impl PngWriter {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+impl FrameSink for PngWriter {
+    fn accept(&mut self, frame: Arc<RenderedFrame>) -> Result<()> {
+        self.submit(frame)
+    }
+
+    /// Waits for the queued frames whether or not the run completed: finished frames are kept.
+    fn finish(self: Box<Self>, _complete: bool) -> Result<Option<PathBuf>> {
+        PngWriter::finish(*self).map(|()| None)
     }
 }
 

@@ -13,6 +13,7 @@
 //! cleanly (killing ffmpeg and removing the temporary video). If ffmpeg dies, the error gives
 //! its exit status and the last lines of its stderr, not a bare "broken pipe".
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,10 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use super::FrameSink;
+use super::png::{FrameFolder, PngCompression, encode_png_tagged};
 use crate::error::{Error, Result};
+use crate::render::pipeline::RenderedFrame;
 
 /// The format of `--pipe`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,36 +228,127 @@ impl FfmpegVideo {
     }
 }
 
-/// Where an in-order stream of frames goes.
+/// `--pipe`: frames on stdout, raw `rgb24` or a PNG stream.
 #[derive(Debug)]
-pub enum FrameStream {
-    /// `--pipe`: stdout.
-    Stdout(PipeFormat, std::io::Stdout),
-    /// `--video`: a running ffmpeg.
-    Video(Box<FfmpegVideo>),
+pub struct PipeSink {
+    format: PipeFormat,
+    out: std::io::Stdout,
+    compression: PngCompression,
+    scene_hash: String,
 }
 
-impl FrameStream {
-    /// Writes one frame (`pixels`: RGB rows of a `width` x `height` image).
-    pub fn write(
-        &mut self,
-        pixels: &[u8],
-        encode_png: &dyn Fn(&mut dyn Write) -> std::io::Result<()>,
-    ) -> Result<()> {
-        match self {
-            FrameStream::Stdout(format, out) => {
-                let mut lock = out.lock();
-                let result = match format {
-                    PipeFormat::Raw => lock.write_all(pixels),
-                    PipeFormat::Png => encode_png(&mut lock),
-                };
-                result.and_then(|()| lock.flush()).map_err(|e| {
-                    Error::Render(format!(
-                        "cannot write frames to stdout: {e} (did the reading program stop?)"
-                    ))
-                })
+impl PipeSink {
+    /// Frames on stdout in `format`; PNGs are tagged with `scene_hash`.
+    pub fn new(format: PipeFormat, compression: PngCompression, scene_hash: String) -> Self {
+        PipeSink {
+            format,
+            out: std::io::stdout(),
+            compression,
+            scene_hash,
+        }
+    }
+}
+
+impl FrameSink for PipeSink {
+    fn accept(&mut self, frame: Arc<RenderedFrame>) -> Result<()> {
+        let mut lock = self.out.lock();
+        let result = match self.format {
+            PipeFormat::Raw => lock.write_all(&frame.pixels),
+            PipeFormat::Png => {
+                encode_png_tagged(&frame, self.compression, &self.scene_hash, &mut lock)
             }
-            FrameStream::Video(video) => video.write(pixels),
+        };
+        result.and_then(|()| lock.flush()).map_err(|e| {
+            Error::Render(format!(
+                "cannot write frames to stdout: {e} (did the reading program stop?)"
+            ))
+        })
+    }
+
+    fn finish(self: Box<Self>, _complete: bool) -> Result<Option<PathBuf>> {
+        Ok(None)
+    }
+}
+
+/// `--video`: frames into a started ffmpeg, with the frames a resumed run finds in the folder
+/// read back and sent in their turn.
+#[derive(Debug)]
+pub struct VideoSink {
+    video: Option<FfmpegVideo>,
+    /// Frames already in the folder that the video needs, in order.
+    reuse: VecDeque<u64>,
+    folder: FrameFolder,
+    size: (u32, u32),
+}
+
+impl VideoSink {
+    /// Feeds `video`; `reuse` are frames of the run found done in `folder` (`size` pixels).
+    pub fn new(video: FfmpegVideo, reuse: Vec<u64>, folder: FrameFolder, size: (u32, u32)) -> Self {
+        VideoSink {
+            video: Some(video),
+            reuse: reuse.into(),
+            folder,
+            size,
+        }
+    }
+
+    /// Sends the reused frames numbered below `before` (all of them for `None`).
+    fn send_reused(&mut self, before: Option<u64>) -> Result<()> {
+        while self.reuse.front().is_some_and(|&f| before.is_none_or(|b| f < b)) {
+            let f = self.reuse.pop_front().unwrap_or_default();
+            let pixels = self.read_frame(f)?;
+            if let Some(video) = &mut self.video {
+                video.write(&pixels)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The RGB pixels of frame `frame` as written in the folder.
+    fn read_frame(&self, frame: u64) -> Result<Vec<u8>> {
+        let path = self.folder.frame_path(frame);
+        let image = image::open(&path)
+            .map_err(|e| Error::Render(format!("cannot read {}: {e}", path.display())))?
+            .to_rgb8();
+        if image.dimensions() != self.size {
+            return Err(Error::Render(format!(
+                "{} is {}x{}, expected {}x{}",
+                path.display(),
+                image.width(),
+                image.height(),
+                self.size.0,
+                self.size.1
+            )));
+        }
+        Ok(image.into_raw())
+    }
+}
+
+impl FrameSink for VideoSink {
+    fn accept(&mut self, frame: Arc<RenderedFrame>) -> Result<()> {
+        self.send_reused(Some(frame.job.view.frame))?;
+        match &mut self.video {
+            Some(video) => video.write(&frame.pixels),
+            None => Err(Error::Render("ffmpeg input already closed".into())),
+        }
+    }
+
+    /// Complete: sends the remaining reused frames and puts the video under its name.
+    /// Otherwise stops ffmpeg and removes the unfinished video.
+    fn finish(mut self: Box<Self>, complete: bool) -> Result<Option<PathBuf>> {
+        if complete && let Err(e) = self.send_reused(None) {
+            if let Some(video) = self.video.take() {
+                video.abort();
+            }
+            return Err(e);
+        }
+        match self.video.take() {
+            Some(video) if complete => video.finish().map(Some),
+            Some(video) => {
+                video.abort();
+                Ok(None)
+            }
+            None => Ok(None),
         }
     }
 }

@@ -547,13 +547,8 @@ mod tests {
 
     #[test]
     fn products_match_f64_and_identities() {
-        let mut state = 0x1234_5678_9abc_def1u64;
-        let mut rnd = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0
-        };
+        let mut rng = crate::testing::XorShift(0x1234_5678_9abc_def1u64);
+        let mut rnd = || rng.unit() * 8.0 - 4.0;
         for _ in 0..500 {
             let (a, b) = (rnd(), rnd());
             let (fa, fb) = (Fixed::from_f64(a, 3), Fixed::from_f64(b, 3));

@@ -7,7 +7,7 @@
 //!
 //! **Resume.** Before anything is written, [`Plan::execute`] surveys the output folder: the
 //! manifest and every frame in the range must carry this scene's hash
-//! ([`crate::metadata`]); a frame that is whole and matches is skipped, one from a different
+//! ([`crate::output::metadata`]); a frame that is whole and matches is skipped, one from a different
 //! scene makes the run refuse (exit code 2) unless `--overwrite` is given, in which case frames
 //! of the old scene are removed rather than left mixed with new ones.
 //!
@@ -25,33 +25,38 @@
 //! interruption appears again. A warning is printed once when a frame suggests that
 //! max_iterations is too low; see [`budget_looks_low`].
 
-use std::collections::VecDeque;
-use std::io::Write;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::kernel::{Kernel, select_kernel};
-use crate::metadata::{FrameState, Manifest, mismatch, read_frame_state, scene_hash};
-pub use crate::output::PngCompression;
-use crate::output::{ENCODER_QUEUE, FrameFolder, PngWriter, encode_png_tagged, encoder_threads};
+use crate::output::FrameSink;
+use crate::output::metadata::scene_hash;
+mod limits;
+mod log;
+mod resume;
+
+use limits::{check_memory, human_bytes};
+pub use log::{RENDER_LOG_NAME, budget_looks_low};
+use log::{RenderLog, budget_warning};
+pub use resume::Survey;
+
+pub use crate::output::png::PngCompression;
+use crate::output::png::{ENCODER_QUEUE, FrameFolder, PngWriter, encoder_threads};
+pub use crate::output::stream::PipeFormat;
+use crate::output::stream::{DEFAULT_VIDEO_ARGS, FfmpegVideo, PipeSink, VideoSink, find_on_path};
 use crate::path::ZoomPath;
 pub use crate::progress::ProgressMode;
 use crate::progress::{Progress, WorkEstimate};
-use crate::render::pipeline::{ParallelSettings, RenderedFrame};
+use crate::render::pipeline::ParallelSettings;
 pub use crate::render::queue::Scheduler;
 use crate::render::{Renderer, SIZE_RANGE};
 use crate::scene::Scene;
 use crate::shard::Shard;
 pub use crate::signals::Signals;
-pub use crate::stream::PipeFormat;
-use crate::stream::{DEFAULT_VIDEO_ARGS, FfmpegVideo, FrameStream, find_on_path};
-
-/// The per-frame log's file name in the output folder.
-pub const RENDER_LOG_NAME: &str = "render-log.jsonl";
 
 /// What the user asked for on the command line, before validation.
 #[derive(Debug, Clone, Default)]
@@ -133,7 +138,7 @@ pub struct Plan {
     output: Output,
     /// `--data`: escape data as OpenEXR beside each PNG.
     data: bool,
-    /// [`crate::metadata::scene_hash`] of this run.
+    /// [`crate::output::metadata::scene_hash`] of this run.
     scene_hash: String,
 }
 
@@ -340,82 +345,6 @@ impl Plan {
         text
     }
 
-    /// Looks at the output folder before anything is written: which frames of
-    /// [`Plan::frame_list`] are done (whole, with this scene's hash) and which must be rendered.
-    /// A manifest or frame of another scene is refused (exit code 2) unless `overwrite`.
-    pub fn survey(&self) -> Result<Survey> {
-        let dir = self.folder.dir();
-        let mut survey = Survey::default();
-        if !dir.is_dir() {
-            // Nothing there yet (or not a folder: creating it reports that).
-            survey.todo = self.frame_list.clone();
-            return Ok(survey);
-        }
-        if !self.overwrite
-            && let Some(found) = Manifest::read_hash(dir)?
-            && found != self.scene_hash
-        {
-            return Err(mismatch(
-                &crate::metadata::manifest_path(dir),
-                Some(&found),
-                &self.scene_hash,
-            ));
-        }
-        for &frame in &self.frame_list {
-            if self.overwrite {
-                survey.todo.push(frame);
-                continue;
-            }
-            let path = self.folder.frame_path(frame);
-            match read_frame_state(&path)? {
-                FrameState::Missing => survey.todo.push(frame),
-                FrameState::Damaged => {
-                    survey.damaged += 1;
-                    survey.todo.push(frame);
-                }
-                FrameState::Complete(Some(h)) if h == self.scene_hash => {
-                    if self.data && !self.folder.data_path(frame).is_file() {
-                        survey.todo.push(frame);
-                    } else {
-                        survey.done.push(frame);
-                    }
-                }
-                FrameState::Complete(other) => {
-                    return Err(mismatch(&path, other.as_deref(), &self.scene_hash));
-                }
-            }
-        }
-        Ok(survey)
-    }
-
-    /// With `--overwrite`, removes frames of another scene (any hash but this one), so the
-    /// folder never mixes two scenes. Frames of this scene (another shard's) are kept.
-    fn remove_foreign_frames(&self) -> Result<usize> {
-        let dir = self.folder.dir();
-        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-        let mut removed = 0;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io(dir, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(stem) = name
-                .strip_prefix("frame_")
-                .and_then(|n| n.strip_suffix(".png"))
-            else {
-                continue;
-            };
-            let path = entry.path();
-            if let FrameState::Complete(Some(h)) = read_frame_state(&path)?
-                && h == self.scene_hash
-            {
-                continue;
-            }
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            let _ = std::fs::remove_file(dir.join(format!("frame_{stem}.exr")));
-            removed += 1;
-        }
-        Ok(removed)
-    }
-
     /// Renders the frames that are missing (all of them with `overwrite`).
     pub fn execute(&self, cancel: &AtomicBool) -> Result<Summary> {
         let started = Instant::now();
@@ -437,7 +366,7 @@ impl Plan {
             let renderer = Renderer::prepare(
                 &self.scene,
                 (self.width, self.height, self.supersample),
-                self.parallel.clone(),
+                self.parallel,
                 &todo,
                 &mut |f| {
                     if f < 1.0 || orbit_progress.is_some() {
@@ -477,27 +406,12 @@ impl Plan {
                 self.folder.dir().display()
             ));
         }
-        let mut stream = self.open_stream(&progress.borrow())?;
-        // Frames already on disk that the video needs, in order, read back when their turn comes.
-        let mut reuse: VecDeque<u64> = match self.output {
-            Output::Video { .. } => survey.done.iter().copied().collect(),
-            _ => VecDeque::new(),
-        };
+        let mut sinks = self.open_sinks(&progress.borrow(), &survey.done)?;
         let mut log = if to_folder {
             Some(RenderLog::open(self.folder.dir())?)
         } else {
             None
         };
-        let writer = to_folder.then(|| {
-            PngWriter::start_tagged(
-                self.folder.clone(),
-                self.compression,
-                self.scene_hash.clone(),
-                self.data,
-                encoder_threads(self.parallel.threads),
-                ENCODER_QUEUE,
-            )
-        });
         if let Some((orbits, bytes)) = kernels.orbits() {
             progress.borrow().message(&format!(
                 "deep zoom: {orbits} reference orbits, {}",
@@ -507,7 +421,6 @@ impl Plan {
         let mut warned = false;
         let mut glitches = 0;
         let mut last_out = Instant::now();
-        let compression = self.compression;
         let result = renderer.render_jobs(
             &jobs,
             cancel,
@@ -536,48 +449,27 @@ impl Plan {
                     )?;
                     last_out = now;
                 }
-                if let Some(stream) = &mut stream {
-                    while reuse.front().is_some_and(|&f| f < number) {
-                        let f = reuse.pop_front().unwrap_or_default();
-                        stream.write(&self.read_frame(f)?, &|_| Ok(()))?;
-                    }
-                    let png = |out: &mut dyn Write| {
-                        encode_png_tagged(&frame, compression, &self.scene_hash, out)
-                    };
-                    stream.write(&frame.pixels, &png)?;
-                }
-                match &writer {
-                    Some(writer) => writer.submit(frame),
-                    None => Ok(()),
-                }
+                let frame = Arc::new(frame);
+                sinks
+                    .iter_mut()
+                    .try_for_each(|sink| sink.accept(frame.clone()))
             },
         );
-        let finished = writer.map_or(Ok(()), PngWriter::finish);
+        let cancelled = cancel.load(Ordering::SeqCst);
+        // Every sink is finished, in order (PNG files before the video), even after an error:
+        // a sink that is not complete drops what is unfinished.
+        let mut outcome = result;
+        let mut video = None;
+        for sink in sinks {
+            let complete = outcome.is_ok() && !cancelled;
+            match sink.finish(complete) {
+                Ok(made) => video = video.or(made),
+                Err(e) => outcome = outcome.and(Err(e)),
+            }
+        }
         let progress = progress.into_inner();
         progress.finish();
-        let cancelled = cancel.load(Ordering::SeqCst);
-        let mut video = None;
-        let outcome = result.and(finished).and_then(|()| {
-            if let Some(stream) = stream.take() {
-                match stream {
-                    FrameStream::Video(mut v) if !cancelled => {
-                        while let Some(f) = reuse.pop_front() {
-                            v.write(&self.read_frame(f)?)?;
-                        }
-                        video = Some(v.finish()?);
-                    }
-                    FrameStream::Video(v) => v.abort(),
-                    FrameStream::Stdout(..) => {}
-                }
-            }
-            Ok(())
-        });
-        if let Err(e) = outcome {
-            if let Some(FrameStream::Video(v)) = stream {
-                v.abort();
-            }
-            return Err(e);
-        }
+        outcome?;
         let rendered = progress.frames_done();
         Ok(Summary {
             rendered,
@@ -592,39 +484,28 @@ impl Plan {
         })
     }
 
-    /// Creates the output folder, removes this run's stale temporary files, and writes the
-    /// manifest (after removing another scene's frames when overwriting). Returns how many
-    /// temporary files were removed.
-    fn prepare_folder(&self) -> Result<usize> {
-        self.folder.create()?;
-        let stale = self.folder.remove_stale_temporaries_of(&|frame| {
-            match (self.shard, frame) {
-                (None, _) => true,
-                (Some(shard), Some(f)) => shard.owns(f),
-                // Another shard may be writing the manifest right now.
-                (Some(_), None) => false,
-            }
-        })?;
-        let manifest = Manifest::new(&self.scene, self.width, self.height, self.supersample);
-        if self.overwrite {
-            let previous = Manifest::read_hash(self.folder.dir())?;
-            if previous.as_deref() != Some(self.scene_hash.as_str()) {
-                self.remove_foreign_frames()?;
-            }
+    /// The sinks of this run, in the order they get each frame: PNG files (and escape data)
+    /// in the folder unless piped, then the stream of `--pipe` or the video of `--video` (fed
+    /// the frames in `done` from the folder in their turn); says on `progress` how a stream is
+    /// read or encoded.
+    fn open_sinks(&self, progress: &Progress, done: &[u64]) -> Result<Vec<Box<dyn FrameSink>>> {
+        let mut sinks: Vec<Box<dyn FrameSink>> = Vec::new();
+        if !matches!(self.output, Output::Pipe(_)) {
+            sinks.push(Box::new(PngWriter::start_tagged(
+                self.folder.clone(),
+                self.compression,
+                self.scene_hash.clone(),
+                self.data,
+                encoder_threads(self.parallel.threads),
+                ENCODER_QUEUE,
+            )));
         }
-        manifest.write(self.folder.dir(), self.overwrite)?;
-        Ok(stale)
-    }
-
-    /// The frame stream of `--pipe` (stdout) or `--video` (a started ffmpeg), if any; says on
-    /// `progress` how the stream is read or encoded.
-    fn open_stream(&self, progress: &Progress) -> Result<Option<FrameStream>> {
-        Ok(match &self.output {
-            Output::Folder => None,
+        match &self.output {
+            Output::Folder => {}
             Output::Pipe(format) => {
                 progress.message(&format!(
                     "streaming frames to stdout; read them with:\n  {}",
-                    crate::stream::pipe_command(
+                    crate::output::stream::pipe_command(
                         *format,
                         self.width,
                         self.height,
@@ -632,7 +513,11 @@ impl Plan {
                         &format!("{}.mp4", self.scene.stem())
                     )
                 ));
-                Some(FrameStream::Stdout(*format, std::io::stdout()))
+                sinks.push(Box::new(PipeSink::new(
+                    *format,
+                    self.compression,
+                    self.scene_hash.clone(),
+                )));
             }
             Output::Video { path, ffmpeg, args } => {
                 let video = FfmpegVideo::start(
@@ -644,28 +529,15 @@ impl Plan {
                     args,
                 )?;
                 progress.message(&format!("encoding with: {}", video.command()));
-                Some(FrameStream::Video(Box::new(video)))
+                sinks.push(Box::new(VideoSink::new(
+                    video,
+                    done.to_vec(),
+                    self.folder.clone(),
+                    (self.width, self.height),
+                )));
             }
-        })
-    }
-
-    /// The RGB pixels of frame `frame` as written in the folder (for a resumed `--video`).
-    fn read_frame(&self, frame: u64) -> Result<Vec<u8>> {
-        let path = self.folder.frame_path(frame);
-        let image = image::open(&path)
-            .map_err(|e| Error::Render(format!("cannot read {}: {e}", path.display())))?
-            .to_rgb8();
-        if image.dimensions() != (self.width, self.height) {
-            return Err(Error::Render(format!(
-                "{} is {}x{}, expected {}x{}",
-                path.display(),
-                image.width(),
-                image.height(),
-                self.width,
-                self.height
-            )));
         }
-        Ok(image.into_raw())
+        Ok(sinks)
     }
 
     /// How to carry on after a stop: the same command again.
@@ -698,17 +570,6 @@ impl Plan {
         );
         command
     }
-}
-
-/// What [`Plan::survey`] found in the output folder.
-#[derive(Debug, Clone, Default)]
-pub struct Survey {
-    /// Frames to render, in order.
-    pub todo: Vec<u64>,
-    /// Frames done and matching, in order.
-    pub done: Vec<u64>,
-    /// Frames found cut short (damaged outside zoomgen), to render again.
-    pub damaged: u64,
 }
 
 /// Where the frames go, from `--pipe`, `--video` and `--ffmpeg-args`.
@@ -772,93 +633,6 @@ fn output_of(options: &RunOptions, width: u32, height: u32) -> Result<Output> {
     }
 }
 
-/// Whether a frame suggests that its iteration budget is too low: its escaped samples need a
-/// good share of the budget (mean escape count at least 10% of max_iterations), some come
-/// within 10% of it, and more than 5% of all samples reach it. A low budget shows up exactly
-/// so: the boundary's slow points are painted as interior. Views that merely contain the
-/// set's interior (the whole set, a minibrot) have most escapes far below the budget, and do
-/// not warn.
-pub fn budget_looks_low(frame: &RenderedFrame) -> bool {
-    let budget = f64::from(frame.job.view.max_iterations);
-    let s = &frame.stats;
-    f64::from(s.escape_max) >= 0.9 * budget
-        && s.interior_share() > 0.05
-        && s.escape_mean() >= 0.1 * budget
-}
-
-fn budget_warning(frame: &RenderedFrame) -> String {
-    let s = &frame.stats;
-    format!(
-        "warning: max_iterations may be too low: in frame {}, {:.1}% of the samples reached the \
-         budget of {} iterations, and escaped samples needed {:.0} on average (up to {}); raise \
-         max_iterations (e.g. --set render.max_iterations=N or per keyframe) if the set looks \
-         blotchy (this warning is shown once)",
-        frame.job.view.frame,
-        s.interior_share() * 100.0,
-        frame.job.view.max_iterations,
-        s.escape_mean(),
-        s.escape_max
-    )
-}
-
-/// `render-log.jsonl`: one JSON object per rendered frame, appended as frames finish.
-#[derive(Debug)]
-struct RenderLog {
-    path: PathBuf,
-    file: std::fs::File,
-}
-
-impl RenderLog {
-    fn open(dir: &Path) -> Result<RenderLog> {
-        let path = dir.join(RENDER_LOG_NAME);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        Ok(RenderLog { path, file })
-    }
-
-    fn frame(
-        &mut self,
-        frame: &RenderedFrame,
-        seconds: f64,
-        kernel: &str,
-        glitches: u64,
-        exact_samples: u64,
-    ) -> Result<()> {
-        let s = &frame.stats;
-        let line = format!(
-            "{{\"frame\":{},\"seconds\":{},\"cpu_seconds\":{},\"iterations\":{},\
-             \"mean_escape\":{},\"max_escape\":{},\"interior_share\":{},\"max_iterations\":{},\
-             \"kernel\":\"{}\",\"glitches\":{},\"exact_samples\":{}}}\n",
-            frame.job.view.frame,
-            json_number(seconds),
-            json_number(frame.cpu_seconds),
-            s.iterations,
-            json_number(s.escape_mean()),
-            s.escape_max,
-            json_number(s.interior_share()),
-            frame.job.view.max_iterations,
-            kernel.escape_default(),
-            glitches,
-            exact_samples
-        );
-        self.file
-            .write_all(line.as_bytes())
-            .map_err(|e| Error::io(&self.path, e))
-    }
-}
-
-/// A finite number as JSON (JSON has no NaN or infinity).
-fn json_number(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x:?}")
-    } else {
-        "null".into()
-    }
-}
-
 /// Parses `--size WxH`.
 fn parse_size(text: &str) -> Result<(u32, u32)> {
     let bad = |why: &str| Error::Usage(format!("--size {text} is invalid ({why})"));
@@ -903,69 +677,6 @@ fn parse_frames(text: &str, total: u64) -> Result<Range<u64>> {
         )));
     }
     Ok(range)
-}
-
-/// Refuses frames that would not fit in memory, saying what they would need.
-fn check_memory(
-    width: u32,
-    height: u32,
-    supersample: u32,
-    parallel: &ParallelSettings,
-) -> Result<()> {
-    let frame = u64::from(width) * u64::from(height) * 3;
-    // Frames being assembled and waiting to be encoded, plus each worker's band and samples.
-    let in_flight =
-        (parallel.frames_in_flight + ENCODER_QUEUE + encoder_threads(parallel.threads)) as u64;
-    let band = u64::from(width)
-        * u64::from(supersample * supersample)
-        * 8
-        * u64::from(parallel.band_height);
-    let need = frame * in_flight + band * parallel.threads as u64;
-    let Some((limit, source)) = memory_limit() else {
-        return Ok(());
-    };
-    if need > limit {
-        return Err(Error::Usage(format!(
-            "a {width}x{height} frame is too large to render here: it needs {} of memory \
-             ({in_flight} frames in flight), but only {} is available ({source}); \
-             lower --size or video.width/video.height",
-            human_bytes(need),
-            human_bytes(limit)
-        )));
-    }
-    Ok(())
-}
-
-/// The memory zoomgen may use: `ZOOMGEN_MEMORY_LIMIT` (bytes, or with a K/M/G suffix), else
-/// the system's available memory.
-fn memory_limit() -> Option<(u64, &'static str)> {
-    if let Ok(text) = std::env::var("ZOOMGEN_MEMORY_LIMIT") {
-        let text = text.trim();
-        let (digits, scale) = match text.chars().last() {
-            Some('K' | 'k') => (&text[..text.len() - 1], 1u64 << 10),
-            Some('M' | 'm') => (&text[..text.len() - 1], 1 << 20),
-            Some('G' | 'g') => (&text[..text.len() - 1], 1 << 30),
-            _ => (text, 1),
-        };
-        if let Ok(v) = digits.parse::<u64>() {
-            return Some((v.saturating_mul(scale), "ZOOMGEN_MEMORY_LIMIT"));
-        }
-    }
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some((kib * 1024, "MemAvailable in /proc/meminfo"))
-}
-
-fn human_bytes(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b >= (1u64 << 30) as f64 {
-        format!("{:.1} GiB", b / (1u64 << 30) as f64)
-    } else if b >= (1u64 << 20) as f64 {
-        format!("{:.1} MiB", b / (1u64 << 20) as f64)
-    } else {
-        format!("{:.1} KiB", b / 1024.0)
-    }
 }
 
 #[cfg(test)]

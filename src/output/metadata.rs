@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::path::View;
-use crate::scene::Scene;
+use crate::scene::{ColorSettings, Keyframe, RenderSettings, Rgb8, Scene, Video};
 
 /// The rendering-relevant version: bump it whenever a kernel, the coloring or the sampling
 /// changes pixels, so frames of an older zoomgen are never mixed with new ones.
@@ -67,26 +67,63 @@ impl Fnv64 {
 }
 
 /// The canonical text that [`scene_hash`] hashes (one `key=value` per line).
+///
+/// Every field of the scene is named below, without `..`: a new field does not compile until
+/// it is decided here whether it changes pixels (hashed) or not (bound to `_`, with the reason).
 pub fn canonical_render_text(scene: &Scene, width: u32, height: u32, supersample: u32) -> String {
+    let Scene {
+        // Names outputs and messages; the pixels do not depend on where the file lies.
+        source: _,
+        title: _,
+        video:
+            Video {
+                // The frame size is hashed as rendered (`width`, `height` after `--size` and
+                // `--preview`), not as the file gives it.
+                width: _,
+                height: _,
+                // Neither changes existing pixels: frames past the last keyframe hold its view.
+                fps: _,
+                frames: _,
+            },
+        render:
+            RenderSettings {
+                // Resolved into every keyframe's `max_iterations`, which is hashed.
+                max_iterations: _,
+                // Hashed as rendered (the `supersample` argument, after `--preview`).
+                supersample: _,
+            },
+        color:
+            ColorSettings {
+                palette,
+                cycle,
+                offset,
+                interior,
+            },
+        keyframes,
+    } = scene;
     let mut text = format!(
         "render_version={RENDER_VERSION}\nsize={width}x{height}\nsupersample={supersample}\n"
     );
-    let color = &scene.color;
-    let hex = |c: &crate::scene::Rgb8| format!("#{:02x}{:02x}{:02x}", c.0[0], c.0[1], c.0[2]);
-    let palette: Vec<String> = color.palette.iter().map(hex).collect();
+    let hex = |c: &Rgb8| format!("#{:02x}{:02x}{:02x}", c.0[0], c.0[1], c.0[2]);
+    let palette: Vec<String> = palette.iter().map(hex).collect();
     text += &format!("palette={}\n", palette.join(","));
     // `{:?}` of an f64 is its shortest round-trip text: equal values, equal text.
-    text += &format!("cycle={:?}\noffset={:?}\n", color.cycle, color.offset);
-    text += &format!("interior={}\n", hex(&color.interior));
-    for (i, k) in scene.keyframes.iter().enumerate() {
+    text += &format!("cycle={cycle:?}\noffset={offset:?}\n");
+    text += &format!("interior={}\n", hex(interior));
+    for (i, key) in keyframes.iter().enumerate() {
+        let Keyframe {
+            frame,
+            center,
+            width,
+            rotation,
+            max_iterations,
+        } = key;
         text += &format!(
-            "keyframe[{i}]=frame {} center {} {} width {} rotation {:?} max_iterations {}\n",
-            k.frame,
-            k.center[0].text(),
-            k.center[1].text(),
-            k.width.text(),
-            k.rotation,
-            k.max_iterations
+            "keyframe[{i}]=frame {frame} center {} {} width {} rotation {rotation:?} \
+             max_iterations {max_iterations}\n",
+            center[0].text(),
+            center[1].text(),
+            width.text(),
         );
     }
     text

@@ -1,0 +1,206 @@
+//! The scene file: the TOML contract users write, parsed into a validated [`Scene`].
+//!
+//! Parsing happens in two steps, in the manner of ripgrep's low/high arguments: serde reads the
+//! text into a mirror of the file (every value wrapped in `toml::Spanned` so that a problem can
+//! be reported with its line), then validation turns that mirror into a [`Scene`] whose fields are
+//! all in range. Nothing downstream re-checks a scene. Coordinates keep their decimal text
+//! ([`Decimal`]) because deep zooms need more digits than an `f64` holds.
+//!
+//! Every message has the form `file:line: key = value is invalid (expected ...)`, naming the key
+//! by its path (`keyframe[2].width`), because a scene is hand-written and the user should not have
+//! to guess which of several `width`s is meant. Serde's own errors carry only a byte span, so the
+//! loader indexes the parsed document (path and span of every key and array item) and rewrites
+//! them in the same style.
+//!
+//! Command-line overrides (`--set video.width=3840`) are applied to the parsed document, before
+//! validation, so they are checked exactly like the file. Their text is appended to the file's
+//! text (after its end), which gives every value one span space: a span past the file's end
+//! belongs to an override, and its error names `--set ...` instead of a line.
+
+use std::path::{Path, PathBuf};
+
+
+use crate::error::SceneError;
+
+mod decimal;
+mod file;
+mod load;
+mod overrides;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use file::*;
+use load::*;
+use overrides::*;
+use validate::*;
+
+
+/// An 8-bit sRGB color, as written `#rrggbb` in a scene file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rgb8(pub [u8; 3]);
+
+/// A real number kept as the decimal text the user wrote, with an `f64` approximation.
+///
+/// The text is normalised (no `_`, no leading `+`) but never rounded: `"-0.7436438870371587047"`
+/// keeps all its digits. `value` is the nearest `f64` (it may be 0 or infinite for numbers beyond
+/// the `f64` range, such as `1e-500`; use [`Decimal::log10_abs`] for magnitudes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decimal {
+    text: String,
+    value: f64,
+}
+
+/// `[video]`: the size, rate and length of the animation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Video {
+    /// Pixels, 16..=16384.
+    pub width: u32,
+    /// Pixels, 16..=16384.
+    pub height: u32,
+    /// Frames per second, 1..=240.
+    pub fps: u32,
+    /// Number of frames, >= 1 (from `frames`, or `seconds * fps` rounded, at least 1).
+    pub frames: u64,
+}
+
+/// An iteration budget as a scene gives it: a number, or `"auto"` (derived from the depth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IterationBudget {
+    /// This many iterations, >= 1.
+    Fixed(u32),
+    /// [`auto_max_iterations`] of the keyframe's width: grows with the depth.
+    Auto,
+}
+
+impl IterationBudget {
+    /// The budget for a view of width `10^log10_width`.
+    pub fn at(self, log10_width: f64) -> u32 {
+        match self {
+            IterationBudget::Fixed(n) => n,
+            IterationBudget::Auto => auto_max_iterations(log10_width),
+        }
+    }
+}
+
+/// A proposed iteration budget for a frame of width `10^log10_width`:
+/// `clamp(500 + 200 d^1.2, 500, 10^8)` with `d = max(0, -log10 width)`.
+///
+/// Escape counts near the boundary grow roughly linearly with the zoom depth `d` (each
+/// magnification by a constant factor adds a constant number of iterations near a Misiurewicz
+/// point, and more near minibrots, whose periods grow with depth); the power 1.2 leaves room
+/// for the latter. It gives about 4,000 at `1e-11`, 50,000 at `1e-100`, 190,000 at `1e-300`
+/// and 800,000 at `1e-1000`.
+pub fn auto_max_iterations(log10_width: f64) -> u32 {
+    let d = (-log10_width).max(0.0);
+    (500.0 + 200.0 * d.powf(1.2)).clamp(500.0, 1e8).round() as u32
+}
+
+/// `[render]`: quality settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderSettings {
+    /// Default iteration budget for keyframes that do not set their own.
+    pub max_iterations: IterationBudget,
+    /// Samples per pixel along each axis, 1..=8.
+    pub supersample: u32,
+}
+
+/// `[color]`: how smooth escape counts become colors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColorSettings {
+    /// Cyclic gradient stops, at least 2.
+    pub palette: Vec<Rgb8>,
+    /// Smooth-iteration units per pass through the palette, > 0.
+    pub cycle: f64,
+    /// Palette shift in cycles, 0.0..1.0.
+    pub offset: f64,
+    /// Color of points that never escape.
+    pub interior: Rgb8,
+}
+
+/// One `[[keyframe]]`, with defaults resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keyframe {
+    /// Frame number; the first keyframe is at 0 and frames strictly increase.
+    pub frame: u64,
+    /// Center of the view, `[re, im]`.
+    pub center: [Decimal; 2],
+    /// Width of the picture in the complex plane, > 0.
+    pub width: Decimal,
+    /// Degrees, counter-clockwise.
+    pub rotation: f64,
+    /// Iteration budget at this keyframe (the `[render]` default when not given).
+    pub max_iterations: u32,
+}
+
+/// A validated scene: every field in range, keyframes ordered, ready to render.
+#[derive(Debug, Clone, PartialEq)]
+///
+/// Made only by loading and validating a scene file ([`Scene::load`]) or text (`str::parse`), so
+/// a `Scene` is always valid; its parts are read through methods.
+pub struct Scene {
+    /// The file the scene came from (used for messages and the default output folder).
+    pub(crate) source: PathBuf,
+    /// The optional `title`.
+    pub(crate) title: Option<String>,
+    /// `[video]`.
+    pub(crate) video: Video,
+    /// `[render]`.
+    pub(crate) render: RenderSettings,
+    /// `[color]`.
+    pub(crate) color: ColorSettings,
+    /// At least one; `keyframes[0].frame == 0`; frames strictly increasing and `< video.frames`.
+    pub(crate) keyframes: Vec<Keyframe>,
+}
+
+impl std::str::FromStr for Scene {
+    type Err = SceneError;
+
+    /// A scene from TOML text (errors name the file as `<string>`).
+    fn from_str(text: &str) -> Result<Scene, SceneError> {
+        Scene::from_toml_str(text, Path::new("<string>"))
+    }
+}
+
+impl Scene {
+    /// The file the scene was read from (`<string>` for text).
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// The scene's title, if it has one.
+    pub fn title(&self) -> Option<&str> {
+        self.title.as_deref()
+    }
+
+    /// Frame width and height in pixels, as `[video]` gives them.
+    pub fn size(&self) -> (u32, u32) {
+        (self.video.width, self.video.height)
+    }
+
+    /// Frames per second.
+    pub fn fps(&self) -> u32 {
+        self.video.fps
+    }
+
+    /// Number of frames.
+    pub fn frame_count(&self) -> u64 {
+        self.video.frames
+    }
+
+    /// The keyframes, for the tests that check frames against them.
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
+    pub fn keyframes(&self) -> &[Keyframe] {
+        &self.keyframes
+    }
+
+    /// The scene file's stem (`seahorse` for `scenes/seahorse.toml`), used to name outputs.
+    pub fn stem(&self) -> String {
+        self.source
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scene".to_string())
+    }
+}
+

@@ -1,0 +1,328 @@
+//! Validation: the serde mirror turned into a [`Scene`] whose fields are all in range, with
+//! messages of the form `file:line: key = value is invalid (expected ...)`.
+
+use std::ops::{Range, RangeInclusive};
+use std::path::Path;
+
+use toml::Spanned;
+
+use super::*;
+use crate::error::SceneError;
+
+/// The palette used when `[color]` does not give one.
+pub(super) const DEFAULT_PALETTE: [Rgb8; 5] = [
+    Rgb8([0x00, 0x07, 0x64]),
+    Rgb8([0x20, 0x6b, 0xcb]),
+    Rgb8([0xed, 0xff, 0xff]),
+    Rgb8([0xff, 0xaa, 0x00]),
+    Rgb8([0x00, 0x02, 0x00]),
+];
+
+pub(super) const DIMENSION: RangeInclusive<i128> = 16..=16384;
+pub(super) const FPS: RangeInclusive<i128> = 1..=240;
+pub(super) const SUPERSAMPLE: RangeInclusive<i128> = 1..=8;
+pub(super) const ITERATIONS: RangeInclusive<i128> = 1..=u32::MAX as i128;
+pub(super) const FRAMES: RangeInclusive<i128> = 1..=u64::MAX as i128;
+pub(super) const COLOR_FORMAT: &str = "a color written \"#rrggbb\"";
+
+pub(super) struct Validator<'s> {
+    pub(super) src: &'s Source,
+}
+
+impl Validator<'_> {
+    /// `path = value is invalid (expected ...)`, at the value's line.
+    fn invalid(&self, path: &str, span: &Range<usize>, expected: &str) -> SceneError {
+        let message = format!(
+            "{path} = {} is invalid (expected {expected})",
+            self.src.shown(span)
+        );
+        self.src.error(Some(span.clone()), message)
+    }
+
+    fn int_in(
+        &self,
+        path: &str,
+        value: &Spanned<Int>,
+        range: RangeInclusive<i128>,
+    ) -> Result<i128, SceneError> {
+        let v = value.get_ref().0;
+        if range.contains(&v) {
+            return Ok(v);
+        }
+        let expected = if *range.end() >= u64::MAX as i128 {
+            format!(">= {}", range.start())
+        } else {
+            format!("{} to {}", range.start(), range.end())
+        };
+        Err(self.invalid(path, &value.span(), &expected))
+    }
+
+    fn budget(&self, path: &str, value: &Spanned<Budget>) -> Result<IterationBudget, SceneError> {
+        let expected = "an integer from 1 to 4294967295, or \"auto\"";
+        match value.get_ref() {
+            Budget::Count(n) if ITERATIONS.contains(n) => Ok(IterationBudget::Fixed(*n as u32)),
+            Budget::Text(text) if text == "auto" => Ok(IterationBudget::Auto),
+            _ => Err(self.invalid(path, &value.span(), expected)),
+        }
+    }
+
+    fn finite(&self, path: &str, value: &Spanned<Float>) -> Result<f64, SceneError> {
+        let v = value.get_ref().0;
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(self.invalid(path, &value.span(), "a finite number"))
+        }
+    }
+
+    fn color(&self, path: &str, value: &Spanned<String>) -> Result<Rgb8, SceneError> {
+        Rgb8::parse(value.get_ref()).ok_or_else(|| self.invalid(path, &value.span(), COLOR_FORMAT))
+    }
+
+    fn decimal(&self, path: &str, value: &Spanned<NumberText>) -> Result<Decimal, SceneError> {
+        let span = value.span();
+        let parsed = match value.get_ref() {
+            NumberText::Text(text) => Decimal::parse(text),
+            NumberText::Int(v) => self
+                .src
+                .raw(&span)
+                .and_then(number_source)
+                .or_else(|| Decimal::parse(&v.to_string())),
+            NumberText::Float => self.src.raw(&span).and_then(number_source),
+        };
+        parsed.ok_or_else(|| {
+            self.invalid(
+                path,
+                &span,
+                "a finite decimal number such as \"-0.75\" or \"1.5e-3\"",
+            )
+        })
+    }
+
+    pub(super) fn scene(&self, file: SceneFile, source: &Path) -> Result<Scene, SceneError> {
+        let title = file.title.map(Spanned::into_inner);
+        let video = self.video(&file.video)?;
+        let render = self.render(file.render.as_ref())?;
+        let color = self.color_settings(file.color.as_ref())?;
+
+        let keyframes_span = file.keyframe.span();
+        let keyframe_files = file.keyframe.into_inner();
+        if keyframe_files.is_empty() {
+            return Err(self.src.error(
+                Some(keyframes_span),
+                "keyframe is empty (expected at least one [[keyframe]] table)".to_string(),
+            ));
+        }
+        let mut keyframes: Vec<Keyframe> = Vec::with_capacity(keyframe_files.len());
+        for (i, kf) in keyframe_files.iter().enumerate() {
+            let keyframe = self.keyframe(i, kf.get_ref(), &video, &render, keyframes.last())?;
+            keyframes.push(keyframe);
+        }
+
+        Ok(Scene {
+            source: source.to_path_buf(),
+            title,
+            video,
+            render,
+            color,
+            keyframes,
+        })
+    }
+
+    fn video(&self, file: &Spanned<VideoFile>) -> Result<Video, SceneError> {
+        let v = file.get_ref();
+        let width = self.int_in("video.width", &v.width, DIMENSION)?;
+        let height = self.int_in("video.height", &v.height, DIMENSION)?;
+        let fps = match &v.fps {
+            Some(fps) => self.int_in("video.fps", fps, FPS)?,
+            None => 30,
+        };
+        let frames = match (&v.frames, &v.seconds) {
+            (Some(frames), None) => self.int_in("video.frames", frames, FRAMES)? as u64,
+            (None, Some(seconds)) => {
+                let s = self.finite("video.seconds", seconds)?;
+                if s <= 0.0 {
+                    return Err(self.invalid("video.seconds", &seconds.span(), "> 0"));
+                }
+                // Saturating: an absurd length is caught by whoever renders it, not by a panic.
+                ((s * fps as f64).round() as u64).max(1)
+            }
+            (Some(frames), Some(seconds)) => {
+                let later = if seconds.span().start > frames.span().start {
+                    seconds.span()
+                } else {
+                    frames.span()
+                };
+                return Err(self.src.error(
+                    Some(later),
+                    "video.frames and video.seconds are both set (expected exactly one of them)"
+                        .to_string(),
+                ));
+            }
+            (None, None) => {
+                return Err(self.src.error(
+                    Some(file.span()),
+                    "missing key video.frames or video.seconds (expected exactly one of them)"
+                        .to_string(),
+                ));
+            }
+        };
+        Ok(Video {
+            width: width as u32,
+            height: height as u32,
+            fps: fps as u32,
+            frames,
+        })
+    }
+
+    fn render(&self, file: Option<&Spanned<RenderFile>>) -> Result<RenderSettings, SceneError> {
+        let mut render = RenderSettings {
+            max_iterations: IterationBudget::Fixed(1000),
+            supersample: 1,
+        };
+        let Some(file) = file.map(Spanned::get_ref) else {
+            return Ok(render);
+        };
+        if let Some(it) = &file.max_iterations {
+            render.max_iterations = self.budget("render.max_iterations", it)?;
+        }
+        if let Some(ss) = &file.supersample {
+            render.supersample = self.int_in("render.supersample", ss, SUPERSAMPLE)? as u32;
+        }
+        Ok(render)
+    }
+
+    fn color_settings(
+        &self,
+        file: Option<&Spanned<ColorFile>>,
+    ) -> Result<ColorSettings, SceneError> {
+        let mut color = ColorSettings {
+            palette: DEFAULT_PALETTE.to_vec(),
+            cycle: 64.0,
+            offset: 0.0,
+            interior: Rgb8([0, 0, 0]),
+        };
+        let Some(file) = file.map(Spanned::get_ref) else {
+            return Ok(color);
+        };
+        if let Some(palette) = &file.palette {
+            let stops = palette
+                .get_ref()
+                .iter()
+                .enumerate()
+                .map(|(i, stop)| self.color(&format!("color.palette[{i}]"), stop))
+                .collect::<Result<Vec<_>, _>>()?;
+            if stops.len() < 2 {
+                return Err(self.invalid("color.palette", &palette.span(), "at least 2 colors"));
+            }
+            color.palette = stops;
+        }
+        if let Some(cycle) = &file.cycle {
+            color.cycle = self.finite("color.cycle", cycle)?;
+            if color.cycle <= 0.0 {
+                return Err(self.invalid("color.cycle", &cycle.span(), "> 0"));
+            }
+        }
+        if let Some(offset) = &file.offset {
+            color.offset = self.finite("color.offset", offset)?;
+            if !(0.0..1.0).contains(&color.offset) {
+                return Err(self.invalid("color.offset", &offset.span(), ">= 0 and < 1"));
+            }
+        }
+        if let Some(interior) = &file.interior {
+            color.interior = self.color("color.interior", interior)?;
+        }
+        Ok(color)
+    }
+
+    fn keyframe(
+        &self,
+        i: usize,
+        kf: &KeyframeFile,
+        video: &Video,
+        render: &RenderSettings,
+        previous: Option<&Keyframe>,
+    ) -> Result<Keyframe, SceneError> {
+        let key = |name: &str| format!("keyframe[{i}].{name}");
+
+        let frame_span = kf.frame.span();
+        let frame = kf.frame.get_ref().0;
+        if frame < 0 {
+            return Err(self.invalid(&key("frame"), &frame_span, ">= 0"));
+        }
+        match previous {
+            None if frame != 0 => {
+                return Err(self.invalid(
+                    &key("frame"),
+                    &frame_span,
+                    "0: the first keyframe must be at frame 0",
+                ));
+            }
+            Some(prev) if frame <= i128::from(prev.frame) => {
+                return Err(self.invalid(
+                    &key("frame"),
+                    &frame_span,
+                    &format!(
+                        "greater than keyframe[{}].frame = {}",
+                        i.saturating_sub(1),
+                        prev.frame
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if frame >= i128::from(video.frames) {
+            return Err(self.invalid(
+                &key("frame"),
+                &frame_span,
+                &format!(
+                    "< {}, the scene has {} frame{}",
+                    video.frames,
+                    video.frames,
+                    if video.frames == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+
+        let center_items = kf.center.get_ref();
+        if center_items.len() != 2 {
+            return Err(self.invalid(
+                &key("center"),
+                &kf.center.span(),
+                "[re, im], an array of exactly 2 numbers or decimal strings",
+            ));
+        }
+        let re = self.decimal(&key("center[0]"), &center_items[0])?;
+        let im = self.decimal(&key("center[1]"), &center_items[1])?;
+
+        let width = self.decimal(&key("width"), &kf.width)?;
+        if !width.is_positive() {
+            return Err(self.invalid(&key("width"), &kf.width.span(), "> 0"));
+        }
+
+        let rotation = match &kf.rotation {
+            Some(r) => self.finite(&key("rotation"), r)?,
+            None => 0.0,
+        };
+        let budget = match &kf.max_iterations {
+            Some(it) => self.budget(&key("max_iterations"), it)?,
+            None => render.max_iterations,
+        };
+        let max_iterations = budget.at(width.log10_abs());
+
+        Ok(Keyframe {
+            frame: frame as u64,
+            center: [re, im],
+            width,
+            rotation,
+            max_iterations,
+        })
+    }
+}
+
+/// The decimal value of a TOML number's source text: `_` removed, a leading `+` dropped.
+/// `None` for `nan`, `inf` and hexadecimal, octal or binary integers.
+pub(super) fn number_source(raw: &str) -> Option<Decimal> {
+    let cleaned: String = raw.trim().chars().filter(|&c| c != '_').collect();
+    Decimal::parse(&cleaned)
+}

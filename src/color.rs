@@ -9,7 +9,7 @@
 //! Both directions go through tables built once per palette, so coloring a sample is a few
 //! additions and two table reads; the sRGB transfer function itself costs a `powf`.
 
-use crate::kernel::Escape;
+use crate::kernel::{Escape, SampleRow};
 use crate::arch::x86::color::{DirectColor, DirectPalette};
 use crate::scene::{ColorSettings, Rgb8};
 
@@ -152,6 +152,21 @@ impl Palette {
                 self.encode(sum[2] * scale),
             ]);
         }
+    }
+}
+
+/// The one coloring step: the samples of every frame, from every kernel (plain, SIMD or deep),
+/// become pixels here. A coloring turns one pixel row's samples into 8-bit sRGB, averaging the
+/// `supersample`^2 samples of a pixel in linear light.
+pub trait Coloring: Send + Sync {
+    /// Colors one row of pixels: `samples` holds `supersample` sample rows of
+    /// `out.len() / 3 * supersample` samples each; `out` receives RGB bytes.
+    fn color_row(&self, samples: SampleRow<'_>, supersample: usize, out: &mut [u8]);
+}
+
+impl Coloring for Palette {
+    fn color_row(&self, samples: SampleRow<'_>, supersample: usize, out: &mut [u8]) {
+        Palette::color_row(self, samples.escape, supersample, out);
     }
 }
 

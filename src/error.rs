@@ -30,14 +30,28 @@ impl std::fmt::Display for SceneError {
 impl std::error::Error for SceneError {}
 
 /// Everything that can go wrong in zoomgen.
+///
+/// New kinds may be added: match with a `_` arm. [`Error::exit_code`] sorts every kind into bad
+/// input (2) and failures while rendering (1).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The scene file is missing, unreadable or invalid.
     #[error("{0}")]
     Scene(#[from] SceneError),
-    /// A command-line value is invalid (the message names the flag).
+    /// A command-line value is invalid (the message names the flag and what was expected).
     #[error("{0}")]
     Usage(String),
+    /// `ZOOMGEN_KERNEL` names a kernel that does not exist or that this CPU cannot run.
+    #[error("{variable}={name}: {problem}")]
+    Kernel {
+        /// The environment variable (`ZOOMGEN_KERNEL`).
+        variable: &'static str,
+        /// The kernel it names.
+        name: String,
+        /// What is wrong, with the valid or available names.
+        problem: String,
+    },
     /// A file or folder could not be read, created or written.
     #[error("{path}: {source}")]
     Io {
@@ -47,9 +61,41 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Rendering failed for another reason (for example a worker thread panicked).
+    /// A frame found in the output folder is unreadable or has another size (`--video` reads
+    /// the frames of an earlier run back).
+    #[error("{} {problem}", path.display())]
+    BadFrame {
+        /// The frame's file.
+        path: PathBuf,
+        /// What is wrong with it, as a predicate: `is 64x36, expected 1920x1080`.
+        problem: String,
+    },
+    /// Frames could not be written to stdout (`--pipe`).
+    #[error("cannot write frames to stdout: {0} (did the reading program stop?)")]
+    Stdout(#[source] std::io::Error),
+    /// ffmpeg could not be started, or ended before the video was complete (`--video`).
     #[error("{0}")]
-    Render(String),
+    Ffmpeg(String),
+    /// A worker thread panicked: a bug, reported with its message.
+    #[error("a {thread} thread panicked{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    Panicked {
+        /// Which thread: `render`, `PNG encoder`.
+        thread: &'static str,
+        /// The panic's message, when it had one.
+        message: Option<String>,
+    },
+    /// The frame writer stopped taking frames (after one of its threads failed).
+    #[error("the frame writer {0}")]
+    WriterStopped(&'static str),
+    /// Escape data (`--data`) was asked for a frame rendered without it: a bug.
+    #[error("frame {0}: no escape data was kept for --data")]
+    NoEscapeData(u64),
+    /// The signal handlers for clean stops could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
+    /// A deep frame could not be prepared (its reference point could not be parsed).
+    #[error("deep zoom: {0}")]
+    DeepZoom(String),
 }
 
 impl Error {
@@ -64,8 +110,16 @@ impl Error {
     /// The process exit code for this error: 2 for bad input, 1 for failures while rendering.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Scene(_) | Error::Usage(_) => 2,
-            Error::Io { .. } | Error::Render(_) => 1,
+            Error::Scene(_) | Error::Usage(_) | Error::Kernel { .. } => 2,
+            Error::Io { .. }
+            | Error::BadFrame { .. }
+            | Error::Stdout(_)
+            | Error::Ffmpeg(_)
+            | Error::Panicked { .. }
+            | Error::WriterStopped(_)
+            | Error::NoEscapeData(_)
+            | Error::Signals(_)
+            | Error::DeepZoom(_) => 1,
         }
     }
 }

@@ -30,8 +30,7 @@ impl Signals {
     pub fn install() -> Result<Signals> {
         let cancel = Arc::new(AtomicBool::new(false));
         let which = Arc::new(AtomicUsize::new(0));
-        let failed =
-            |e: std::io::Error| Error::Render(format!("cannot install signal handlers: {e}"));
+        let failed = Error::Signals;
         for signal in [SIGINT, SIGTERM] {
             let code = 128 + signal;
             // Registered first, so it runs before the flag below is set: it fires only on a

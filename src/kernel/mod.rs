@@ -52,7 +52,7 @@ pub use select::{
     KERNEL_ENV, KERNEL_NAMES, available_kernels, kernel_by_name, kernel_by_name_with,
     select_kernel, select_kernel_with,
 };
-pub use sample::{ESCAPE_RADIUS, ESCAPE_RADIUS_SQ, Escape, log2_f32, smooth_fraction};
+pub use sample::{ESCAPE_RADIUS, ESCAPE_RADIUS_SQ, Escape, SampleRow, log2_f32, smooth_fraction};
 pub use simd::{Avx2Kernel, Avx512Kernel};
 
 

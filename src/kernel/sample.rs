@@ -1,10 +1,11 @@
 //! The per-sample record every kernel writes and the coloring reads.
 //!
 //! A leaf of the crate: the kernels, the SIMD layer in [`crate::arch`], the deep-zoom loops and
-//! the coloring all speak of samples in these terms, so it imports nothing of theirs. Today a
-//! sample is its escape ([`Escape`]: the count `N` and the smooth fraction `NF`); what a coloring
-//! needs beyond it is asked for through [`SampleNeeds`], and kernels fill only what is asked, so
-//! the plain path moves no byte more than the escape.
+//! the coloring all speak of samples in these terms, so it imports nothing of theirs. A sample's
+//! record is its escape ([`Escape`]: the count `N` and the smooth fraction `NF`); the coloring
+//! reads rows of records as a [`SampleRow`], whose fields are parallel slices. Data a coloring
+//! may need beyond the escape (a derivative for distance estimation) becomes one more slice
+//! there, filled only when asked for, so the plain path moves no byte more than the escape.
 
 /// Bailout radius `R`. Large, so that the smooth count is close to continuous.
 pub const ESCAPE_RADIUS: f64 = 256.0;
@@ -106,4 +107,12 @@ pub fn log2_f32(x: f32) -> f32 {
     let s2 = s * s;
     let series = 1.0 + s2 * (1.0 / 3.0 + s2 * (0.2 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0))));
     exponent as f32 + (2.0 * s * series) * std::f32::consts::LOG2_E
+}
+
+/// One pixel row's samples as the coloring step reads them: `supersample` consecutive sample
+/// rows, one record per sample, each field a slice of the same length.
+#[derive(Debug, Clone, Copy)]
+pub struct SampleRow<'a> {
+    /// Every sample's escape.
+    pub escape: &'a [Escape],
 }

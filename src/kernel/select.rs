@@ -12,6 +12,7 @@
 //! without SIMD.
 
 use crate::arch::x86::color::DirectColor;
+use crate::error::Error;
 use crate::arch::x86::delta::DeltaLockstep;
 use super::{Avx2Kernel, Avx512Kernel, InterleavedKernel, Kernel, KernelOptions, ScalarKernelWith};
 
@@ -35,17 +36,23 @@ pub fn available_kernels() -> Vec<&'static str> {
 }
 
 /// The kernel called `name`, with default options.
-pub fn kernel_by_name(name: &str) -> Result<Box<dyn Kernel>, String> {
+pub fn kernel_by_name(name: &str) -> Result<Box<dyn Kernel>, Error> {
     kernel_by_name_with(name, KernelOptions::default())
 }
 
-/// The kernel called `name`, with `options`; an error names what is missing or what is valid.
-pub fn kernel_by_name_with(name: &str, options: KernelOptions) -> Result<Box<dyn Kernel>, String> {
+/// The kernel called `name`, with `options`; an error ([`Error::Kernel`]) names what is
+/// missing or what is valid.
+pub fn kernel_by_name_with(name: &str, options: KernelOptions) -> Result<Box<dyn Kernel>, Error> {
+    let problem = |problem: String| Error::Kernel {
+        variable: KERNEL_ENV,
+        name: name.to_string(),
+        problem,
+    };
     let lacks = |feature: &str| {
-        format!(
-            "{name}: this CPU lacks {feature} (available: {})",
+        problem(format!(
+            "this CPU lacks {feature} (available: {})",
             available_kernels().join(", ")
-        )
+        ))
     };
     match name {
         "scalar" => Ok(Box::new(ScalarKernelWith { options })),
@@ -58,21 +65,21 @@ pub fn kernel_by_name_with(name: &str, options: KernelOptions) -> Result<Box<dyn
             Some(k) => Ok(Box::new(k)),
             None => Err(lacks("AVX-512F")),
         },
-        _ => Err(format!(
-            "{name}: unknown kernel (valid: {})",
+        _ => Err(problem(format!(
+            "unknown kernel (valid: {})",
             KERNEL_NAMES.join(", ")
-        )),
+        ))),
     }
 }
 
 /// The kernel `ZOOMGEN_KERNEL` names, or the best one this CPU has when it is unset or empty;
 /// default options.
-pub fn select_kernel() -> Result<Box<dyn Kernel>, String> {
+pub fn select_kernel() -> Result<Box<dyn Kernel>, Error> {
     select_kernel_with(KernelOptions::default())
 }
 
 /// Like [`select_kernel`], with `options`.
-pub fn select_kernel_with(options: KernelOptions) -> Result<Box<dyn Kernel>, String> {
+pub fn select_kernel_with(options: KernelOptions) -> Result<Box<dyn Kernel>, Error> {
     let forced = std::env::var(KERNEL_ENV).ok();
     kernel_from_setting(forced.as_deref(), options)
 }
@@ -81,7 +88,7 @@ pub fn select_kernel_with(options: KernelOptions) -> Result<Box<dyn Kernel>, Str
 fn kernel_from_setting(
     setting: Option<&str>,
     options: KernelOptions,
-) -> Result<Box<dyn Kernel>, String> {
+) -> Result<Box<dyn Kernel>, Error> {
     match setting.map(str::trim) {
         None | Some("") => {
             let best = *available_kernels()
@@ -89,7 +96,7 @@ fn kernel_from_setting(
                 .expect("scalar is always available");
             kernel_by_name_with(best, options)
         }
-        Some(name) => kernel_by_name_with(name, options).map_err(|e| format!("{KERNEL_ENV}={e}")),
+        Some(name) => kernel_by_name_with(name, options),
     }
 }
 
@@ -143,8 +150,12 @@ mod tests {
                     assert!(available.contains(&name));
                 }
                 Err(e) => {
+                    let e = e.to_string();
                     assert!(!available.contains(&name), "{e}");
-                    assert!(e.starts_with(&format!("{name}: this CPU lacks ")), "{e}");
+                    assert!(
+                        e.starts_with(&format!("ZOOMGEN_KERNEL={name}: this CPU lacks ")),
+                        "{e}"
+                    );
                     assert!(e.contains(&available.join(", ")), "{e}");
                 }
             }
@@ -152,8 +163,9 @@ mod tests {
         let e = kernel_from_setting(Some("avx1024"), KernelOptions::default())
             .err()
             .unwrap();
+        assert_eq!(e.exit_code(), 2);
         assert_eq!(
-            e,
+            e.to_string(),
             "ZOOMGEN_KERNEL=avx1024: unknown kernel (valid: scalar, interleaved, avx2, avx512)"
         );
         let best = kernel_from_setting(None, KernelOptions::default()).unwrap();
@@ -165,14 +177,14 @@ mod tests {
         // Whatever the environment says, select_kernel gives a kernel or a clear error.
         match select_kernel() {
             Ok(k) => assert!(available.contains(&k.name())),
-            Err(e) => assert!(e.starts_with("ZOOMGEN_KERNEL="), "{e}"),
+            Err(e) => assert!(e.to_string().starts_with("ZOOMGEN_KERNEL="), "{e}"),
         }
         if !available.contains(&"avx512") {
             let e = kernel_from_setting(Some("avx512"), KernelOptions::default())
                 .err()
                 .unwrap();
             assert_eq!(
-                e,
+                e.to_string(),
                 format!(
                     "ZOOMGEN_KERNEL=avx512: this CPU lacks AVX-512F (available: {})",
                     available.join(", ")

@@ -183,11 +183,10 @@ impl FrameFolder {
     ) -> Result<()> {
         let number = frame.job.view.frame;
         if data {
-            let escapes = frame.escapes.as_deref().ok_or_else(|| {
-                Error::Render(format!(
-                    "frame {number}: no escape data was kept for --data"
-                ))
-            })?;
+            let escapes = frame
+                .escapes
+                .as_deref()
+                .ok_or(Error::NoEscapeData(number))?;
             self.place(number, "exr", &self.data_path(number), &mut |out| {
                 crate::output::exr::encode_escapes(
                     escapes,
@@ -352,13 +351,13 @@ impl PngWriter {
             return Err(e);
         }
         let Some(sender) = &self.sender else {
-            return Err(Error::Render("frame writer already finished".into()));
+            return Err(Error::WriterStopped("already finished"));
         };
         if sender.send(frame).is_err() {
             // Every encoder thread stopped: one of them failed.
             return Err(self
                 .take_failure()
-                .unwrap_or_else(|| Error::Render("frame writer stopped".into())));
+                .unwrap_or(Error::WriterStopped("stopped")));
         }
         Ok(())
     }
@@ -368,7 +367,10 @@ impl PngWriter {
         self.sender.take();
         for thread in self.threads.drain(..) {
             if thread.join().is_err() {
-                return Err(Error::Render("a PNG encoder thread panicked".into()));
+                return Err(Error::Panicked {
+                    thread: "PNG encoder",
+                    message: None,
+                });
             }
         }
         match self.take_failure() {

@@ -120,7 +120,7 @@ impl FfmpegVideo {
         );
         let mut child = command
             .spawn()
-            .map_err(|e| Error::Render(format!("cannot start {}: {e}", ffmpeg.display())))?;
+            .map_err(|e| Error::Ffmpeg(format!("cannot start {}: {e}", ffmpeg.display())))?;
         let tail = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().map(|mut err| {
             let tail = tail.clone();
@@ -161,7 +161,7 @@ impl FfmpegVideo {
     /// Sends one frame's RGB bytes. If ffmpeg is gone, the error says how it ended.
     pub fn write(&mut self, pixels: &[u8]) -> Result<()> {
         let Some(stdin) = self.stdin.as_mut() else {
-            return Err(Error::Render("ffmpeg input already closed".into()));
+            return Err(Error::Ffmpeg("ffmpeg input already closed".into()));
         };
         if stdin.write_all(pixels).is_ok() {
             return Ok(());
@@ -224,7 +224,7 @@ impl FfmpegVideo {
                 .join("\n");
         }
         text += &format!("\ncommand: {}", self.command);
-        Error::Render(text)
+        Error::Ffmpeg(text)
     }
 }
 
@@ -258,11 +258,7 @@ impl FrameSink for PipeSink {
                 encode_png_tagged(&frame, self.compression, &self.scene_hash, &mut lock)
             }
         };
-        result.and_then(|()| lock.flush()).map_err(|e| {
-            Error::Render(format!(
-                "cannot write frames to stdout: {e} (did the reading program stop?)"
-            ))
-        })
+        result.and_then(|()| lock.flush()).map_err(Error::Stdout)
     }
 
     fn finish(self: Box<Self>, _complete: bool) -> Result<Option<PathBuf>> {
@@ -308,17 +304,22 @@ impl VideoSink {
     fn read_frame(&self, frame: u64) -> Result<Vec<u8>> {
         let path = self.folder.frame_path(frame);
         let image = image::open(&path)
-            .map_err(|e| Error::Render(format!("cannot read {}: {e}", path.display())))?
+            .map_err(|e| Error::BadFrame {
+                path: path.clone(),
+                problem: format!("cannot be read: {e}"),
+            })?
             .to_rgb8();
         if image.dimensions() != self.size {
-            return Err(Error::Render(format!(
-                "{} is {}x{}, expected {}x{}",
-                path.display(),
-                image.width(),
-                image.height(),
-                self.size.0,
-                self.size.1
-            )));
+            return Err(Error::BadFrame {
+                problem: format!(
+                    "is {}x{}, expected {}x{}",
+                    image.width(),
+                    image.height(),
+                    self.size.0,
+                    self.size.1
+                ),
+                path,
+            });
         }
         Ok(image.into_raw())
     }
@@ -329,7 +330,7 @@ impl FrameSink for VideoSink {
         self.send_reused(Some(frame.job.view.frame))?;
         match &mut self.video {
             Some(video) => video.write(&frame.pixels),
-            None => Err(Error::Render("ffmpeg input already closed".into())),
+            None => Err(Error::Ffmpeg("ffmpeg input already closed".into())),
         }
     }
 

@@ -6,9 +6,9 @@
 
 use std::ops::Range;
 
-use crate::color::Palette;
+use crate::color::Coloring;
 use crate::arch::x86::color::EscapeCounts;
-use crate::kernel::{Escape, Kernel};
+use crate::kernel::{Escape, Kernel, SampleRow};
 use super::job::FrameJob;
 
 /// Counts gathered while rendering, summed over bands and frames.
@@ -89,13 +89,13 @@ fn count_portable(samples: &[Escape]) -> EscapeCounts {
 ///
 /// All sample rows of the band go to the kernel in one [`Kernel::escape_rows`] call, so that a
 /// lane kernel streams them through one set of lanes (the slow samples at the end of one row
-/// overlap with the next row's work); coloring is then done pixel row by pixel row. `scratch`
+/// overlap with the next row's work); then each pixel row goes through the coloring step. `scratch`
 /// is reused between calls to hold the band's samples. When `escapes` is given, every sample's
 /// [`Escape`] is appended to it too (row by row, sample rows in order).
 pub fn render_band(
     job: &FrameJob,
     kernel: &dyn Kernel,
-    palette: &Palette,
+    coloring: &dyn Coloring,
     rows: Range<u32>,
     scratch: &mut Vec<Escape>,
     out: &mut [u8],
@@ -122,7 +122,7 @@ pub fn render_band(
         if let Some(escapes) = escapes.as_deref_mut() {
             escapes.extend_from_slice(samples);
         }
-        palette.color_row(samples, ss as usize, row_out);
+        coloring.color_row(SampleRow { escape: samples }, ss as usize, row_out);
     }
     stats
 }

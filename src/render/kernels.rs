@@ -34,9 +34,9 @@ impl FrameKernels {
         (width, height, supersample): (u32, u32, u32),
         progress: &mut dyn FnMut(f64),
     ) -> Result<FrameKernels> {
-        let plain = Arc::from(select_kernel().map_err(Error::Usage)?);
+        let plain = Arc::from(select_kernel()?);
         let deep = DeepRenderer::new(scene, path, frames, width, height, supersample, progress)
-            .map_err(Error::Render)?;
+            .map_err(Error::DeepZoom)?;
         Ok(FrameKernels {
             plain,
             deep: (deep.orbit_count() > 0).then_some(deep),

@@ -223,7 +223,7 @@ impl Renderer {
                 Ok(())
             },
         )?;
-        escapes.ok_or_else(|| Error::Render(format!("frame {frame} was not rendered")))
+        escapes.ok_or(Error::NoEscapeData(frame))
     }
 
     /// The jobs of `frames`, with the exact geometry of deep frames.

@@ -38,7 +38,7 @@ use crossbeam::queue::ArrayQueue;
 use crossbeam::utils::Backoff;
 
 use crate::render::queue::{BandQueue, Scheduler};
-use crate::color::Palette;
+use crate::color::Coloring;
 use crate::error::{Error, Result};
 use crate::kernel::{Escape, Kernel};
 use crate::render::{FrameJob, RenderStats, render_band};
@@ -233,7 +233,7 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
 pub fn render_frames(
     jobs: &[FrameJob],
     kernels: &dyn KernelSource,
-    palette: &Palette,
+    coloring: &dyn Coloring,
     settings: &ParallelSettings,
     cancel: &AtomicBool,
     on_band: &mut dyn FnMut(BandProgress),
@@ -307,7 +307,7 @@ pub fn render_frames(
                         render_band(
                             job,
                             kernel.as_ref(),
-                            palette,
+                            coloring,
                             rows,
                             &mut scratch,
                             &mut pixels,
@@ -393,7 +393,10 @@ fn assemble(
                 waiting.insert(position, *frame);
             }
             Ok(Done::Panicked(what)) => {
-                return Err(Error::Render(format!("a render thread panicked: {what}")));
+                return Err(Error::Panicked {
+                    thread: "render",
+                    message: Some(what),
+                });
             }
             Err(channel::RecvTimeoutError::Timeout) => {}
             // Every worker left: only happens after a cancel.
@@ -466,6 +469,7 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::color::Palette;
     use crate::kernel::{SampleGrid, ScalarKernel};
     use crate::path::View;
     use crate::scene::{ColorSettings, Rgb8};
@@ -663,13 +667,13 @@ mod tests {
             &mut |f| {
                 seen.push(f.job.view.frame);
                 if f.job.view.frame == 3 {
-                    Err(Error::Render("disk full".into()))
+                    Err(Error::Usage("disk full".into()))
                 } else {
                     Ok(())
                 }
             },
         );
-        assert!(matches!(result, Err(Error::Render(m)) if m == "disk full"));
+        assert!(matches!(result, Err(Error::Usage(m)) if m == "disk full"));
         assert_eq!(seen, vec![0, 1, 2, 3]);
     }
 
@@ -774,7 +778,10 @@ mod tests {
             &mut |_| Ok(()),
         );
         match result {
-            Err(Error::Render(m)) => assert!(m.contains("kernel bug at row 7"), "{m}"),
+            Err(Error::Panicked {
+                thread: "render",
+                message: Some(m),
+            }) => assert!(m.contains("kernel bug at row 7"), "{m}"),
             other => panic!("expected a render error, got {other:?}"),
         }
     }

@@ -7,7 +7,7 @@
 //!
 //! **Resume.** Before anything is written, [`Plan::execute`] surveys the output folder: the
 //! manifest and every frame in the range must carry this scene's hash
-//! ([`crate::output::metadata`]); a frame that is whole and matches is skipped, one from a different
+//! (the `output::metadata` module); a frame that is whole and matches is skipped, one from a different
 //! scene makes the run refuse (exit code 2) unless `--overwrite` is given, in which case frames
 //! of the old scene are removed rather than left mixed with new ones.
 //!
@@ -280,7 +280,7 @@ impl Plan {
             overwrite: options.overwrite,
             compression: options.compression,
             progress: options.progress,
-            kernel: Arc::from(select_kernel().map_err(Error::Usage)?),
+            kernel: Arc::from(select_kernel()?),
             frame_list,
             shard,
             output,

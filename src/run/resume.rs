@@ -11,7 +11,7 @@ use crate::output::metadata::{FrameState, Manifest, mismatch, read_frame_state};
 
 impl Plan {
     /// Looks at the output folder before anything is written: which frames of
-    /// [`Plan::frame_list`] are done (whole, with this scene's hash) and which must be rendered.
+    /// the run's frames are done (whole, with this scene's hash) and which must be rendered.
     /// A manifest or frame of another scene is refused (exit code 2) unless `overwrite`.
     pub fn survey(&self) -> Result<Survey> {
         let dir = self.folder.dir();

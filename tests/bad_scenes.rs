@@ -8,6 +8,8 @@ use assert_cmd::Command;
 use predicates::str::contains;
 use zoomgen::scene::Scene;
 
+mod common;
+
 const FIXTURES: &str = "tests/fixtures/bad";
 
 /// (fixture stem, line of the mistake when it has one, text the message must contain).
@@ -225,8 +227,10 @@ fn location(file: &str, line: Option<usize>) -> String {
     }
 }
 
+/// The built binary, run in the crate root: the fixtures' paths, and so the messages, are
+/// relative to it.
 fn zoomgen() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zoomgen"));
+    let mut cmd = common::zoomgen();
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
 }

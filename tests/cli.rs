@@ -4,8 +4,10 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
+
+mod common;
+use common::zoomgen;
 
 const TINY: &str = r##"
 title = "tiny"
@@ -30,10 +32,6 @@ center = ["-0.7436438870371587", "0.1318259042053120"]
 width = "0.01"
 max_iterations = 600
 "##;
-
-fn zoomgen() -> Command {
-    Command::cargo_bin("zoomgen").unwrap()
-}
 
 fn write_scene(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);

@@ -10,69 +10,34 @@
 //! 64 of its samples directly in fixed point at 128 bits beyond the sample spacing. Target:
 //! >= 99.9% equal escape counts (so with 64 samples, all of them), the rest within 1.
 
-use std::path::PathBuf;
-
 mod common;
-use common::{misiurewicz, near, offset_text};
+use common::{
+    FRAC, Minibrot, Rng, direct, minibrot, misiurewicz, near, offset_text, parse_c, width_text,
+};
 
-use zoomgen::deep::{Cx, DeepRenderer, Fixed, FixedC, FloatExp, locate};
-use zoomgen::kernel::{ESCAPE_RADIUS_SQ, Escape, SampleGrid};
+use zoomgen::deep::{DeepRenderer, Fixed, FixedC};
+use zoomgen::kernel::{Escape, SampleGrid};
 use zoomgen::path::ZoomPath;
-use zoomgen::scene::{ColorSettings, Decimal, Keyframe, RenderSettings, Rgb8, Scene, Video};
-
-const FRAC: usize = 58; // 3,712 bits: enough for 1e-1000 frames plus guard bits.
+use zoomgen::scene::Scene;
 
 fn scene(keys: &[(u64, [String; 2], String, f64, u32)]) -> Scene {
     scene_sized(keys, 24, 16)
 }
 
 fn scene_sized(keys: &[(u64, [String; 2], String, f64, u32)], width: u32, height: u32) -> Scene {
-    Scene {
-        source: PathBuf::from("deep-test.toml"),
-        title: None,
-        video: Video {
-            width,
-            height,
-            fps: 30,
-            frames: keys.last().unwrap().0 + 1,
-        },
-        render: RenderSettings {
-            max_iterations: zoomgen::scene::IterationBudget::Fixed(1000),
-            supersample: 1,
-        },
-        color: ColorSettings {
-            palette: vec![Rgb8([0, 0, 0]), Rgb8([255, 255, 255])],
-            cycle: 64.0,
-            offset: 0.0,
-            interior: Rgb8([0, 0, 0]),
-        },
-        keyframes: keys
-            .iter()
-            .map(|(frame, [re, im], width, rotation, iters)| Keyframe {
-                frame: *frame,
-                center: [Decimal::parse(re).unwrap(), Decimal::parse(im).unwrap()],
-                width: Decimal::parse(width).unwrap(),
-                rotation: *rotation,
-                max_iterations: *iters,
-            })
-            .collect(),
+    let mut text = format!(
+        "[video]\nwidth = {width}\nheight = {height}\nfps = 30\nframes = {}\n\
+         [render]\nmax_iterations = 1000\nsupersample = 1\n\
+         [color]\npalette = [\"#000000\", \"#ffffff\"]\ncycle = 64.0\n",
+        keys.last().unwrap().0 + 1
+    );
+    for (frame, [re, im], width, rotation, iterations) in keys {
+        text += &format!(
+            "[[keyframe]]\nframe = {frame}\ncenter = [\"{re}\", \"{im}\"]\nwidth = \"{width}\"\n\
+             rotation = {rotation:?}\nmax_iterations = {iterations}\n"
+        );
     }
-}
-
-/// Direct iteration of `c` in fixed point.
-fn direct(c: &FixedC, max_iterations: u32) -> Escape {
-    let mut z = FixedC::zero(c.frac());
-    for n in 0..=max_iterations {
-        let norm = z.norm_sqr_f64();
-        if norm > ESCAPE_RADIUS_SQ {
-            return Escape::escaped(n, norm);
-        }
-        if n == max_iterations {
-            break;
-        }
-        z = z.sqr_add(c);
-    }
-    Escape::INTERIOR
+    text.parse().unwrap()
 }
 
 struct Outcome {
@@ -100,7 +65,7 @@ struct Outcome {
 /// renderer's exact geometry ([`DeepRenderer::geometry`], what `--data` writes in the header).
 fn check(scene: &Scene, frame: u64, samples: usize) -> Outcome {
     let path = ZoomPath::new(scene);
-    let (w, h) = (scene.video.width, scene.video.height);
+    let (w, h) = scene.size();
     let deep = DeepRenderer::new(scene, &path, &[frame], w, h, 1, &mut |_| {}).unwrap();
     let view = path.view(frame);
     let grid = SampleGrid::new(view.center, view.width(), view.rotation_deg, w, h, 1);
@@ -125,7 +90,7 @@ fn check(scene: &Scene, frame: u64, samples: usize) -> Outcome {
     let geometry = deep
         .geometry(&view, w)
         .expect("a deep frame has an exact geometry");
-    let (center, width) = match scene.keyframes.iter().find(|k| k.frame == frame) {
+    let (center, width) = match scene.keyframes().iter().find(|k| k.frame == frame) {
         Some(k) => {
             let text = [
                 k.center[0].text().to_string(),
@@ -161,12 +126,11 @@ fn check(scene: &Scene, frame: u64, samples: usize) -> Outcome {
         exact: deep.exact_samples(frame),
         center: center.clone(),
     };
-    let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ frame;
+    // The sampled pixels (and so docs/DEEP.md's table) depend on this exact sequence.
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15u64 ^ frame);
     let all = samples >= (w * h) as usize;
     for k in 0..samples.min((w * h) as usize) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
+        let state = rng.next_u64();
         let (sx, sy) = if all {
             (k as u32 % w, k as u32 / w)
         } else {
@@ -204,19 +168,6 @@ fn check(scene: &Scene, frame: u64, samples: usize) -> Outcome {
     }
     out.glitches = deep.glitches(frame);
     out
-}
-
-fn parse_c(text: &[String; 2], frac: usize) -> FixedC {
-    FixedC {
-        re: Fixed::parse(&text[0], frac).unwrap(),
-        im: Fixed::parse(&text[1], frac).unwrap(),
-    }
-}
-
-/// Decimal text of `10^lg`.
-fn width_text(lg: f64) -> String {
-    let e = lg.floor();
-    format!("{:.6}e{}", 10f64.powf(lg - e), e as i64)
 }
 
 /// Prints a frame's `RESULT` line (the table in docs/DEEP.md: `head`, then the counts, then
@@ -340,56 +291,6 @@ fn run_wide(
         &o,
     );
     assert_eq!(o.glitches, 0);
-}
-
-/// A minibrot found from the spiral around the Misiurewicz point: Newton from
-/// `M + (a + b i) 10^-start` for the nucleus of `period` (its atom domain's period).
-struct Minibrot {
-    nucleus: FixedC,
-    period: u32,
-    /// log10 of the size estimate.
-    size: f64,
-}
-
-fn minibrot(start: f64, a: f64, b: f64, period: u32) -> Minibrot {
-    let m = misiurewicz(FRAC);
-    // Enough bits for frames 100x below the minibrot's size, plus guard bits.
-    let frac = (((2.0 * start + 4.0) * std::f64::consts::LOG2_10 + 192.0) / 64.0).ceil() as usize;
-    let m = m.with_frac(frac.min(FRAC));
-    let scale = FloatExp::exp(-start * std::f64::consts::LN_10);
-    let c0 = m.add(&FixedC {
-        re: Fixed::from_fe(scale * FloatExp::from_f64(a), m.frac()),
-        im: Fixed::from_fe(scale * FloatExp::from_f64(b), m.frac()),
-    });
-    let (nucleus, last) = locate::newton(&c0, 0, period, 300).expect("Newton converges");
-    assert!(
-        last < -(64.0 * m.frac() as f64) + 8.0,
-        "Newton stopped at 2^{last}"
-    );
-    // Size estimate (Heiland-Allen): 1 / |beta lambda^2|, lambda = prod 2 z_k, beta = sum 1/lambda_k.
-    let mut z = FixedC::zero(nucleus.frac());
-    let mut l = Cx::<FloatExp>::from_f64(1.0, 0.0);
-    let mut beta = Cx::<FloatExp>::from_f64(1.0, 0.0);
-    for _ in 1..period {
-        z = z.sqr_add(&nucleus);
-        let zf = z.to_fe();
-        l = Cx {
-            re: zf.re.double(),
-            im: zf.im.double(),
-        }
-        .mul(l);
-        let inv = l.norm_sqr().recip();
-        beta = beta.add(Cx {
-            re: l.re * inv,
-            im: -(l.im * inv),
-        });
-    }
-    let size = -beta.mul(l).mul(l).norm().log2_abs() / std::f64::consts::LOG2_10;
-    Minibrot {
-        nucleus,
-        period,
-        size,
-    }
 }
 
 /// The minibrot itself: frame 10 is centered on the nucleus (the reference orbit comes back to

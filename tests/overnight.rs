@@ -7,12 +7,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use zoomgen::metadata::{FrameState, Manifest, read_frame_state};
+use zoomgen::output::metadata::{FrameState, Manifest, read_frame_state};
 
-const BIN: &str = env!("CARGO_BIN_EXE_zoomgen");
+mod common;
+use common::{Rng, bin, zoomgen_process};
 
 /// 12 frames, 48x27, enough work per frame that a kill lands mid-run.
 const SCENE: &str = r##"
@@ -60,10 +60,6 @@ fn scene(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn zoomgen() -> Command {
-    Command::new(BIN)
-}
-
 /// Every regular file in `dir` by name, with its bytes.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<_> = fs::read_dir(dir)
@@ -100,20 +96,6 @@ fn run_ok(cmd: &mut Command) -> String {
     stderr
 }
 
-/// A small seeded generator (SplitMix64), so the kill moments are random but repeatable.
-struct Rng(u64);
-
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 #[test]
 fn kill_9_at_random_moments_then_resume_gives_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
@@ -124,14 +106,21 @@ fn kill_9_at_random_moments_then_resume_gives_the_same_bytes() {
     let scene = scene(dir.path(), "s.toml", &text);
     let reference = dir.path().join("reference");
     let start = Instant::now();
-    run_ok(zoomgen().arg(&scene).arg("-o").arg(&reference).arg("-q"));
+    run_ok(
+        zoomgen_process()
+            .arg(&scene)
+            .arg("-o")
+            .arg(&reference)
+            .arg("-q"),
+    );
     let full = start.elapsed().as_secs_f64();
 
     let out = dir.path().join("killed");
-    let mut rng = Rng(0x5eed_2024);
+    // Random but repeatable kill moments (0.11, 0.71, 1.11, 0.29 and 0.62 of a full render).
+    let mut rng = Rng::new(0x5eed_2024);
     let mut interrupted = 0;
     for _ in 0..5 {
-        let mut child = zoomgen()
+        let mut child = zoomgen_process()
             .arg(&scene)
             .args(["-q", "-j", "2", "-o"])
             .arg(&out)
@@ -159,7 +148,7 @@ fn kill_9_at_random_moments_then_resume_gives_the_same_bytes() {
         interrupted > 0,
         "no run was interrupted; the scene renders too fast"
     );
-    run_ok(zoomgen().arg(&scene).arg("-o").arg(&out));
+    run_ok(zoomgen_process().arg(&scene).arg("-o").arg(&out));
     assert_eq!(frames(&out), frames(&reference));
     assert_eq!(temporaries(&out), Vec::<String>::new());
 }
@@ -167,7 +156,7 @@ fn kill_9_at_random_moments_then_resume_gives_the_same_bytes() {
 /// Starts a long render and waits until it has written a frame.
 fn start_long(dir: &Path, out: &Path) -> std::process::Child {
     let scene = scene(dir, "long.toml", LONG);
-    let child = zoomgen()
+    let child = zoomgen_process()
         .arg(&scene)
         .args(["-j", "2", "-o"])
         .arg(out)
@@ -232,7 +221,7 @@ fn a_second_sigint_stops_at_once_without_a_partial_frame() {
     // A rerun cleans up whatever temporary file the abrupt stop left.
     let scene = dir.path().join("long.toml");
     let stderr = run_ok(
-        zoomgen()
+        zoomgen_process()
             .arg(&scene)
             .args(["--frames", "0..2", "-o"])
             .arg(&out),
@@ -254,7 +243,8 @@ fn a_failed_write_names_the_file_exits_1_and_the_next_run_resumes() {
     let output = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "ulimit -f 8; exec '{BIN}' '{}' -o '{}' --frames 0..3",
+            "ulimit -f 8; exec '{}' '{}' -o '{}' --frames 0..3",
+            bin(),
             scene.display(),
             out.display()
         ))
@@ -270,7 +260,7 @@ fn a_failed_write_names_the_file_exits_1_and_the_next_run_resumes() {
     );
     assert_eq!(temporaries(&out), Vec::<String>::new());
     let stderr = run_ok(
-        zoomgen()
+        zoomgen_process()
             .arg(&scene)
             .args(["--frames", "0..3", "-o"])
             .arg(&out),
@@ -284,7 +274,7 @@ fn a_changed_scene_is_refused_and_harmless_changes_are_not() {
     let scene = scene(dir.path(), "s.toml", SCENE);
     let out = dir.path().join("out");
     run_ok(
-        zoomgen()
+        zoomgen_process()
             .arg(&scene)
             .args(["--frames", "0..4", "-q", "-o"])
             .arg(&out),
@@ -299,7 +289,7 @@ fn a_changed_scene_is_refused_and_harmless_changes_are_not() {
         "keyframe[1].width=\"0.002\"",
         "video.width=50",
     ] {
-        let output = zoomgen()
+        let output = zoomgen_process()
             .arg(&scene)
             .args(["--set", set, "-o"])
             .arg(&out)
@@ -312,7 +302,7 @@ fn a_changed_scene_is_refused_and_harmless_changes_are_not() {
         assert_eq!(frames(&out), before, "{set} touched the folder");
     }
     // A different --size is a different render too.
-    let output = zoomgen()
+    let output = zoomgen_process()
         .arg(&scene)
         .args(["--size", "64x36", "-o"])
         .arg(&out)
@@ -322,7 +312,7 @@ fn a_changed_scene_is_refused_and_harmless_changes_are_not() {
 
     // Title, fps and frame count do not change pixels: the frames are kept.
     let stderr = run_ok(
-        zoomgen()
+        zoomgen_process()
             .arg(&scene)
             .args(["--set", "title=\"renamed\"", "--set", "video.fps=60"])
             .args(["--set", "video.frames=20", "--frames", "0..4", "-o"])
@@ -332,7 +322,7 @@ fn a_changed_scene_is_refused_and_harmless_changes_are_not() {
 
     // --overwrite renders again and leaves no frame of the old scene behind.
     run_ok(
-        zoomgen()
+        zoomgen_process()
             .arg(&scene)
             .args([
                 "--set",
@@ -363,7 +353,7 @@ fn a_damaged_frame_is_rendered_again() {
     let scene = scene(dir.path(), "s.toml", SCENE);
     let out = dir.path().join("out");
     run_ok(
-        zoomgen()
+        zoomgen_process()
             .arg(&scene)
             .args(["--frames", "0..3", "-q", "-o"])
             .arg(&out),
@@ -371,7 +361,7 @@ fn a_damaged_frame_is_rendered_again() {
     let good = fs::read(out.join("frame_00001.png")).unwrap();
     fs::write(out.join("frame_00001.png"), &good[..good.len() / 2]).unwrap();
     let stderr = run_ok(
-        zoomgen()
+        zoomgen_process()
             .arg(&scene)
             .args(["--frames", "0..3", "-o"])
             .arg(&out),
@@ -385,10 +375,16 @@ fn shards_run_with_gnu_parallel_give_the_same_bytes_as_one_render() {
     let dir = tempfile::tempdir().unwrap();
     let scene = scene(dir.path(), "s.toml", SCENE);
     let reference = dir.path().join("reference");
-    run_ok(zoomgen().arg(&scene).arg("-q").arg("-o").arg(&reference));
+    run_ok(
+        zoomgen_process()
+            .arg(&scene)
+            .arg("-q")
+            .arg("-o")
+            .arg(&reference),
+    );
     let out = dir.path().join("sharded");
     let status = Command::new("parallel")
-        .args(["--halt", "now,fail=1", BIN])
+        .args(["--halt", "now,fail=1", bin()])
         .arg(&scene)
         .args(["-q", "-j", "1", "--shard", "{}/3", "-o"])
         .arg(&out)
@@ -411,7 +407,7 @@ fn shard_auto_reads_slurm_and_kubernetes_variables() {
     let out = dir.path().join("slurm");
     // Array --array=1-4: task 3 is shard 2 of 4, frames 2, 6, 10.
     run_ok(
-        zoomgen()
+        zoomgen_process()
             .env("SLURM_ARRAY_TASK_ID", "3")
             .env("SLURM_ARRAY_TASK_MIN", "1")
             .env("SLURM_ARRAY_TASK_COUNT", "4")
@@ -428,7 +424,7 @@ fn shard_auto_reads_slurm_and_kubernetes_variables() {
 
     let out = dir.path().join("k8s");
     run_ok(
-        zoomgen()
+        zoomgen_process()
             .env_remove("SLURM_ARRAY_TASK_ID")
             .env("JOB_COMPLETION_INDEX", "4")
             .arg(&scene)
@@ -456,7 +452,7 @@ fn shard_auto_reads_slurm_and_kubernetes_variables() {
             "cannot be combined",
         ),
     ] {
-        let mut cmd = zoomgen();
+        let mut cmd = zoomgen_process();
         cmd.env_remove("SLURM_ARRAY_TASK_ID")
             .env_remove("JOB_COMPLETION_INDEX");
         for (k, v) in env {
@@ -484,7 +480,7 @@ fn the_render_log_has_one_line_per_frame_and_warns_about_low_budgets() {
     let text = SCENE.replace("max_iterations = 3000", "max_iterations = 60");
     let scene = scene(dir.path(), "s.toml", &text);
     let out = dir.path().join("out");
-    let stderr = run_ok(zoomgen().arg(&scene).arg("-o").arg(&out));
+    let stderr = run_ok(zoomgen_process().arg(&scene).arg("-o").arg(&out));
     assert_eq!(
         stderr.matches("max_iterations may be too low").count(),
         1,
@@ -510,7 +506,7 @@ fn the_render_log_has_one_line_per_frame_and_warns_about_low_budgets() {
     // A scene with enough iterations does not warn.
     let scene = self::scene(dir.path(), "ok.toml", SCENE);
     let stderr = run_ok(
-        zoomgen()
+        zoomgen_process()
             .arg(&scene)
             .args(["--frames", "0..3", "-o"])
             .arg(dir.path().join("ok")),
@@ -525,7 +521,7 @@ fn set_overrides_a_scene_value_from_the_command_line() {
     let scene = scene(dir.path(), "s.toml", SCENE);
     let out = dir.path().join("out");
     run_ok(
-        zoomgen()
+        zoomgen_process()
             .arg(&scene)
             .args(["--set", "video.width=40", "--set", "video.height=20"])
             .args(["--frames", "1", "-q", "-o"])
@@ -533,7 +529,7 @@ fn set_overrides_a_scene_value_from_the_command_line() {
     );
     let img = image::open(out.join("frame_00001.png")).unwrap();
     assert_eq!((img.width(), img.height()), (40, 20));
-    let output = zoomgen()
+    let output = zoomgen_process()
         .arg(&scene)
         .args(["--set", "video.width=-3", "-o"])
         .arg(dir.path().join("never"))
@@ -546,10 +542,8 @@ fn set_overrides_a_scene_value_from_the_command_line() {
 #[test]
 fn data_writes_openexr_escape_counts_that_match_the_renderer() {
     use exr::prelude::*;
-    use zoomgen::color::Palette;
     use zoomgen::kernel::Escape;
-    use zoomgen::pipeline::render_frames;
-    use zoomgen::run::{Plan, RunOptions};
+    use zoomgen::{RenderOptions, Renderer, Scene};
 
     let dir = tempfile::tempdir().unwrap();
     let scene = scene(dir.path(), "s.toml", SCENE);
@@ -562,32 +556,22 @@ fn data_writes_openexr_escape_counts_that_match_the_renderer() {
         "--data",
         "-q",
     ];
-    run_ok(zoomgen().arg(&scene).args(args).arg("-o").arg(&out));
+    run_ok(zoomgen_process().arg(&scene).args(args).arg("-o").arg(&out));
 
-    let plan = Plan::new(&RunOptions {
-        scene: scene.clone(),
-        overrides: vec!["render.supersample=1".into()],
-        data: true,
-        threads: Some(2),
-        ..RunOptions::default()
-    })
-    .unwrap();
-    let jobs = plan.jobs([0, 1]);
-    let kernels = plan.kernels(&[0, 1], &mut |_| {}).unwrap();
-    let mut expected: Vec<Vec<Escape>> = Vec::new();
-    render_frames(
-        &jobs,
-        &kernels,
-        &Palette::new(&plan.scene.color),
-        &plan.parallel,
-        &AtomicBool::new(false),
-        &mut |_| {},
-        &mut |f| {
-            expected.push(f.escapes.unwrap());
-            Ok(())
+    let renderer = Renderer::new(
+        &Scene::load(&scene).unwrap(),
+        RenderOptions {
+            supersample: Some(1),
+            frames: Some(0..2),
+            threads: Some(2),
+            ..RenderOptions::default()
         },
     )
     .unwrap();
+    let expected: Vec<Vec<Escape>> = [0, 1]
+        .iter()
+        .map(|&f| renderer.render_escapes(f).unwrap())
+        .collect();
     for (frame, escapes) in [0, 1].into_iter().zip(&expected) {
         let path = out.join(format!("frame_{frame:05}.exr"));
         let image = read_all_flat_layers_from_file(&path).unwrap();
@@ -622,12 +606,18 @@ fn data_writes_openexr_escape_counts_that_match_the_renderer() {
 
     // Resume needs both files: a missing .exr renders its frame again.
     fs::remove_file(out.join("frame_00001.exr")).unwrap();
-    let stderr = run_ok(zoomgen().arg(&scene).args(&args[..5]).arg("-o").arg(&out));
+    let stderr = run_ok(
+        zoomgen_process()
+            .arg(&scene)
+            .args(&args[..5])
+            .arg("-o")
+            .arg(&out),
+    );
     assert!(stderr.contains("rendered 1 frames (1 skipped)"), "{stderr}");
     assert!(out.join("frame_00001.exr").is_file());
 
     // Supersampled frames have no one-sample-per-pixel data.
-    let output = zoomgen()
+    let output = zoomgen_process()
         .arg(&scene)
         .args(["--data", "-o"])
         .arg(dir.path().join("never"))

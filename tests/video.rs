@@ -6,7 +6,8 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_zoomgen");
+mod common;
+use common::{bin, zoomgen_process};
 
 const SCENE: &str = r##"
 [video]
@@ -72,7 +73,7 @@ fn stderr_of(out: &std::process::Output) -> String {
 fn numbered_pngs_make_a_video_with_the_printed_command() {
     let dir = tempfile::tempdir().unwrap();
     let scene = scene(dir.path());
-    let out = Command::new(BIN)
+    let out = zoomgen_process()
         .current_dir(dir.path())
         .arg(&scene)
         .args(["-o", "frames"])
@@ -105,7 +106,8 @@ fn pipe_raw_and_png_feed_ffmpeg_in_order() {
     ] {
         let video = dir.path().join(format!("{format}.mp4"));
         let pipeline = format!(
-            "'{BIN}' '{}' --pipe {format} -j 3 --band-height 1 2>'{}' | ffmpeg -loglevel error -y {input} -c:v libx264 -pix_fmt yuv420p '{}'",
+            "'{}' '{}' --pipe {format} -j 3 --band-height 1 2>'{}' | ffmpeg -loglevel error -y {input} -c:v libx264 -pix_fmt yuv420p '{}'",
+            bin(),
             scene.display(),
             dir.path().join("stderr.txt").display(),
             video.display()
@@ -127,7 +129,7 @@ fn pipe_raw_and_png_feed_ffmpeg_in_order() {
         );
     }
     // Raw bytes are the frames, in order: the same pixels as the PNG files.
-    let raw = Command::new(BIN)
+    let raw = zoomgen_process()
         .arg(&scene)
         .args(["--pipe", "raw", "-q"])
         .output()
@@ -135,7 +137,7 @@ fn pipe_raw_and_png_feed_ffmpeg_in_order() {
     assert!(raw.status.success());
     assert_eq!(raw.stdout.len(), 7 * 32 * 18 * 3);
     let frames = dir.path().join("pngs");
-    let status = Command::new(BIN)
+    let status = zoomgen_process()
         .arg(&scene)
         .args(["-q", "-o"])
         .arg(&frames)
@@ -161,14 +163,14 @@ fn video_runs_ffmpeg_itself_and_resumes_from_frames_on_disk() {
     let video = dir.path().join("zoom.mp4");
     let frames = dir.path().join("frames");
     // Half the frames first, then the whole video: frames on disk are reused.
-    let status = Command::new(BIN)
+    let status = zoomgen_process()
         .arg(&scene)
         .args(["--frames", "0..3", "-q", "-o"])
         .arg(&frames)
         .status()
         .unwrap();
     assert!(status.success());
-    let out = Command::new(BIN)
+    let out = zoomgen_process()
         .arg(&scene)
         .arg("-o")
         .arg(&frames)
@@ -184,7 +186,7 @@ fn video_runs_ffmpeg_itself_and_resumes_from_frames_on_disk() {
 
     // Odd sizes are padded for yuv420p.
     let odd = dir.path().join("odd.mp4");
-    let out = Command::new(BIN)
+    let out = zoomgen_process()
         .arg(&scene)
         .args(["--size", "33x19", "-q", "-o"])
         .arg(dir.path().join("odd"))
@@ -197,7 +199,7 @@ fn video_runs_ffmpeg_itself_and_resumes_from_frames_on_disk() {
 
     // --ffmpeg-args replaces the defaults.
     let mkv = dir.path().join("lossless.mkv");
-    let out = Command::new(BIN)
+    let out = zoomgen_process()
         .arg(&scene)
         .args(["--size", "32x18", "-q", "-o"])
         .arg(dir.path().join("ffv1"))
@@ -222,7 +224,7 @@ fn a_missing_ffmpeg_is_refused_before_rendering() {
     let scene = scene(dir.path());
     let empty = dir.path().join("empty-bin");
     fs::create_dir(&empty).unwrap();
-    let out = Command::new(BIN)
+    let out = zoomgen_process()
         .env("PATH", &empty)
         .arg(&scene)
         .arg("-o")
@@ -245,7 +247,7 @@ fn a_dying_ffmpeg_is_reported_with_its_status_and_last_lines() {
     let dir = tempfile::tempdir().unwrap();
     let scene = scene(dir.path());
     let video = dir.path().join("v.mp4");
-    let out = Command::new(BIN)
+    let out = zoomgen_process()
         .arg(&scene)
         .arg("-o")
         .arg(dir.path().join("frames"))

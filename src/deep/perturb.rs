@@ -255,7 +255,7 @@ impl<F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> Work for DdManyPass<'_, F> {
 /// is a shift of `c` by `ε |δc|`; over `n` steps the shifts add up like a random walk. So
 /// `σ ≈ ε max(|δc| / s, 1) sqrt(n)` (`s`: the spacing); measured for the samples of
 /// `tests/deep_accuracy.rs` (24 samples across, `|δc| <= 15 s`, `n ≈ 2,000`): `1e-13.5` to
-/// `1e-12.8` spacings (`tests/deep_explore.rs diagnose_misses`), against `5e-14` from the
+/// `1e-12.8` spacings (`cargo run --release --example deep_explore -- diagnose_misses`), against `5e-14` from the
 /// formula. A shift of `c` by `σ` spacings moves `z_n` by about `σ |e_n|` (`e = s dz/dc`), so
 /// with `σ |e_N| < 1e-3 max(|z_N|, 1)` the escape count holds unless `|z_N|` lies that close
 /// to the escape radius (then it is off by one). Samples above that are ill-conditioned: their

@@ -1,18 +1,61 @@
-//! Finding minibrot test locations (ignored; run by hand):
-//! `cargo test --release --test deep_explore -- --ignored --nocapture`.
+//! Exploration scripts for deep zooms: how the test locations of `tests/deep_accuracy.rs` were
+//! found and how the samples it once got wrong were diagnosed. They assert nothing; they print
+//! what they find (to stderr). Run one by name:
+//!
+//! ```text
+//! cargo run --release --example deep_explore -- SCRIPT
+//! ```
+//!
+//! - `explore_minibrots`: from six starting points near the Misiurewicz point `M(24,2)` of
+//!   Seahorse Valley (1e-10, 1e-11, 1e-49 and 1e-50 away), finds the period of the atom domain,
+//!   runs Newton's method for the minibrot nucleus of that period and prints the period, the
+//!   size of Newton's last step, the nucleus's distance from the start and the minibrot's size
+//!   estimate.
+//! - `trace_sample`: traces sample (20, 11) of a 24-sample-wide frame 1e-50 wide, turned 30
+//!   degrees: plain `f64` perturbation (rebasing, no BLA) against direct fixed-point iteration,
+//!   printing each tenfold growth of the relative error and the step where either escapes.
+//! - `scan_sensitivity`: for frames 10 and 7 of the spiral cases (1e-20, 1e-50, 1e-100) and the
+//!   minibrot cases (periods 313, 765 and 2058) of `tests/deep_accuracy.rs`, prints the 12 most
+//!   ill-conditioned samples of the 24x16 frame: the largest `|dz/dc| spacing / |z|` along the
+//!   orbit, and its value at the end.
+//! - `diagnose_misses`: for the samples `tests/deep_accuracy.rs` once got wrong (spiral 1e-20
+//!   and 1e-50, minibrots p313 and p765), prints how far the test's point is from the
+//!   renderer's, the direct counts of both and of points 1e-14 to 1e-2 spacings away (the
+//!   conditioning), and the error of `f64` perturbation against direct iteration as it grows.
+//!
+//! Each takes from seconds to minutes in a release build. The locations and the direct
+//! fixed-point oracle come from the integration tests' harness, `tests/common/mod.rs`.
 
-use zoomgen::deep::{Cx, Fixed, FixedC, FloatExp, locate};
-
-const FRAC: usize = 58;
-
+#[path = "../tests/common/mod.rs"]
 mod common;
 
-fn near(c: &FixedC, depth: f64, a: f64, b: f64) -> FixedC {
-    let scale = FloatExp::exp(-depth * std::f64::consts::LN_10);
-    c.add(&FixedC {
-        re: Fixed::from_fe(scale * FloatExp::from_f64(a), c.frac()),
-        im: Fixed::from_fe(scale * FloatExp::from_f64(b), c.frac()),
-    })
+use common::{FRAC, direct, misiurewicz, offset, offset_text, parse_c, size_log10, width_text};
+use zoomgen::deep::{Cx, DeltaGrid, Fixed, FixedC, FloatExp, ReferenceOrbit, locate};
+use zoomgen::kernel::{ESCAPE_RADIUS_SQ, SampleGrid};
+use zoomgen::path::ZoomPath;
+
+/// The scripts, by name.
+const SCRIPTS: [(&str, fn()); 4] = [
+    ("explore_minibrots", explore_minibrots),
+    ("trace_sample", trace_sample),
+    ("scan_sensitivity", scan_sensitivity),
+    ("diagnose_misses", diagnose_misses),
+];
+
+fn main() {
+    let name = std::env::args().nth(1);
+    match SCRIPTS.iter().find(|(n, _)| Some(*n) == name.as_deref()) {
+        Some((_, script)) => script(),
+        None => {
+            let names: Vec<_> = SCRIPTS.iter().map(|(n, _)| *n).collect();
+            eprintln!(
+                "usage: cargo run --release --example deep_explore -- SCRIPT\n\
+                 scripts: {}",
+                names.join(", ")
+            );
+            std::process::exit(2);
+        }
+    }
 }
 
 /// The period of the atom domain of `c` (last new minimum of |z_n| before escape or `max`).
@@ -34,33 +77,9 @@ fn atom_period(c: &FixedC, max: u32) -> u32 {
     p
 }
 
-/// log10 of the minibrot size estimate at nucleus `c` of period `p`.
-fn size_log10(c: &FixedC, p: u32) -> f64 {
-    let mut z = FixedC::zero(c.frac());
-    let mut l = Cx::<FloatExp>::from_f64(1.0, 0.0);
-    let mut b = Cx::<FloatExp>::from_f64(1.0, 0.0);
-    for _ in 1..p {
-        z = z.sqr_add(c);
-        let zf = z.to_fe();
-        l = Cx {
-            re: zf.re.double(),
-            im: zf.im.double(),
-        }
-        .mul(l);
-        let inv = l.norm_sqr().recip();
-        b = b.add(Cx {
-            re: l.re * inv,
-            im: -(l.im * inv),
-        });
-    }
-    let s = b.mul(l).mul(l);
-    -s.norm().log2_abs() / std::f64::consts::LOG2_10
-}
-
-#[test]
-#[ignore]
+/// Minibrot nuclei found from six points near the Misiurewicz point (module doc).
 fn explore_minibrots() {
-    let m = common::misiurewicz(FRAC);
+    let m = misiurewicz(FRAC);
     for (depth, a, b) in [
         (10.0, 0.3, -0.2),
         (10.0, 0.05, 0.4),
@@ -69,7 +88,7 @@ fn explore_minibrots() {
         (50.0, 0.05, 0.4),
         (49.0, 0.17, 0.11),
     ] {
-        let c0 = near(&m, depth, a, b);
+        let c0 = offset(&m, -depth, a, b);
         let p = atom_period(&c0, 400_000);
         match locate::newton(&c0, 0, p, 200) {
             Some((n, last)) => {
@@ -85,14 +104,12 @@ fn explore_minibrots() {
 }
 
 /// Traces one failing sample: perturbation (f64, rebasing, no BLA) against direct iteration.
-#[test]
-#[ignore]
 fn trace_sample() {
-    let m = common::misiurewicz(FRAC);
+    let m = misiurewicz(FRAC);
     // Frame 10 of depth_1e50-like case is simpler: reference = frame center.
     let depth = 50.0;
     let frac = 6;
-    let center = near(&m, depth, 0.17, 0.11).with_frac(frac);
+    let center = offset(&m, -depth, 0.17, 0.11).with_frac(frac);
     let w = 24.0;
     let step = 10f64.powf(-depth) / w;
     for (sx, sy) in [(20u32, 11u32)] {
@@ -153,47 +170,6 @@ fn trace_sample() {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Diagnosis of the samples `tests/deep_accuracy.rs` gets wrong (ignored; run by hand):
-// `cargo test --release --test deep_explore diagnose_misses -- --ignored --nocapture`.
-
-use zoomgen::deep::{DeltaGrid, ReferenceOrbit};
-use zoomgen::kernel::{ESCAPE_RADIUS_SQ, SampleGrid};
-use zoomgen::path::ZoomPath;
-
-fn minibrot_nucleus(start: f64, a: f64, b: f64, period: u32) -> (FixedC, f64) {
-    let m = common::misiurewicz(FRAC);
-    let frac = (((2.0 * start + 4.0) * std::f64::consts::LOG2_10 + 192.0) / 64.0).ceil() as usize;
-    let m = m.with_frac(frac.min(FRAC));
-    let c0 = near(&m, start, a, b);
-    let (n, _) = locate::newton(&c0, 0, period, 300).unwrap();
-    let s = size_log10(&n, period);
-    (n, s)
-}
-
-fn parse_c(text: &[String; 2], frac: usize) -> FixedC {
-    FixedC {
-        re: Fixed::parse(&text[0], frac).unwrap(),
-        im: Fixed::parse(&text[1], frac).unwrap(),
-    }
-}
-
-/// Direct iteration with the derivative; returns the escape count (or `max`).
-fn direct_count(c: &FixedC, max: u32) -> u32 {
-    let mut z = FixedC::zero(c.frac());
-    for n in 0..max {
-        if z.norm_sqr_f64() > ESCAPE_RADIUS_SQ {
-            return n;
-        }
-        z = z.sqr_add(c);
-    }
-    if z.norm_sqr_f64() > ESCAPE_RADIUS_SQ {
-        max
-    } else {
-        u32::MAX
-    }
-}
-
 /// One frame of a two-keyframe case of `tests/deep_accuracy.rs`: keyframe `a` (`10^lg_a` wide)
 /// at frame 0, `b` at frame 10, frame `frame` traced at samples `samples`.
 #[allow(clippy::too_many_arguments)]
@@ -209,10 +185,6 @@ fn diagnose(
     samples: &[(u32, u32)],
 ) {
     use zoomgen::scene::{Decimal, Keyframe};
-    let width_text = |lg: f64| {
-        let e = lg.floor();
-        format!("{:.6}e{}", 10f64.powf(lg - e), e as i64)
-    };
     let key = |frame, c: &[String; 2], lg, rot| Keyframe {
         frame,
         center: [
@@ -308,8 +280,8 @@ fn diagnose(
         let apart = c_test.sub(&c_render).to_fe().norm().log2_abs() - spacing_log2;
         eprintln!(
             "-- sample ({sx},{sy}): test point - render point = 2^{apart:.1} spacings; direct count (test point) {}, (render point) {}",
-            direct_count(&c_test, iterations),
-            direct_count(&c_render, iterations)
+            direct(&c_test, iterations).n,
+            direct(&c_render, iterations).n
         );
         // Conditioning: direct counts of points eps spacings away.
         for eps_log10 in [-14.0, -12.0, -10.0, -8.0, -6.0, -4.0, -2.0] {
@@ -321,7 +293,7 @@ fn diagnose(
                         Cx::from_f64(e * t.cos(), e * t.sin()),
                         tfrac,
                     ));
-                    direct_count(&p, iterations)
+                    direct(&p, iterations).n
                 })
                 .collect();
             eprintln!("   counts 1e{eps_log10} spacings away: {counts:?}");
@@ -411,14 +383,13 @@ fn sensitivity(c: &FixedC, max: u32, spacing: f64) -> (u32, f64, f64) {
     unreachable!()
 }
 
-#[test]
-#[ignore]
+/// The most ill-conditioned samples of the `tests/deep_accuracy.rs` frames (module doc).
 fn scan_sensitivity() {
-    let m = common::misiurewicz(FRAC);
+    let m = misiurewicz(FRAC);
     let spiral = |depth: f64| {
         (
-            common::offset_text(&m, -(depth - 5.0), 0.21, -0.13),
-            common::offset_text(&m, -depth, 0.17, 0.11),
+            offset_text(&m, -(depth - 5.0), 0.21, -0.13),
+            offset_text(&m, -depth, 0.17, 0.11),
         )
     };
     for (depth, rot, it) in [(20.0, 0.0, 2000), (50.0, 30.0, 3000), (100.0, 0.0, 4000)] {
@@ -442,15 +413,15 @@ fn scan_sensitivity() {
         (25.0, 765, 0.7, 10.0),
         (50.0, 2058, 2.0, 0.0),
     ] {
-        let (nucleus, size) = minibrot_nucleus(
+        let mb = common::minibrot(
             start,
             if period == 2058 { 0.3 } else { 0.17 },
             if period == 2058 { -0.2 } else { 0.11 },
             period,
         );
-        let lg_b = size + widen;
-        let b = common::offset_text(&nucleus, lg_b, 0.0, 0.0);
-        let a = common::offset_text(&nucleus, lg_b + 5.0, 0.11, -0.23);
+        let (nucleus, lg_b) = (mb.nucleus, mb.size + widen);
+        let b = offset_text(&nucleus, lg_b, 0.0, 0.0);
+        let a = offset_text(&nucleus, lg_b + 5.0, 0.11, -0.23);
         for frame in [10, 7] {
             diagnose(
                 &format!("minibrot p{period}"),
@@ -467,14 +438,13 @@ fn scan_sensitivity() {
     }
 }
 
-#[test]
-#[ignore]
+/// The samples `tests/deep_accuracy.rs` once got wrong, traced (module doc).
 fn diagnose_misses() {
-    let m = common::misiurewicz(FRAC);
+    let m = misiurewicz(FRAC);
     let spiral = |depth: f64| {
         (
-            common::offset_text(&m, -(depth - 5.0), 0.21, -0.13),
-            common::offset_text(&m, -depth, 0.17, 0.11),
+            offset_text(&m, -(depth - 5.0), 0.21, -0.13),
+            offset_text(&m, -depth, 0.17, 0.11),
         )
     };
     let (a, b) = spiral(20.0);
@@ -505,10 +475,10 @@ fn diagnose_misses() {
         (11.0, 313u32, 0.7, 0.0, 10u64, vec![(2u32, 0u32), (21, 1)]),
         (25.0, 765, 0.7, 10.0, 7, vec![(7, 0)]),
     ] {
-        let (nucleus, size) = minibrot_nucleus(start, 0.17, 0.11, period);
-        let lg_b = size + widen;
-        let b = common::offset_text(&nucleus, lg_b, 0.0, 0.0);
-        let a = common::offset_text(&nucleus, lg_b + 5.0, 0.11, -0.23);
+        let mb = common::minibrot(start, 0.17, 0.11, period);
+        let (nucleus, lg_b) = (mb.nucleus, mb.size + widen);
+        let b = offset_text(&nucleus, lg_b, 0.0, 0.0);
+        let a = offset_text(&nucleus, lg_b + 5.0, 0.11, -0.23);
         diagnose(
             &format!("minibrot p{period}"),
             &a,

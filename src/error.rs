@@ -42,6 +42,16 @@ pub enum Error {
     /// A command-line value is invalid (the message names the flag and what was expected).
     #[error("{0}")]
     Usage(String),
+    /// A [`crate::RenderOptions`] value, or an argument of [`crate::Renderer`], is out of range.
+    #[error("{option} {value} is invalid (expected {expected})")]
+    InvalidOption {
+        /// The option or argument: `frame width`, `threads`, `frame`.
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// What is valid.
+        expected: String,
+    },
     /// `ZOOMGEN_KERNEL` names a kernel that does not exist or that this CPU cannot run.
     #[error("{variable}={name}: {problem}")]
     Kernel {
@@ -110,7 +120,10 @@ impl Error {
     /// The process exit code for this error: 2 for bad input, 1 for failures while rendering.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Scene(_) | Error::Usage(_) | Error::Kernel { .. } => 2,
+            Error::Scene(_)
+            | Error::Usage(_)
+            | Error::InvalidOption { .. }
+            | Error::Kernel { .. } => 2,
             Error::Io { .. }
             | Error::BadFrame { .. }
             | Error::Stdout(_)

@@ -57,9 +57,7 @@ macro_rules! internal_modules {
             #[doc(hidden)]
             #[allow(missing_docs)]
             pub mod $name;
-            // Without the feature, the items that only the benches and tests use are unused.
             #[cfg(not(feature = "internals"))]
-            #[allow(dead_code, unused_imports)]
             mod $name;
         )*
     };

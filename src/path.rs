@@ -177,6 +177,7 @@ impl ZoomPath {
     }
 
     /// Number of keyframes.
+    #[cfg(any(test, feature = "internals"))]
     pub fn key_count(&self) -> usize {
         self.keys.len()
     }

@@ -280,6 +280,7 @@ impl Progress {
     }
 
     /// Seconds since the run started.
+    #[cfg(any(test, feature = "internals"))]
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }

@@ -59,7 +59,7 @@ struct Outcome {
 
 /// Renders `frame` of `scene` and checks `samples` samples (all of them when `samples` is at
 /// least the frame's sample count) against direct iteration of the points of the documented
-/// mapping (`src/exr.rs`): `center + s ((u cos + v sin) + i (u sin - v cos))`, `s = width / W`,
+/// mapping (`src/output/exr.rs`): `center + s ((u cos + v sin) + i (u sin - v cos))`, `s = width / W`,
 /// evaluated in fixed point. At a keyframe's frame, `center` and `width` are the keyframe's
 /// decimal text (and the renderer's exact geometry must be that text); between keyframes, the
 /// renderer's exact geometry ([`DeepRenderer::geometry`], what `--data` writes in the header).

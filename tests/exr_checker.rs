@@ -1,7 +1,7 @@
 //! The escape data of deep frames as an outside checker sees it: render a small deep scene with
 //! `zoomgen SCENE --data` (the built binary, as a user runs it), read each `frame_NNNNN.exr` by
 //! hand (uncompressed scanlines), compute every checked pixel's point from the header's decimal
-//! text and the documented mapping (`src/exr.rs`), iterate it directly in fixed point, and
+//! text and the documented mapping (`src/output/exr.rs`), iterate it directly in fixed point, and
 //! compare with the `N` channel: at least 99.9% equal, the rest within 1. Keyframe frames must
 //! carry the scene's decimal text in their header.
 //!
@@ -75,7 +75,7 @@ struct Data {
     n: Vec<u32>,
 }
 
-/// Reads a single-part scanline OpenEXR without compression, as `src/exr.rs` documents it.
+/// Reads a single-part scanline OpenEXR without compression, as `src/output/exr.rs` documents it.
 fn read_exr(path: &Path) -> Data {
     let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(&bytes[..4], &[0x76, 0x2f, 0x31, 0x01], "magic");

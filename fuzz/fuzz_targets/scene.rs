@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use zoomgen::scene::Scene;
+use zoomgen::Scene;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -1,5 +1,5 @@
-//! Every CPU-specific instruction of the crate, behind safe wrappers; the one module that may
-//! use `unsafe`.
+//! Every CPU-specific instruction of the crate, behind safe wrappers; its `x86` half is the one
+//! module that may use `unsafe`.
 //!
 //! The concepts (plain kernels, deep zoom, coloring) sit above this layer and reach the
 //! intrinsics only through it: [`simd::Simd`], the lane engine's vector vocabulary with its
@@ -10,9 +10,6 @@
 //!
 //! Every `unsafe` block carries a `// SAFETY:` comment; each rests on a token type that only a
 //! CPU feature check can make.
-
-// The crate denies `unsafe_code`; the intrinsics below are the one place that needs it.
-#![allow(unsafe_code)]
 
 pub mod simd;
 pub mod x86;

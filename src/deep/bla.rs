@@ -144,6 +144,7 @@ impl<T: Real> BlaTable<T> {
     }
 
     /// Bytes held by the table.
+    #[cfg(any(test, feature = "internals"))]
     pub fn memory_bytes(&self) -> usize {
         self.levels
             .iter()

@@ -7,7 +7,7 @@
 //! sum `hi + lo` of two `f64`, Dekker's "double-length" numbers: plain pairs while `|δz| >=
 //! 2^-500`, [`DdExp`] with a shared `i64` exponent below that, for deltas far below the `f64`
 //! range), against the reference orbit's values to the same precision
-//! ([`ReferenceOrbit::z_dd`]), with a BLA table of tolerance `2^-104` ([`DdBlaTable`], the
+//! ([`ReferenceOrbit::z_dd`]), with a BLA table of tolerance `2^-104` ([`super::dd_bla`], the
 //! rule of [`super::bla`]) for the long stretches where `|δz|` is tiny. In the benchmark's
 //! 1080p frame at 1e-100 this second pass cost about 0.1 ms per sample (before the vector loop
 //! below), against about 1 ms for a direct iteration at 448 bits. Samples still ill-conditioned
@@ -19,14 +19,9 @@
 //! same bits), handing a sample back to the one-sample code whenever its next step is not a
 //! plain one; elsewhere four samples take turns.
 //!
-//! Sources: T. J. Dekker, "A floating-point technique for extending the available precision",
-//! Numer. Math. 18 (1971): double-length numbers (the exact product of two `f64` here is one
-//! fused multiply-add, `a b - p`, rather than his splitting);
-//! D. E. Knuth, TAOCP vol. 2, 4.2.2: the exact sum of two `f64` (two-sum); Y. Hida, X. S. Li,
-//! D. H. Bailey, "Library for double-double and quad-double arithmetic" (2000/2008): how these
-//! combine into double-double addition and multiplication.
+//! The numbers themselves, and the sources of their arithmetic, are in [`super::num::dd`].
 
-use super::num::dd::{DdCx, DdExp, pow2, two_prod, two_sum};
+use super::num::dd::{Dd, DdCx, DdExp};
 use super::num::floatexp::{Cx, FloatExp};
 use super::dd_bla::DdBlaTable;
 use super::orbit::ReferenceOrbit;
@@ -41,60 +36,8 @@ pub struct DdResult {
     pub ill_conditioned: bool,
 }
 
-/// A double-double `hi + lo` in the `f64` range (no exponent): [`iterate`]'s numbers while
-/// `|δz| >= 2^-500` and `|Z_m| >= 2^-400`, the common case, at a quarter of [`DdExp`]'s cost.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Dd {
-    hi: f64,
-    lo: f64,
-}
-
-impl Dd {
-    #[inline]
-    fn add(self, b: Dd) -> Dd {
-        let (s1, s2) = two_sum(self.hi, b.hi);
-        let (t1, t2) = two_sum(self.lo, b.lo);
-        let (s1, s2) = two_sum(s1, s2 + t1);
-        let (hi, lo) = two_sum(s1, s2 + t2);
-        Dd { hi, lo }
-    }
-
-    #[inline]
-    fn mul(self, b: Dd) -> Dd {
-        let (p, err) = two_prod(self.hi, b.hi);
-        let (hi, lo) = two_sum(p, err + (self.hi * b.lo + self.lo * b.hi));
-        Dd { hi, lo }
-    }
-
-    #[inline]
-    fn double(self) -> Dd {
-        Dd {
-            hi: self.hi + self.hi,
-            lo: self.lo + self.lo,
-        }
-    }
-
-    /// `x` as a `Dd` (0 when below `2^-1000`; `x` must be below `2^1000`).
-    #[inline]
-    fn of(x: DdExp) -> Dd {
-        if x.is_zero() || x.e < -1000 {
-            return Dd { hi: 0.0, lo: 0.0 };
-        }
-        let s = pow2(x.e);
-        Dd {
-            hi: x.hi * s,
-            lo: x.lo * s,
-        }
-    }
-
-    #[inline]
-    fn to_ddexp(self) -> DdExp {
-        DdExp::new(self.hi, self.lo, 0)
-    }
-}
-
 /// `|δz|^2` below which [`iterate`] steps in [`DdExp`] (`|δz| < 2^-500`).
-const PLAIN_MIN_NORM: f64 = super::lanes::MIN_F64_NORM;
+const PLAIN_MIN_NORM: f64 = super::bounds::MIN_F64_NORM;
 
 /// A sample of [`iterate`] between its stretches: delta, derivative `e = s dz/dc`, reference
 /// index and iteration count.
@@ -223,7 +166,7 @@ impl<'a, F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> Walk<'a, F> {
                     .to_fe()
                     .norm_sqr()
                     .abs_lt(FloatExp::from_f64(PLAIN_MIN_NORM))
-                && self.zn(m) >= super::lanes::SMALL_Z_NORM
+                && self.zn(m) >= super::bounds::SMALL_Z_NORM
             {
                 return Stretch::Plain(DdPlain::of(DdState { dz, e, m, n }));
             }
@@ -302,7 +245,7 @@ impl<'a, F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> Walk<'a, F> {
             zr = Dd { hi: 0.0, lo: 0.0 };
             zi = zr;
         } else if dnorm < PLAIN_MIN_NORM
-            || self.zn(m) < super::lanes::SMALL_Z_NORM
+            || self.zn(m) < super::bounds::SMALL_Z_NORM
             || (self.table.leave_r2.get(m).is_some_and(|&r2| dnorm < r2)
                 && self.max_iterations - n >= 2)
         {
@@ -337,6 +280,7 @@ impl<'a, F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> Walk<'a, F> {
 /// the reference its tests compare with. Inlined into its callers, so that one may compile it
 /// with FMA ([`crate::arch::x86::delta::DeltaLockstep::with_fma`]).
 #[inline(always)]
+#[cfg(any(test, feature = "internals"))]
 pub fn iterate(
     orbit: &ReferenceOrbit,
     table: &DdBlaTable,
@@ -520,15 +464,6 @@ impl DdState {
     };
 }
 
-impl Dd {
-    #[inline]
-    fn neg(self) -> Dd {
-        Dd {
-            hi: -self.hi,
-            lo: -self.lo,
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -97,6 +97,7 @@ impl DdBlaTable {
     }
 
     /// Bytes held by the table.
+    #[cfg(any(test, feature = "internals"))]
     pub fn memory_bytes(&self) -> usize {
         self.levels
             .iter()

@@ -1,6 +1,6 @@
 //! Exact frame geometry: the points a deep frame's samples stand for, in fixed point.
 //!
-//! The mapping (`src/exr.rs`) puts sample `(sx, sy)` of a frame `samples_x` samples across at
+//! The mapping (`src/output/exr.rs`) puts sample `(sx, sy)` of a frame `samples_x` samples across at
 //!
 //! ```text
 //! c = center + s ((u cos θ + v sin θ) + i (u sin θ - v cos θ)),

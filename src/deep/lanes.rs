@@ -20,7 +20,7 @@
 //! then 12 vector operations in the SIMD loops (`fnmadd` for the negative terms), 29 with
 //! separate multiplications and additions. The plain kernels avoid FMA because it changes the
 //! bits against their scalar reference; here every path (the SIMD lockstep loops of
-//! [`crate::kernel::simd`], the portable loop below, [`handle`], and the one-sample loop
+//! [`crate::arch::x86::delta`], the portable loop below, [`handle`], and the one-sample loop
 //! [`super::perturb::iterate`]) does the same fused operations in the same order through these
 //! functions, so they agree to the bit on every finite value. (A NaN's sign may differ: `-t_i`
 //! flips it in portable code, `fnmadd` does not. No result depends on it: a NaN delta ends
@@ -85,7 +85,7 @@
 use super::bla::BlaTable;
 use super::num::floatexp::{Cx, FloatExp, Real};
 use super::orbit::ReferenceOrbit;
-pub use super::bounds::{CHUNK, MIN_F64_NORM, SMALL_Z_NORM, chunk_limits};
+use super::bounds::{MIN_F64_NORM, SMALL_Z_NORM};
 use crate::arch::x86::delta::{DeltaLanes, DeltaLockstep};
 use crate::kernel::{ESCAPE_RADIUS_SQ, Escape};
 
@@ -111,7 +111,7 @@ pub fn norm_sqr<T: Real>(z: Cx<T>) -> T {
 }
 
 /// The perturbation step `δz -> (2 Z_m + δz) δz + δc`, operation for operation as the SIMD
-/// lockstep loops of [`crate::kernel::simd`] do it: `t = 2 Z_m + δz` (`2 Z_m` is exact, so
+/// lockstep loops of [`crate::arch::x86::delta`] do it: `t = 2 Z_m + δz` (`2 Z_m` is exact, so
 /// this is one rounding, as their addition of the orbit's `2 Z_m`), then each part of
 /// `t δz + δc` with two fused multiply-adds, `δc` added first; the negative term is a fused
 /// multiply-add of `-t_i` (their `fnmadd`).
@@ -673,6 +673,7 @@ fn lockstep_portable<T: Real>(
 mod tests {
     use super::*;
     use crate::deep::{Fixed, FixedC, FloatExp};
+    use crate::deep::bounds::{CHUNK, chunk_limits};
     use crate::testing::XorShift;
 
     fn lanes<T: Real>(rng: &mut XorShift, len: usize) -> Lanes<T> {

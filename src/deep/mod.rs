@@ -2,7 +2,7 @@
 //!
 //! Plain `f64` kernels fail near a width of `1e-13`: neighbouring samples round to the same
 //! point. Below that, a frame is rendered by *perturbation*: one reference orbit `Z_n` of a point
-//! `C` is computed in arbitrary precision ([`fixed`], our own fixed-point numbers on `u64`
+//! `C` is computed in arbitrary precision ([`num::fixed`], our own fixed-point numbers on `u64`
 //! limbs), and every sample `c = C + δc` iterates only its difference `δz` in hardware floats
 //! ([`perturb`]), with Zhuoran's rebasing instead of glitch detection and the bilinear
 //! approximation (BLA, [`bla`]) to skip many iterations at once.
@@ -65,7 +65,7 @@
 //! converted exactly), its spacing `width / samples_x`, and the `f64` cos and sin of its
 //! rotation. The first pass's `f64`/[`FloatExp`] deltas are rounded from it; the second pass and
 //! the fixed-point fallback iterate its exact points, and `--data` writes it in the OpenEXR
-//! header (`src/exr.rs`), so a checker computes the same points from the header.
+//! header (`src/output/exr.rs`), so a checker computes the same points from the header.
 //!
 //! Rows are computed by the lane engine ([`lanes`]): several samples in flight with `f64`
 //! deltas, also in `FloatExp` frames once a delta reaches `2^-500`.
@@ -76,6 +76,7 @@ pub mod dd;
 pub mod dd_bla;
 pub mod exact;
 pub mod lanes;
+#[cfg(any(test, feature = "internals"))]
 pub mod locate;
 pub mod num;
 pub mod orbit;
@@ -91,7 +92,9 @@ use crate::scene::Scene;
 
 pub use exact::FrameGeometry;
 pub use num::fixed::{Fixed, FixedC};
-pub use num::floatexp::{Cx, FloatExp};
+pub use num::floatexp::FloatExp;
+#[cfg(any(test, feature = "internals"))]
+pub use num::floatexp::Cx;
 pub use orbit::ReferenceOrbit;
 pub use perturb::{DeltaGrid, PerturbKernel};
 

@@ -120,14 +120,17 @@ impl ReferenceOrbit {
         self.re.len()
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_empty(&self) -> bool {
         self.re.is_empty()
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn escaped(&self) -> bool {
         self.escaped
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn max_iterations(&self) -> u32 {
         self.max_iterations
     }

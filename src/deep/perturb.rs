@@ -78,6 +78,7 @@ pub struct DeltaGrid {
 impl DeltaGrid {
     /// The grid of a frame `width = exp(ln_width)` wide, turned by `rotation_deg`, with
     /// `samples_x` samples across, centered `offset` away from the reference.
+    #[cfg(any(test, feature = "internals"))]
     pub fn new(
         offset: Cx<FloatExp>,
         ln_width: f64,
@@ -138,6 +139,7 @@ fn exact_frac(grid: &DeltaGrid) -> usize {
 
 /// Outcome of one sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg(any(test, feature = "internals"))]
 pub struct SampleResult {
     pub escape: Escape,
     /// Iterations represented (`n` at the end), comparable to other kernels' counts.
@@ -153,6 +155,7 @@ pub struct SampleResult {
 /// Iterates one sample with delta type `T`; `spacing` and `conditioning` as in
 /// [`lanes::Frame`].
 #[inline(never)]
+#[cfg(any(test, feature = "internals"))]
 pub fn iterate<T: Real>(
     orbit: &ReferenceOrbit,
     table: &BlaTable<T>,
@@ -266,7 +269,7 @@ pub const ILL_CONDITIONED_TOLERANCE: f64 = 1e-3;
 /// Relative rounding of one perturbation step in `f64` (and in [`FloatExp`]).
 pub const F64_PRECISION: f64 = 1.0 / (1u64 << 53) as f64;
 
-/// Relative rounding of one step in [`super::dd::DdExp`] (about 104 bits).
+/// Relative rounding of one step in [`super::num::dd::DdExp`] (about 104 bits).
 pub const DD_PRECISION: f64 = F64_PRECISION * F64_PRECISION * 4.0;
 
 /// A frame's perturbation kernel.
@@ -369,17 +372,20 @@ impl<T: Real> PerturbKernel<T> {
 
     /// This kernel with another tolerance for ill-conditioned samples (0: every sample is
     /// iterated again, and every one of those directly; for tests).
+    #[cfg(any(test, feature = "internals"))]
     pub fn with_tolerance(mut self, tolerance: f64) -> Self {
         self.tolerance = tolerance;
         self
     }
 
     /// Samples iterated again (ill-conditioned) so far, in double-double or directly.
+    #[cfg(any(test, feature = "internals"))]
     pub fn exact_samples(&self) -> u64 {
         self.exact_samples.load(Ordering::Relaxed)
     }
 
     /// Of [`PerturbKernel::exact_samples`], those iterated directly in fixed point.
+    #[cfg(any(test, feature = "internals"))]
     pub fn fixed_samples(&self) -> u64 {
         self.fixed_samples.load(Ordering::Relaxed)
     }
@@ -417,6 +423,7 @@ impl<T: Real> PerturbKernel<T> {
     /// exact offset of the sample's point to the orbit's reference point, and where that is
     /// still ill-conditioned, direct fixed-point iteration of the point
     /// ([`PerturbKernel::exact_escape`]).
+    #[cfg(any(test, feature = "internals"))]
     pub fn recompute(&self, u: f64, v: f64, max_iterations: u32) -> Escape {
         self.recompute_many(&[(u, v)], max_iterations)[0]
     }
@@ -499,18 +506,21 @@ impl<T: Real> PerturbKernel<T> {
 
     /// This kernel with the portable lockstep loop of [`lanes`] instead of the SIMD one (same
     /// results; for comparisons in tests and benchmarks).
+    #[cfg(any(test, feature = "internals"))]
     pub fn portable_lanes(mut self) -> Self {
         self.simd = None;
         self
     }
 
     /// The lockstep loop's implementation: `"portable"`, `"avx2"` or `"avx512"`.
+    #[cfg(any(test, feature = "internals"))]
     pub fn lanes_name(&self) -> &'static str {
         self.simd.map_or("portable", DeltaLockstep::name)
     }
 
     /// One sample at offsets `(u, v)` (in samples) from the frame center, by perturbation only
     /// (an ill-conditioned result is flagged, not recomputed).
+    #[cfg(any(test, feature = "internals"))]
     pub fn sample(&self, u: f64, v: f64, max_iterations: u32) -> SampleResult {
         let dc = Cx::<T>::from_fe(self.grid.delta(u, v));
         iterate(
@@ -526,6 +536,7 @@ impl<T: Real> PerturbKernel<T> {
     /// One row the way the colleague's first kernel did it: one sample at a time through
     /// [`iterate`] (BLA tried at every level start). For comparisons in tests and benchmarks;
     /// returns the iterations represented.
+    #[cfg(any(test, feature = "internals"))]
     pub fn escape_row_scalar(
         &self,
         grid: &SampleGrid,
@@ -548,22 +559,26 @@ impl<T: Real> PerturbKernel<T> {
     }
 
     /// Samples with an untrustworthy result so far.
+    #[cfg(any(test, feature = "internals"))]
     pub fn glitches(&self) -> u64 {
         self.glitches.load(Ordering::Relaxed)
     }
 
     /// Perturbation plus BLA steps computed so far (the real work).
+    #[cfg(any(test, feature = "internals"))]
     pub fn steps(&self) -> u64 {
         self.steps.load(Ordering::Relaxed)
     }
 
     /// Of [`PerturbKernel::steps`], the lockstep steps taken untested in chunks
-    /// ([`lanes::chunk_limits`]).
+    /// ([`super::bounds::chunk_limits`]).
+    #[cfg(any(test, feature = "internals"))]
     pub fn chunked_steps(&self) -> u64 {
         self.chunked_steps.load(Ordering::Relaxed)
     }
 
     /// Bytes of the BLA tables (the double-double one once built).
+    #[cfg(any(test, feature = "internals"))]
     pub fn table_bytes(&self) -> usize {
         self.table.memory_bytes() + self.dd_table.get().map_or(0, DdBlaTable::memory_bytes)
     }

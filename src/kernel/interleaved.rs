@@ -55,13 +55,13 @@
 //! [`InterleavedKernel`] runs the engine on plain `[f64; 2]` arrays, four of them (eight lanes),
 //! which the compiler keeps in registers and maps to whatever vector unit the target has (SSE2
 //! on baseline x86-64, NEON on aarch64); it needs no `unsafe` and runs everywhere. (Four lanes
-//! per array or three arrays measured slower on x86-64.) [`super::simd`] implements `Simd`
+//! per array or three arrays measured slower on x86-64.) `crate::arch::x86::escape` implements `Simd`
 //! with AVX2 and AVX-512 intrinsics.
 
 use std::array;
 use std::ops::Range;
 
-pub(crate) use crate::arch::{Portable, Simd};
+use crate::arch::{Portable, Simd};
 use super::{
     ESCAPE_RADIUS_SQ, Escape, Kernel, KernelOptions, PERIODICITY_FIRST_SAVE, SampleGrid,
     scalar::escape_point_with,

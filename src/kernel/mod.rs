@@ -47,12 +47,20 @@ pub mod simd;
 use num_complex::Complex64;
 
 pub use interleaved::InterleavedKernel;
-pub use scalar::{ScalarKernel, ScalarKernelWith};
+pub use sample::{ESCAPE_RADIUS, ESCAPE_RADIUS_SQ, Escape, SampleRow};
+pub use scalar::ScalarKernelWith;
+pub use select::select_kernel;
+
+// For the tests and benches.
+#[cfg(any(test, feature = "internals"))]
+pub use sample::{log2_f32, smooth_fraction};
+#[cfg(any(test, feature = "internals"))]
+pub use scalar::ScalarKernel;
+#[cfg(any(test, feature = "internals"))]
 pub use select::{
     KERNEL_ENV, KERNEL_NAMES, available_kernels, kernel_by_name, kernel_by_name_with,
-    select_kernel, select_kernel_with,
+    select_kernel_with,
 };
-pub use sample::{ESCAPE_RADIUS, ESCAPE_RADIUS_SQ, Escape, SampleRow, log2_f32, smooth_fraction};
 pub use simd::{Avx2Kernel, Avx512Kernel};
 
 

@@ -116,3 +116,15 @@ pub struct SampleRow<'a> {
     /// Every sample's escape.
     pub escape: &'a [Escape],
 }
+
+/// Counts over a run of samples: the statistics a band keeps (its SIMD loop is
+/// `crate::arch::x86::color::DirectColor::count`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EscapeCounts {
+    /// Samples with [`Escape::INTERIOR_N`].
+    pub interior: u64,
+    /// Sum of the other samples' counts.
+    pub sum: u64,
+    /// Largest of the other samples' counts (0 when none).
+    pub max: u32,
+}

@@ -11,6 +11,7 @@ use super::{
 
 /// The reference kernel, without periodicity detection (see [`ScalarKernelWith`] for that).
 #[derive(Debug, Default, Clone, Copy)]
+#[cfg(any(test, feature = "internals"))]
 pub struct ScalarKernel;
 
 /// The reference kernel with [`KernelOptions`] (periodicity detection on or off).
@@ -22,6 +23,7 @@ pub struct ScalarKernelWith {
 /// Escape of the single point `(cx, cy)`, and the iterations spent on it (no periodicity
 /// detection).
 #[inline]
+#[cfg(any(test, feature = "internals"))]
 pub fn escape_point(cx: f64, cy: f64, max_iterations: u32) -> (Escape, u64) {
     iterate::<false>(cx, cy, max_iterations)
 }
@@ -99,6 +101,7 @@ fn reference_row(
     iterations
 }
 
+#[cfg(any(test, feature = "internals"))]
 impl Kernel for ScalarKernel {
     fn name(&self) -> &'static str {
         "scalar"

@@ -11,6 +11,8 @@
 //! ([`direct_color`]) all follow the same choice, so `ZOOMGEN_KERNEL=scalar` runs every path
 //! without SIMD.
 
+use std::sync::OnceLock;
+
 use crate::arch::x86::color::DirectColor;
 use crate::error::Error;
 use crate::arch::x86::delta::DeltaLockstep;
@@ -36,6 +38,7 @@ pub fn available_kernels() -> Vec<&'static str> {
 }
 
 /// The kernel called `name`, with default options.
+#[cfg(any(test, feature = "internals"))]
 pub fn kernel_by_name(name: &str) -> Result<Box<dyn Kernel>, Error> {
     kernel_by_name_with(name, KernelOptions::default())
 }
@@ -104,35 +107,31 @@ fn kernel_from_setting(
 /// has when it is unset or empty; `None` when it names a kernel that cannot run here (which
 /// [`select_kernel`] reports). Decided once per process.
 fn chosen_name() -> Option<&'static str> {
-    static CHOICE: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
-    *CHOICE.get_or_init(|| {
-        let forced = std::env::var(KERNEL_ENV).ok();
-        match forced.as_deref().map(str::trim) {
-            None | Some("") => available_kernels().last().copied(),
-            Some(name) => available_kernels().into_iter().find(|&k| k == name),
-        }
-    })
+    static CHOICE: OnceLock<Option<&'static str>> = OnceLock::new();
+    *CHOICE.get_or_init(|| select_kernel().ok().map(|k| k.name()))
 }
 
 /// The SIMD coloring and counting for rows ([`DirectColor`]) where the kernel of this process
 /// is AVX-512 and the CPU has AVX-512DQ too; `None` otherwise (the portable loops), so that
 /// forcing a kernel also forces the portable loops (CI's forced-scalar run tests those).
 pub fn direct_color() -> Option<DirectColor> {
-    match chosen_name() {
+    static CHOICE: OnceLock<Option<DirectColor>> = OnceLock::new();
+    *CHOICE.get_or_init(|| match chosen_name() {
         Some("avx512") => DirectColor::detect(),
         _ => None,
-    }
+    })
 }
 
 /// The perturbation lockstep loops ([`DeltaLockstep`]) for the instruction set of this process's
 /// kernel: AVX-512 or AVX2 (each with FMA); `None` for `scalar` and `interleaved`, whose deep
 /// frames run the portable loops.
 pub fn delta_lockstep() -> Option<DeltaLockstep> {
-    match chosen_name() {
+    static CHOICE: OnceLock<Option<DeltaLockstep>> = OnceLock::new();
+    *CHOICE.get_or_init(|| match chosen_name() {
         Some("avx512") => DeltaLockstep::detect().filter(|d| d.name() == "avx512"),
         Some("avx2") => DeltaLockstep::avx2(),
         _ => None,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -50,6 +50,7 @@ impl Avx2Kernel {
         }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn options(&self) -> KernelOptions {
         self.options
     }
@@ -69,6 +70,7 @@ impl Avx512Kernel {
         }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn options(&self) -> KernelOptions {
         self.options
     }

@@ -18,7 +18,7 @@
 //! **Per-frame text chunks** (`tEXt`, readable with `exiftool` or `pngcheck -t`):
 //! `Software` (zoomgen and its version), `zoomgen.scene_hash`, `zoomgen.render_version`,
 //! `zoomgen.frame`, `zoomgen.center` and `zoomgen.width` (deep frames: the renderer's exact
-//! values as decimal text, the same as the `--data` header's, see [`crate::exr`]; plain `f64`
+//! values as decimal text, the same as the `--data` header's, see [`super::exr`]; plain `f64`
 //! frames: the `f64` view, formatted with `{:e}`), `zoomgen.path` (the keyframe segment and the
 //! fraction along it), `zoomgen.log10_width` (exact even where the width underflows `f64`),
 //! `zoomgen.rotation` and `zoomgen.max_iterations`.

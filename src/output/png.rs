@@ -11,7 +11,7 @@
 //!
 //! Every PNG carries the text chunks of [`crate::output::metadata::png_text`] (the scene hash among
 //! them), which is what lets a rerun trust a file it finds. With `--data`, the frame's escape
-//! data goes beside it as `frame_00042.exr` ([`crate::exr`]), written the same way and before
+//! data goes beside it as `frame_00042.exr` ([`super::exr`]), written the same way and before
 //! the PNG, so a PNG under its final name means both files are complete.
 //!
 //! A failed write (a full disk, a file size limit) is reported naming the frame's final file;
@@ -91,6 +91,7 @@ impl FrameFolder {
     }
 
     /// Digits in frame numbers.
+    #[cfg(any(test, feature = "internals"))]
     pub fn digits(&self) -> usize {
         self.digits
     }
@@ -132,6 +133,7 @@ impl FrameFolder {
     }
 
     /// Removes temporary files left by a run that was killed. Returns how many were removed.
+    #[cfg(any(test, feature = "internals"))]
     pub fn remove_stale_temporaries(&self) -> Result<usize> {
         self.remove_stale_temporaries_of(&|_| true)
     }
@@ -168,6 +170,7 @@ impl FrameFolder {
     }
 
     /// Whether frame `frame` exists under its final name.
+    #[cfg(any(test, feature = "internals"))]
     pub fn has_frame(&self, frame: u64) -> bool {
         self.frame_path(frame).is_file()
     }
@@ -237,6 +240,7 @@ fn write_temp(
 
 /// Writes `frame` as an 8-bit RGB PNG with zoomgen's text metadata and an empty scene hash
 /// (for benchmarks and streams; files in an output folder use [`encode_png_tagged`]).
+#[cfg(any(test, feature = "internals"))]
 pub fn encode_png(
     frame: &RenderedFrame,
     compression: PngCompression,
@@ -291,6 +295,7 @@ pub const ENCODER_QUEUE: usize = 2;
 
 impl PngWriter {
     /// Starts `threads` encoder threads writing PNGs without a scene hash into `folder`.
+    #[cfg(any(test, feature = "internals"))]
     pub fn start(
         folder: FrameFolder,
         compression: PngCompression,

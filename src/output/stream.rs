@@ -325,6 +325,16 @@ impl VideoSink {
     }
 }
 
+impl Drop for VideoSink {
+    /// A video never finished (the run failed before its sinks were finished) is abandoned:
+    /// ffmpeg is stopped and its temporary file removed.
+    fn drop(&mut self) {
+        if let Some(video) = self.video.take() {
+            video.abort();
+        }
+    }
+}
+
 impl FrameSink for VideoSink {
     fn accept(&mut self, frame: Arc<RenderedFrame>) -> Result<()> {
         self.send_reused(Some(frame.job.view.frame))?;

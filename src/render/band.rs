@@ -7,7 +7,7 @@
 use std::ops::Range;
 
 use crate::color::Coloring;
-use crate::arch::x86::color::EscapeCounts;
+use crate::kernel::sample::EscapeCounts;
 use crate::kernel::{Escape, Kernel, SampleRow};
 use super::job::FrameJob;
 

@@ -44,11 +44,6 @@ impl FrameKernels {
         })
     }
 
-    /// The name of the plain kernel.
-    pub fn plain_name(&self) -> &'static str {
-        self.plain.name()
-    }
-
     /// The name of the kernel that rendered `frame` (`None` before it was chosen).
     pub fn name_of(&self, frame: u64) -> Option<&'static str> {
         self.names

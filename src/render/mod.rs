@@ -3,7 +3,8 @@
 //! [`Renderer`] is the library's front door: built once from a [`Scene`] (validating the size,
 //! choosing the kernels, computing the reference orbits of deep frames), it renders any frame it
 //! was prepared for into a buffer, plain or deep chosen inside, with any number of threads. The
-//! command line, the benches and the tests all render through it.
+//! command line and the tests render through it; the benches also time its parts (a band, the
+//! pipeline) on their own.
 //!
 //! Inside: a frame is a [`job::FrameJob`]; its rows are cut into bands ([`band`]) that workers
 //! claim from a lock-free queue ([`queue`]); [`pipeline`] keeps several frames in flight and
@@ -25,12 +26,9 @@ pub use job::FrameJob;
 use crate::color::Palette;
 use crate::error::{Error, Result};
 use crate::path::ZoomPath;
-use crate::scene::Scene;
+use crate::scene::{FRAME_SIDE, SUPERSAMPLE_RANGE, Scene};
 use kernels::FrameKernels;
 use pipeline::{BandProgress, ParallelSettings, RenderedFrame, render_frames};
-
-/// Smallest and largest frame side, as for the scene file.
-pub(crate) const SIZE_RANGE: std::ops::RangeInclusive<u32> = 16..=16384;
 
 /// How a [`Renderer`] renders; every field defaults to the scene's value or the machine's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -84,40 +82,41 @@ impl Renderer {
         let (width, height) = options
             .size
             .unwrap_or((scene.video.width, scene.video.height));
-        for (name, side) in [("width", width), ("height", height)] {
-            if !SIZE_RANGE.contains(&side) {
-                return Err(Error::Usage(format!(
-                    "frame {name} {side} is invalid (expected {}..={})",
-                    SIZE_RANGE.start(),
-                    SIZE_RANGE.end()
-                )));
+        let invalid = |option, value: String, expected: String| Error::InvalidOption {
+            option,
+            value,
+            expected,
+        };
+        let range = |r: &std::ops::RangeInclusive<u32>| format!("{}..={}", r.start(), r.end());
+        for (option, side) in [("frame width", width), ("frame height", height)] {
+            if !FRAME_SIDE.contains(&side) {
+                return Err(invalid(option, side.to_string(), range(&FRAME_SIDE)));
             }
         }
         let supersample = options.supersample.unwrap_or(scene.render.supersample);
-        if !(1..=8).contains(&supersample) {
-            return Err(Error::Usage(format!(
-                "supersample {supersample} is invalid (expected 1..=8)"
-            )));
+        if !SUPERSAMPLE_RANGE.contains(&supersample) {
+            return Err(invalid(
+                "supersample",
+                supersample.to_string(),
+                range(&SUPERSAMPLE_RANGE),
+            ));
         }
         let frames = options.frames.unwrap_or(0..scene.video.frames);
         if frames.end > scene.video.frames || frames.start >= frames.end {
-            return Err(Error::Usage(format!(
-                "frames {}..{} are invalid (expected a non-empty range within 0..{})",
-                frames.start, frames.end, scene.video.frames
-            )));
+            return Err(invalid(
+                "frames",
+                format!("{}..{}", frames.start, frames.end),
+                format!("a non-empty range within 0..{}", scene.video.frames),
+            ));
         }
         let mut parallel = ParallelSettings::default();
         match options.threads {
-            Some(0) => return Err(Error::Usage("threads 0 is invalid (expected >= 1)".into())),
+            Some(0) => return Err(invalid("threads", "0".into(), ">= 1".into())),
             Some(n) => parallel.threads = n,
             None => {}
         }
         match options.band_height {
-            Some(0) => {
-                return Err(Error::Usage(
-                    "band height 0 is invalid (expected >= 1)".into(),
-                ));
-            }
+            Some(0) => return Err(invalid("band height", "0".into(), ">= 1".into())),
             Some(h) => parallel.band_height = h,
             None => {}
         }
@@ -169,18 +168,23 @@ impl Renderer {
     /// not one the renderer was prepared for.
     pub fn render_frame(&self, frame: u64, out: &mut [u8]) -> Result<()> {
         if out.len() != self.frame_bytes() {
-            return Err(Error::Usage(format!(
-                "a buffer of {} bytes cannot hold a {}x{} frame ({} bytes)",
-                out.len(),
-                self.width,
-                self.height,
-                self.frame_bytes()
-            )));
+            return Err(Error::InvalidOption {
+                option: "buffer length",
+                value: out.len().to_string(),
+                expected: format!(
+                    "{} bytes, a {}x{} RGB frame",
+                    self.frame_bytes(),
+                    self.width,
+                    self.height
+                ),
+            });
         }
         if self.frames.binary_search(&frame).is_err() {
-            return Err(Error::Usage(format!(
-                "frame {frame} is not among the frames this renderer was prepared for"
-            )));
+            return Err(Error::InvalidOption {
+                option: "frame",
+                value: frame.to_string(),
+                expected: "one of the frames the renderer was prepared for".into(),
+            });
         }
         let jobs = self.jobs([frame]);
         let mut done = false;
@@ -342,6 +346,6 @@ mod tests {
         assert!(renderer.render_frame(0, &mut small).is_err());
         let mut out = vec![0; renderer.frame_bytes()];
         let outside = renderer.render_frame(3, &mut out).unwrap_err().to_string();
-        assert!(outside.contains("frame 3 is not among"), "{outside}");
+        assert!(outside.contains("frame 3 is invalid"), "{outside}");
     }
 }

@@ -17,7 +17,7 @@
 //!
 //! Ordering: the counter only has to hand out distinct numbers, so `Relaxed` suffices; the
 //! pixels of a band go into their frame's slot under a lock, and the frame travels to the
-//! assembler through a channel, which order the memory (`crate::pipeline`).
+//! assembler through a channel, which order the memory (`super::pipeline`).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,5 +1,15 @@
 //! The render log: one JSON line per rendered frame in `render-log.jsonl`, and the warning for
 //! a budget that looks too low.
+//!
+//! Each rendered frame appends one JSON line to `render-log.jsonl` in the
+//! output folder: `frame`, `seconds` (wall time since the previous frame was handed out),
+//! `cpu_seconds` (thread-seconds spent on its bands), `iterations`, `mean_escape`,
+//! `max_escape`, `interior_share`, `max_iterations`, `kernel`, `glitches` (samples of a
+//! deep frame whose perturbation result could not be trusted: drawn as interior) and
+//! `exact_samples` (samples of a deep frame found ill-conditioned and iterated again in higher
+//! precision: exact, not glitches; see docs/DEEP.md). A frame rendered again after an
+//! interruption appears again. A warning is printed once when a frame suggests that
+//! max_iterations is too low; see [`budget_looks_low`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -16,14 +16,7 @@
 //! dropped, and [`Summary::cancelled`] tells the caller to report how to resume.
 //!
 //! **The render log.** Each rendered frame appends one JSON line to `render-log.jsonl` in the
-//! output folder: `frame`, `seconds` (wall time since the previous frame was handed out),
-//! `cpu_seconds` (thread-seconds spent on its bands), `iterations`, `mean_escape`,
-//! `max_escape`, `interior_share`, `max_iterations`, `kernel`, `glitches` (samples of a
-//! deep frame whose perturbation result could not be trusted: drawn as interior) and
-//! `exact_samples` (samples of a deep frame found ill-conditioned and iterated again in higher
-//! precision: exact, not glitches; see docs/DEEP.md). A frame rendered again after an
-//! interruption appears again. A warning is printed once when a frame suggests that
-//! max_iterations is too low; see [`budget_looks_low`].
+//! output folder (see the `log` module).
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -32,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::kernel::{Kernel, select_kernel};
+use crate::kernel::select_kernel;
 use crate::output::FrameSink;
 use crate::output::metadata::scene_hash;
 mod limits;
@@ -40,7 +33,8 @@ mod log;
 mod resume;
 
 use limits::{check_memory, human_bytes};
-pub use log::{RENDER_LOG_NAME, budget_looks_low};
+pub use log::RENDER_LOG_NAME;
+use log::budget_looks_low;
 use log::{RenderLog, budget_warning};
 pub use resume::Survey;
 
@@ -51,10 +45,10 @@ use crate::output::stream::{DEFAULT_VIDEO_ARGS, FfmpegVideo, PipeSink, VideoSink
 use crate::path::ZoomPath;
 pub use crate::progress::ProgressMode;
 use crate::progress::{Progress, WorkEstimate};
+use crate::render::Renderer;
 use crate::render::pipeline::ParallelSettings;
 pub use crate::render::queue::Scheduler;
-use crate::render::{Renderer, SIZE_RANGE};
-use crate::scene::Scene;
+use crate::scene::{FRAME_SIDE, Scene};
 use crate::shard::Shard;
 pub use crate::signals::Signals;
 
@@ -131,7 +125,6 @@ pub struct Plan {
     overwrite: bool,
     compression: PngCompression,
     progress: ProgressMode,
-    kernel: Arc<dyn Kernel>,
     /// The frames this run is responsible for: `frames`, less other shards' frames.
     frame_list: Vec<u64>,
     shard: Option<Shard>,
@@ -150,7 +143,6 @@ impl std::fmt::Debug for Plan {
             .field("frames", &self.frames)
             .field("folder", &self.folder)
             .field("parallel", &self.parallel)
-            .field("kernel", &self.kernel.name())
             .finish_non_exhaustive()
     }
 }
@@ -193,8 +185,8 @@ impl Plan {
         };
         let mut supersample = scene.render.supersample;
         if options.preview {
-            width = (width / 4).max(*SIZE_RANGE.start());
-            height = (height / 4).max(*SIZE_RANGE.start());
+            width = (width / 4).max(*FRAME_SIDE.start());
+            height = (height / 4).max(*FRAME_SIDE.start());
             supersample = 1;
         }
         let frames = match &options.frames {
@@ -268,6 +260,9 @@ impl Plan {
             .clone()
             .unwrap_or_else(|| PathBuf::from("frames").join(scene.stem()));
         let folder = FrameFolder::new(out, scene.video.frames);
+        // A ZOOMGEN_KERNEL this CPU cannot run is bad input: refused here, before anything
+        // is written (the renderer makes the same choice).
+        select_kernel()?;
         Ok(Plan {
             path: ZoomPath::new(&scene),
             scene,
@@ -280,7 +275,6 @@ impl Plan {
             overwrite: options.overwrite,
             compression: options.compression,
             progress: options.progress,
-            kernel: Arc::from(select_kernel()?),
             frame_list,
             shard,
             output,
@@ -455,18 +449,19 @@ impl Plan {
                     .try_for_each(|sink| sink.accept(frame.clone()))
             },
         );
-        let cancelled = cancel.load(Ordering::SeqCst);
         // Every sink is finished, in order (PNG files before the video), even after an error:
-        // a sink that is not complete drops what is unfinished.
+        // a sink that is not complete drops what is unfinished. A stop that comes while the
+        // PNG files are still being written abandons the video too.
         let mut outcome = result;
         let mut video = None;
         for sink in sinks {
-            let complete = outcome.is_ok() && !cancelled;
+            let complete = outcome.is_ok() && !cancel.load(Ordering::SeqCst);
             match sink.finish(complete) {
                 Ok(made) => video = video.or(made),
                 Err(e) => outcome = outcome.and(Err(e)),
             }
         }
+        let cancelled = cancel.load(Ordering::SeqCst);
         let progress = progress.into_inner();
         progress.finish();
         outcome?;
@@ -644,7 +639,7 @@ fn parse_size(text: &str) -> Result<(u32, u32)> {
             .trim()
             .parse()
             .map_err(|_| bad("expected WIDTHxHEIGHT, e.g. 1920x1080"))?;
-        if SIZE_RANGE.contains(&v) {
+        if FRAME_SIDE.contains(&v) {
             Ok(v)
         } else {
             Err(bad("expected each side in 16..=16384"))

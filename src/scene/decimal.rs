@@ -42,6 +42,7 @@ impl Decimal {
     /// Normalised text of a finite `f64`, the shortest that reads back to the same value.
     ///
     /// A NaN gives 0 and an infinity gives `±f64::MAX`, since a `Decimal` is always finite text.
+    #[cfg(any(test, feature = "internals"))]
     pub fn from_f64(x: f64) -> Decimal {
         let x = if x.is_nan() {
             0.0
@@ -73,6 +74,7 @@ impl Decimal {
     }
 
     /// Whether the number is < 0, from its digits (so `"-1e-500"` is negative).
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_negative(&self) -> bool {
         self.text.starts_with('-') && !self.is_zero()
     }

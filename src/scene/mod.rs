@@ -36,6 +36,12 @@ use overrides::*;
 use validate::*;
 
 
+/// Smallest and largest frame side in pixels, for the scene file, `--size` and the renderer.
+pub(crate) const FRAME_SIDE: std::ops::RangeInclusive<u32> = 16..=16384;
+
+/// Samples per pixel along each axis.
+pub(crate) const SUPERSAMPLE_RANGE: std::ops::RangeInclusive<u32> = 1..=8;
+
 /// An 8-bit sRGB color, as written `#rrggbb` in a scene file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rgb8(pub [u8; 3]);
@@ -134,10 +140,10 @@ pub struct Keyframe {
 }
 
 /// A validated scene: every field in range, keyframes ordered, ready to render.
-#[derive(Debug, Clone, PartialEq)]
 ///
 /// Made only by loading and validating a scene file ([`Scene::load`]) or text (`str::parse`), so
 /// a `Scene` is always valid; its parts are read through methods.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scene {
     /// The file the scene came from (used for messages and the default output folder).
     pub(crate) source: PathBuf,

@@ -18,9 +18,11 @@ pub(super) const DEFAULT_PALETTE: [Rgb8; 5] = [
     Rgb8([0x00, 0x02, 0x00]),
 ];
 
-pub(super) const DIMENSION: RangeInclusive<i128> = 16..=16384;
+pub(super) const DIMENSION: RangeInclusive<i128> =
+    *FRAME_SIDE.start() as i128..=*FRAME_SIDE.end() as i128;
 pub(super) const FPS: RangeInclusive<i128> = 1..=240;
-pub(super) const SUPERSAMPLE: RangeInclusive<i128> = 1..=8;
+pub(super) const SUPERSAMPLE: RangeInclusive<i128> =
+    *SUPERSAMPLE_RANGE.start() as i128..=*SUPERSAMPLE_RANGE.end() as i128;
 pub(super) const ITERATIONS: RangeInclusive<i128> = 1..=u32::MAX as i128;
 pub(super) const FRAMES: RangeInclusive<i128> = 1..=u64::MAX as i128;
 pub(super) const COLOR_FORMAT: &str = "a color written \"#rrggbb\"";

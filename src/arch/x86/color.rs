@@ -3,7 +3,7 @@
 //! The portable loops these must match bit for bit sit beside their users (the palette and the
 //! band's statistics); the tests there compare the two.
 
-use crate::kernel::sample::Escape;
+use crate::kernel::sample::{Escape, EscapeCounts};
 
 /// Coloring of rows with one sample per pixel on AVX-512 (F and DQ), eight pixels at a time:
 /// the palette bin of each sample computed with the same operations as the portable loop in
@@ -90,17 +90,6 @@ impl DirectColor {
             (done, EscapeCounts::default())
         }
     }
-}
-
-/// Counts over a run of samples (see [`DirectColor::count`]).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct EscapeCounts {
-    /// Samples with [`Escape::INTERIOR_N`].
-    pub interior: u64,
-    /// Sum of the other samples' counts.
-    pub sum: u64,
-    /// Largest of the other samples' counts (0 when none).
-    pub max: u32,
 }
 
 #[cfg(all(target_arch = "x86_64", not(miri)))]

@@ -100,7 +100,7 @@ impl DeltaLockstep {
     /// inlines (`#[inline(always)]` functions) is then one instruction instead of a call to the
     /// library `fma`. The results are the same either way (a fused multiply-add rounds once,
     /// in hardware or in software); only the speed differs. For the one-sample loops of
-    /// [`crate::deep::lanes::handle`] and the double-double pass of [`crate::deep::dd`], which
+    /// [`crate::deep::lanes::handle`] and the double-double pass of [`crate::deep::num::dd`], which
     /// run between the lockstep loops.
     #[inline]
     pub fn with_fma<W: Work>(self, work: W) -> W::Output {
@@ -123,8 +123,8 @@ impl DeltaLockstep {
     /// `extended`, `|δz|^2 < min_norm`, where `z = Z_{m+s} + δz` and both norms are
     /// [`crate::deep::lanes::norm_sqr`], and how many of the steps were taken untested in
     /// chunks. Without `extended`, whenever every active lane passes the test of
-    /// [`crate::deep::lanes::chunk_limits`] against `limits[m + s]` (and `bound` leaves room),
-    /// the next [`crate::deep::lanes::CHUNK`] steps are taken without the flag tests, which
+    /// [`crate::deep::bounds::chunk_limits`] against `limits[m + s]` (and `bound` leaves room),
+    /// the next [`crate::deep::bounds::CHUNK`] steps are taken without the flag tests, which
     /// that test proves would not fire: the results are those of testing every step. `None`
     /// (nothing done) when some lane's `m + bound` exceeds the orbit's length or `re`, `im`
     /// and `limits` differ in length.
@@ -182,6 +182,7 @@ impl DeltaLockstep {
     /// gathers its `Z_m` per lane. Returns the sum of the products (so the work is kept), or
     /// `None` without the AVX-512 loop, or when some `start + steps` exceeds the orbit.
     #[doc(hidden)]
+    #[cfg(any(test, feature = "internals"))]
     pub fn gather_probe(
         self,
         (re, im): (&[f64], &[f64]),
@@ -213,7 +214,7 @@ impl DeltaLockstep {
     }
 }
 
-/// Eight samples of the double-double second pass ([`crate::deep::dd`]) in plain steps, as
+/// Eight samples of the double-double second pass ([`crate::deep::num::dd`]) in plain steps, as
 /// [`DeltaLockstep::dd_plain`] advances them: `δz` as double-double pairs (`hi + lo`), the
 /// derivative `e`, `δc`, reference indices `m`, iteration counts `n`, and the active lanes
 /// (bit `i`). Inactive lanes are stepped too (their results unused), so their `m` must lie in
@@ -263,11 +264,11 @@ impl DeltaLockstep {
     }
 
     /// Plain double-double steps of every lane of `lanes` in lockstep, each the operations of
-    /// the one-sample step of [`crate::deep::dd`] (`Walk::plain_step`) in the same order, so the
+    /// the one-sample step of [`crate::deep::num::dd`] (`Walk::plain_step`) in the same order, so the
     /// same bits: rebasing where `m` is the orbit's last entry or `|z| < |δz|`, and stopping
     /// before the first step at which some active lane would not take a plain step (it escapes,
     /// reaches the budget, or would leave plain pairs: `|δz|^2` below `2^-1000`, `|Z_m|^2`
-    /// below [`crate::deep::lanes::SMALL_Z_NORM`], or a level-1 BLA step applies). Returns the
+    /// below [`crate::deep::bounds::SMALL_Z_NORM`], or a level-1 BLA step applies). Returns the
     /// steps taken and those lanes (bit `i`); the lanes are left before that step. `None`
     /// (nothing done) where the CPU has no AVX-512F, the orbit's arrays differ in length, a
     /// lane's `m` lies outside the orbit, or no lane is active.
@@ -476,6 +477,7 @@ mod imp {
     ///
     /// `re.len() == im.len()` and every `starts[v][i] + steps <= re.len()`.
     #[target_feature(enable = "avx512f")]
+    #[cfg(any(test, feature = "internals"))]
     pub(super) unsafe fn gather_probe_avx512(
         _token: Avx512,
         (re, im): (&[f64], &[f64]),
@@ -504,7 +506,7 @@ mod imp {
     }
 
     /// The AVX-512 loop of [`super::DeltaLockstep::dd_plain`]: the operations of
-    /// `crate::deep::dd`'s `Dd::add`, `Dd::mul`, `Dd::double`, `Dd::neg`, `two_sum` and
+    /// `crate::deep::num::dd`'s `Dd::add`, `Dd::mul`, `Dd::double`, `Dd::neg`, `two_sum` and
     /// `two_prod` (`a b - p` as `fmsub`, the same as `fma(a, b, -p)`), lane by lane, and
     /// `x x + y y` as a multiplication, a multiplication and an addition (not fused) as there.
     ///

@@ -39,10 +39,12 @@ impl Fixed {
         (bits.div_ceil(64) as usize).max(1)
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_zero(&self) -> bool {
         self.limbs.iter().all(|&l| l == 0)
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_negative(&self) -> bool {
         self.neg && !self.is_zero()
     }
@@ -175,6 +177,7 @@ impl Fixed {
         self.to_fe().to_f64()
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn neg(&self) -> Fixed {
         Fixed {
             neg: !self.neg,
@@ -228,6 +231,7 @@ impl Fixed {
     }
 
     /// `self * 2`.
+    #[cfg(any(test, feature = "internals"))]
     pub fn double(&self) -> Fixed {
         self.add(self)
     }
@@ -461,6 +465,7 @@ impl FixedC {
         }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn mul(&self, b: &FixedC) -> FixedC {
         let re = self.re.mul(&b.re).sub(&self.im.mul(&b.im));
         let im = self.re.mul(&b.im).add(&self.im.mul(&b.re));

@@ -132,6 +132,7 @@ impl FloatExp {
     }
 
     #[inline]
+    #[cfg(any(test, feature = "internals"))]
     pub fn abs(self) -> FloatExp {
         FloatExp {
             m: self.m.abs(),
@@ -154,6 +155,7 @@ impl FloatExp {
 
     /// `self * 2^k`.
     #[inline]
+    #[cfg(any(test, feature = "internals"))]
     pub fn mul_pow2(self, k: i64) -> FloatExp {
         if self.m == 0.0 {
             self
@@ -270,7 +272,7 @@ pub trait Real:
     /// `self < other` for non-negative values.
     fn lt(self, other: Self) -> bool;
     /// `self * a + b`: for `f64` fused, rounded once (`f64::mul_add`), as the perturbation
-    /// step of [`super::lanes`] does it; for `FloatExp` its own product and sum.
+    /// step of `crate::deep::lanes` does it; for `FloatExp` its own product and sum.
     fn mul_add(self, a: Self, b: Self) -> Self;
 }
 
@@ -410,6 +412,7 @@ impl<T: Real> Cx<T> {
         }
     }
     #[inline]
+    #[cfg(any(test, feature = "internals"))]
     pub fn sub(self, b: Self) -> Self {
         Cx {
             re: self.re - b.re,

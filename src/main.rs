@@ -28,7 +28,8 @@ struct Cli {
     #[arg(short = 'j', long = "threads", value_name = "THREADS")]
     threads: Option<usize>,
 
-    /// Frames to render: a half-open range A..B or one frame N, in the scene's numbering.
+    /// Frames to render: a half-open range A..B (A.. to the end, ..B from the start) or one
+    /// frame N, in the scene's numbering.
     #[arg(long, value_name = "A..B|N")]
     frames: Option<String>,
 
@@ -160,6 +161,9 @@ fn run(cli: Cli) -> Result<u8> {
     };
     let plan = Plan::new(&options)?;
     if cli.check {
+        // The same refusal a render would give (an output folder holding another scene's
+        // frames), without writing anything.
+        plan.survey()?;
         print!("{}", plan.describe());
         return Ok(0);
     }
@@ -169,8 +173,8 @@ fn run(cli: Cli) -> Result<u8> {
         && summary.cancelled
     {
         eprintln!(
-            "stopped by {name}: {} frames rendered, {} skipped, {} still missing; {}",
-            summary.rendered,
+            "stopped by {name}: {} rendered, {} skipped, {} still missing; {}",
+            frames(summary.rendered),
             summary.skipped,
             summary.missing,
             plan.resume_hint()
@@ -186,8 +190,8 @@ fn run(cli: Cli) -> Result<u8> {
             );
         }
         eprintln!(
-            "rendered {} frames ({} skipped) in {:.1} s: {:.2} frames/s, {:.2} G iterations/s",
-            summary.rendered,
+            "rendered {} ({} skipped) in {:.1} s: {:.2} frames/s, {:.2} G iterations/s",
+            frames(summary.rendered),
             summary.skipped,
             seconds,
             summary.rendered as f64 / seconds.max(1e-9),
@@ -206,4 +210,13 @@ fn run(cli: Cli) -> Result<u8> {
         }
     }
     Ok::<u8, Error>(0)
+}
+
+/// `1 frame`, `2 frames`.
+fn frames(n: u64) -> String {
+    if n == 1 {
+        "1 frame".into()
+    } else {
+        format!("{n} frames")
+    }
 }

@@ -111,7 +111,7 @@ fn a_tiny_scene_renders_three_frames_and_a_rerun_skips_them() {
         .arg(&out)
         .assert()
         .success()
-        .stderr(predicate::str::contains("rendered 1 frames (2 skipped)"));
+        .stderr(predicate::str::contains("rendered 1 frame (2 skipped)"));
     assert_eq!(decode(&out.join("frame_00001.png")), frames[1]);
     zoomgen()
         .arg(&scene)
@@ -201,17 +201,44 @@ fn frames_size_and_preview_options() {
         .success();
     assert!(!out.join("frame_00000.png").exists());
     assert_eq!(decode(&out.join("frame_00002.png")).dimensions(), (40, 20));
-    let preview = dir.path().join("preview");
+    // A preview is a quarter of each side, but its longer side is at least 480 pixels (or the
+    // whole frame, when that is smaller), keeping the aspect.
+    for (size, expected) in [
+        ("2560x1280", (640, 320)),
+        ("640x360", (480, 270)),
+        ("256x128", (256, 128)),
+    ] {
+        let preview = dir.path().join(format!("preview-{size}"));
+        zoomgen()
+            .arg(&scene)
+            .args(["--preview", "--frames", "0", "--size", size, "-q", "-o"])
+            .arg(&preview)
+            .assert()
+            .success();
+        assert_eq!(
+            decode(&preview.join("frame_00000.png")).dimensions(),
+            expected,
+            "--preview --size {size}"
+        );
+    }
+    // Open ranges run to the end of the scene, or from its start.
+    let open = dir.path().join("open");
     zoomgen()
         .arg(&scene)
-        .args(["--preview", "--size", "256x128", "-q", "-o"])
-        .arg(&preview)
+        .args(["--frames", "1..", "-q", "-o"])
+        .arg(&open)
         .assert()
         .success();
-    assert_eq!(
-        decode(&preview.join("frame_00000.png")).dimensions(),
-        (64, 32)
-    );
+    assert!(!open.join("frame_00000.png").exists());
+    assert!(open.join("frame_00001.png").exists() && open.join("frame_00002.png").exists());
+    let head = dir.path().join("head");
+    zoomgen()
+        .arg(&scene)
+        .args(["--frames", "..1", "-q", "-o"])
+        .arg(&head)
+        .assert()
+        .success();
+    assert!(head.join("frame_00000.png").exists() && !head.join("frame_00001.png").exists());
 }
 
 #[test]
@@ -227,9 +254,82 @@ fn check_prints_the_plan_and_writes_nothing() {
         .assert()
         .success()
         .stdout(predicate::str::contains("frames:         3 of 3"))
-        .stdout(predicate::str::contains("deepest width:  1e-2.00"))
+        .stdout(predicate::str::contains("deepest width:  0.01\n"))
         .stdout(predicate::str::contains("max iterations: 200..=600"));
     assert!(!out.exists());
+}
+
+/// `--check` gives the refusal a render would give when the output folder holds another
+/// scene's frames (exit 2), and writes nothing; with `--overwrite` it passes.
+#[test]
+fn check_refuses_a_folder_of_another_scene() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = write_scene(dir.path(), "tiny.toml", TINY);
+    let out = dir.path().join("out");
+    zoomgen()
+        .arg(&scene)
+        .args(["--frames", "0", "-q", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let before = fs::read_dir(&out).unwrap().count();
+    let other = write_scene(
+        dir.path(),
+        "other.toml",
+        &TINY.replace("cycle = 32.0", "cycle = 20.0"),
+    );
+    zoomgen()
+        .arg(&other)
+        .arg("--check")
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("belongs to a different render"));
+    assert_eq!(
+        fs::read_dir(&out).unwrap().count(),
+        before,
+        "nothing written"
+    );
+    zoomgen()
+        .arg(&other)
+        .args(["--check", "--overwrite", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(
+        out.join("frame_00000.png").exists(),
+        "--check removes nothing"
+    );
+}
+
+/// `--pipe` refuses to write binary frames to a terminal (run under `script`, which gives the
+/// command a terminal), with a hint; into a pipe it streams as before.
+#[test]
+fn pipe_refuses_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = write_scene(dir.path(), "tiny.toml", TINY);
+    let log = dir.path().join("typescript");
+    let command = format!(
+        "'{}' '{}' --pipe raw --frames 0",
+        common::bin(),
+        scene.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command])
+        .arg(&log)
+        .output()
+        .expect("script (util-linux) gives the command a terminal");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("stdout, which is a terminal"), "{shown}");
+    zoomgen()
+        .arg(&scene)
+        .args(["--pipe", "raw", "--frames", "0", "-q"])
+        .assert()
+        .success()
+        .stdout(predicate::function(|b: &[u8]| b.len() == 64 * 36 * 3));
 }
 
 #[test]

@@ -366,7 +366,7 @@ fn a_damaged_frame_is_rendered_again() {
             .args(["--frames", "0..3", "-o"])
             .arg(&out),
     );
-    assert!(stderr.contains("rendered 1 frames (2 skipped)"), "{stderr}");
+    assert!(stderr.contains("rendered 1 frame (2 skipped)"), "{stderr}");
     assert_eq!(fs::read(out.join("frame_00001.png")).unwrap(), good);
 }
 
@@ -613,7 +613,7 @@ fn data_writes_openexr_escape_counts_that_match_the_renderer() {
             .arg("-o")
             .arg(&out),
     );
-    assert!(stderr.contains("rendered 1 frames (1 skipped)"), "{stderr}");
+    assert!(stderr.contains("rendered 1 frame (1 skipped)"), "{stderr}");
     assert!(out.join("frame_00001.exr").is_file());
 
     // Supersampled frames have no one-sample-per-pixel data.

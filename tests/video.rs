@@ -96,6 +96,47 @@ fn numbered_pngs_make_a_video_with_the_printed_command() {
     assert_eq!(probe(&dir.path().join("v.mp4")), (7, 32, 18, "12/1".into()));
 }
 
+/// The printed command is quoted for the shell: an odd frame size (padding filter with
+/// parentheses) into a folder whose name has a space and a quote still makes the video, run
+/// through bash exactly as printed, with `--frames` starting past 0.
+#[test]
+fn the_printed_command_survives_bash_with_odd_sizes_and_spaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = scene(dir.path());
+    let out = zoomgen_process()
+        .current_dir(dir.path())
+        .arg(&scene)
+        .args([
+            "--size",
+            "33x19",
+            "--frames",
+            "2..",
+            "-o",
+            "my frames/it's here",
+        ])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    let command = stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("ffmpeg "))
+        .unwrap_or_else(|| panic!("no ffmpeg command in {stderr}"));
+    assert!(
+        command.contains("'pad=ceil(iw/2)*2:ceil(ih/2)*2'"),
+        "{command}"
+    );
+    let status = Command::new("bash")
+        .current_dir(dir.path())
+        .arg("-c")
+        .arg(format!("{command} -loglevel error"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "{command}");
+    assert_eq!(probe(&dir.path().join("v.mp4")), (5, 34, 20, "12/1".into()));
+}
+
 #[test]
 fn pipe_raw_and_png_feed_ffmpeg_in_order() {
     let dir = tempfile::tempdir().unwrap();

@@ -40,19 +40,46 @@ pub const DEFAULT_VIDEO_ARGS: &str = "-c:v libx264 -pix_fmt yuv420p -crf 18";
 
 /// The ffmpeg command that reads a `--pipe` stream of this size and rate.
 pub fn pipe_command(format: PipeFormat, width: u32, height: u32, fps: u32, out: &str) -> String {
-    let pad = if width % 2 == 1 || height % 2 == 1 {
-        " -vf pad=ceil(iw/2)*2:ceil(ih/2)*2"
-    } else {
-        ""
-    };
-    let input = match format {
+    let size = format!("{width}x{height}");
+    let fps = fps.to_string();
+    let mut words: Vec<&str> = vec!["ffmpeg"];
+    match format {
         PipeFormat::Raw => {
-            format!("-f rawvideo -pix_fmt rgb24 -s {width}x{height} -r {fps} -i -")
+            words.extend(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", &size, "-r", &fps]);
         }
-        PipeFormat::Png => format!("-f image2pipe -c:v png -r {fps} -i -"),
-    };
-    format!("ffmpeg {input}{pad} {DEFAULT_VIDEO_ARGS} {out}")
+        PipeFormat::Png => words.extend(["-f", "image2pipe", "-c:v", "png", "-r", &fps]),
+    }
+    words.extend(["-i", "-"]);
+    if width % 2 == 1 || height % 2 == 1 {
+        words.extend(["-vf", PAD_TO_EVEN]);
+    }
+    words.extend(DEFAULT_VIDEO_ARGS.split(' '));
+    words.push(out);
+    shell_command(&words)
 }
+
+/// `word` as a POSIX shell reads it back as one word: unchanged when it holds only characters
+/// no shell treats specially, else in single quotes (a `'` inside becomes `'\''`).
+pub fn shell_quote(word: &str) -> std::borrow::Cow<'_, str> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-+=:,./@%^".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.into()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''")).into()
+    }
+}
+
+/// The words of a command line, each quoted for a POSIX shell, joined by spaces.
+pub fn shell_command<S: AsRef<str>>(words: &[S]) -> String {
+    words
+        .iter()
+        .map(|w| shell_quote(w.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The ffmpeg filter that pads odd sides to even ones (yuv420p needs even sides).
+pub const PAD_TO_EVEN: &str = "pad=ceil(iw/2)*2:ceil(ih/2)*2";
 
 /// Finds `program` on `PATH`.
 pub fn find_on_path(program: &str) -> Option<PathBuf> {
@@ -113,11 +140,15 @@ impl FfmpegVideo {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .process_group(0);
-        let shown = format!(
-            "ffmpeg -f rawvideo -pix_fmt rgb24 -s {width}x{height} -r {fps} -i - {} {}",
-            args.join(" "),
-            target.display()
-        );
+        let size = format!("{width}x{height}");
+        let rate = fps.to_string();
+        let target_text = target.display().to_string();
+        let mut words: Vec<&str> = vec![
+            "ffmpeg", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", &size, "-r", &rate, "-i", "-",
+        ];
+        words.extend(args.iter().map(String::as_str));
+        words.push(&target_text);
+        let shown = shell_command(&words);
         let mut child = command
             .spawn()
             .map_err(|e| Error::Ffmpeg(format!("cannot start {}: {e}", ffmpeg.display())))?;

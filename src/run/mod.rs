@@ -41,7 +41,9 @@ pub use resume::Survey;
 pub use crate::output::png::PngCompression;
 use crate::output::png::{ENCODER_QUEUE, FrameFolder, PngWriter, encoder_threads};
 pub use crate::output::stream::PipeFormat;
-use crate::output::stream::{DEFAULT_VIDEO_ARGS, FfmpegVideo, PipeSink, VideoSink, find_on_path};
+use crate::output::stream::{
+    DEFAULT_VIDEO_ARGS, FfmpegVideo, PAD_TO_EVEN, PipeSink, VideoSink, find_on_path, shell_command,
+};
 use crate::path::ZoomPath;
 pub use crate::progress::ProgressMode;
 use crate::progress::{Progress, WorkEstimate};
@@ -185,8 +187,7 @@ impl Plan {
         };
         let mut supersample = scene.render.supersample;
         if options.preview {
-            width = (width / 4).max(*FRAME_SIDE.start());
-            height = (height / 4).max(*FRAME_SIDE.start());
+            (width, height) = preview_size(width, height);
             supersample = 1;
         }
         let frames = match &options.frames {
@@ -311,7 +312,7 @@ impl Plan {
             self.width, self.height, self.supersample, self.supersample
         );
         text += &format!("keyframes:      {}\n", self.scene.keyframes.len());
-        text += &format!("deepest width:  1e{deepest:.2}\n");
+        text += &format!("deepest width:  {}\n", width_text(deepest));
         text += &format!("max iterations: {min_iter}..={max_iter}\n");
         if let Some(shard) = self.shard {
             text += &format!(
@@ -549,21 +550,73 @@ impl Plan {
     }
 
     /// The ffmpeg command that turns the frames into a video.
+    ///
+    /// Every word is quoted for a POSIX shell where it needs it (a path with spaces, the padding
+    /// filter's parentheses), so the line can be pasted into a terminal as it is.
     pub fn ffmpeg_command(&self) -> String {
-        let mut command = format!("ffmpeg -framerate {}", self.scene.video.fps);
+        let fps = self.scene.video.fps.to_string();
+        let start = self.frames.start.to_string();
+        let pattern = self.folder.ffmpeg_pattern().display().to_string();
+        let video = format!("{}.mp4", self.scene.stem());
+        let mut words: Vec<&str> = vec!["ffmpeg", "-framerate", &fps];
         if self.frames.start > 0 {
-            command += &format!(" -start_number {}", self.frames.start);
+            words.extend(["-start_number", &start]);
         }
-        command += &format!(" -i {}", self.folder.ffmpeg_pattern().display());
+        words.extend(["-i", &pattern]);
         if self.width % 2 == 1 || self.height % 2 == 1 {
-            // yuv420p needs even sides.
-            command += " -vf pad=ceil(iw/2)*2:ceil(ih/2)*2";
+            words.extend(["-vf", PAD_TO_EVEN]);
         }
-        command += &format!(
-            " -c:v libx264 -pix_fmt yuv420p -crf 18 {}.mp4",
-            self.scene.stem()
-        );
-        command
+        words.extend(DEFAULT_VIDEO_ARGS.split(' '));
+        words.push(&video);
+        shell_command(&words)
+    }
+}
+
+/// The smallest side `--preview` gives the longer side of a frame, so that a preview is large
+/// enough to judge (unless the frame itself is smaller).
+const PREVIEW_MIN_LONG_SIDE: u32 = 480;
+
+/// The `--preview` size of a `width` x `height` frame: a quarter of each side, but the longer
+/// side at least [`PREVIEW_MIN_LONG_SIDE`] (never more than the frame), keeping the aspect.
+fn preview_size(width: u32, height: u32) -> (u32, u32) {
+    let long = width.max(height);
+    let target = (long / 4).max(PREVIEW_MIN_LONG_SIDE).min(long);
+    let scale = |side: u32| {
+        ((u64::from(side) * u64::from(target) + u64::from(long) / 2) / u64::from(long)) as u32
+    };
+    (
+        scale(width).max(*FRAME_SIDE.start()),
+        scale(height).max(*FRAME_SIDE.start()),
+    )
+}
+
+/// A width of view given as its log10, as a person writes it: `3.5`, `0.0123`, `2e-10`,
+/// `1e-300` (three significant digits at most).
+fn width_text(log10: f64) -> String {
+    if !log10.is_finite() {
+        return "?".into();
+    }
+    let mut exponent = log10.floor();
+    let mut mantissa = 10f64.powf(log10 - exponent);
+    // Round to three significant digits; 9.996 becomes 10, the next power.
+    mantissa = (mantissa * 100.0).round() / 100.0;
+    if mantissa >= 10.0 {
+        mantissa /= 10.0;
+        exponent += 1.0;
+    }
+    let digits = format!("{mantissa:.2}");
+    let digits = digits.trim_end_matches('0').trim_end_matches('.');
+    if (-3.0..=3.0).contains(&exponent) {
+        let value = mantissa * 10f64.powf(exponent);
+        let decimals = (2.0 - exponent).max(0.0) as usize;
+        let text = format!("{value:.decimals$}");
+        if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            text
+        }
+    } else {
+        format!("{digits}e{exponent}")
     }
 }
 
@@ -576,6 +629,14 @@ fn output_of(options: &RunOptions, width: u32, height: u32) -> Result<Output> {
         (Some(_), None) if options.ffmpeg_args.is_some() => Err(Error::Usage(
             "--ffmpeg-args goes with --video (with --pipe you run ffmpeg yourself)".into(),
         )),
+        (Some(_), None) if std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
+            Err(Error::Usage(
+                "--pipe writes binary frames to stdout, which is a terminal: pipe it into \
+                 ffmpeg (zoomgen scene.toml --pipe raw | ffmpeg ...), or leave --pipe out to \
+                 write PNG files"
+                    .into(),
+            ))
+        }
         (Some(format), None) => Ok(Output::Pipe(*format)),
         (None, None) if options.ffmpeg_args.is_some() => {
             Err(Error::Usage("--ffmpeg-args goes with --video".into()))
@@ -614,7 +675,7 @@ fn output_of(options: &RunOptions, width: u32, height: u32) -> Result<Output> {
                         DEFAULT_VIDEO_ARGS.split(' ').map(str::to_string).collect();
                     if width % 2 == 1 || height % 2 == 1 {
                         // yuv420p needs even sides.
-                        args.extend(["-vf".into(), "pad=ceil(iw/2)*2:ceil(ih/2)*2".into()]);
+                        args.extend(["-vf".into(), PAD_TO_EVEN.into()]);
                     }
                     args
                 }
@@ -654,10 +715,18 @@ fn parse_frames(text: &str, total: u64) -> Result<Range<u64>> {
     let number = |s: &str| -> Result<u64> {
         s.trim()
             .parse()
-            .map_err(|_| bad("expected A..B or N, e.g. 0..100 or 42".into()))
+            .map_err(|_| bad("expected A..B, A.., ..B or N, e.g. 0..100, 150.. or 42".into()))
+    };
+    // An open end runs to the scene's end; an open start from frame 0.
+    let bound = |s: &str, open: u64| {
+        if s.trim().is_empty() {
+            Ok(open)
+        } else {
+            number(s)
+        }
     };
     let range = match text.split_once("..") {
-        Some((a, b)) => number(a)?..number(b)?,
+        Some((a, b)) => bound(a, 0)?..bound(b, total)?,
         None => {
             let n = number(text)?;
             n..n.saturating_add(1)
@@ -687,6 +756,37 @@ mod tests {
         assert!(parse_frames("10", 10).is_err());
         assert!(parse_frames("a..b", 10).is_err());
         assert!(parse_frames("-1", 10).is_err());
+        // Open ranges run to the end, or from the start.
+        assert_eq!(parse_frames("7..", 10).unwrap(), 7..10);
+        assert_eq!(parse_frames("..4", 10).unwrap(), 0..4);
+        assert_eq!(parse_frames("..", 10).unwrap(), 0..10);
+        assert!(parse_frames("10..", 10).is_err());
+        assert!(parse_frames("x..", 10).is_err());
+    }
+
+    #[test]
+    fn widths_print_as_people_write_them() {
+        assert_eq!(width_text(3.5f64.log10()), "3.5");
+        assert_eq!(width_text(2e-10f64.log10()), "2e-10");
+        assert_eq!(width_text(-9.70), "2e-10");
+        assert_eq!(width_text(-11.0), "1e-11");
+        assert_eq!(width_text(-300.0), "1e-300");
+        assert_eq!(width_text(0.0123f64.log10()), "0.0123");
+        assert_eq!(width_text(1.5e-4f64.log10()), "1.5e-4");
+        assert_eq!(width_text(3.2f64.log10()), "3.2");
+        assert_eq!(width_text(0.00015f64.log10()), "1.5e-4");
+        assert_eq!(width_text(9.999f64.log10()), "10");
+    }
+
+    #[test]
+    fn previews_keep_the_aspect_and_a_usable_size() {
+        assert_eq!(preview_size(1920, 1080), (480, 270));
+        assert_eq!(preview_size(3840, 2160), (960, 540));
+        assert_eq!(preview_size(640, 360), (480, 270));
+        assert_eq!(preview_size(1080, 1920), (270, 480));
+        // Never larger than the frame, never below the smallest side.
+        assert_eq!(preview_size(320, 180), (320, 180));
+        assert_eq!(preview_size(4000, 16), (1000, 16));
     }
 
     #[test]

@@ -59,6 +59,16 @@ pub(super) fn apply_override<'i>(
         let new_table = || Spanned::new(seg.span.clone(), DeValue::Table(DeTable::new()));
         let slot: &mut Spanned<DeValue<'i>> = match seg.index {
             None if i == last => {
+                // `frames` and `seconds` say the same thing two ways: setting one replaces the
+                // other, so `--set video.seconds=10` works on a scene that gives `frames`.
+                let rival = match path.as_str() {
+                    "video.frames" => Some("seconds"),
+                    "video.seconds" => Some("frames"),
+                    _ => None,
+                };
+                if let Some(rival) = rival {
+                    table.remove(&Spanned::new(0..0, Cow::Borrowed(rival)));
+                }
                 if let Some(v) = value.take() {
                     table.insert(key, v);
                 }

@@ -788,6 +788,22 @@ fn overrides_change_the_document() {
     assert_eq!(scene.keyframes[1].width.text(), "1e-3");
 }
 
+/// `frames` and `seconds` are two ways to say one thing: overriding one replaces the other,
+/// whichever the file gives, and both at once in the file stay an error.
+#[test]
+fn an_override_of_frames_or_seconds_replaces_the_other() {
+    // MINIMAL gives seconds = 2.5 at the default 30 fps.
+    let scene = set(MINIMAL, &["video.frames=12"]).unwrap();
+    assert_eq!(scene.video.frames, 12);
+    let with_frames = MINIMAL.replace("seconds = 2.5", "frames = 75");
+    let scene = set(&with_frames, &["video.seconds=10"]).unwrap();
+    assert_eq!(scene.video.frames, 300);
+    // The last override wins.
+    let scene = set(&with_frames, &["video.seconds=10", "video.frames=7"]).unwrap();
+    assert_eq!(scene.video.frames, 7);
+    assert!(load(&MINIMAL.replace("seconds = 2.5", "seconds = 2.5\nframes = 75")).is_err());
+}
+
 #[track_caller]
 fn assert_set_err(overrides: &[&str], file: &str, parts: &[&str]) {
     let e = match set(MINIMAL, overrides) {

@@ -74,4 +74,4 @@ mod testing;
 
 pub use error::{Error, Result, SceneError};
 pub use render::{RenderOptions, Renderer};
-pub use scene::Scene;
+pub use scene::{Fps, Scene};

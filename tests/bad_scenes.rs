@@ -90,12 +90,12 @@ const CASES: &[(&str, Option<usize>, &str)] = &[
     (
         "fps_zero",
         Some(7),
-        "video.fps = 0 is invalid (expected 1 to 240)",
+        "video.fps = 0 is invalid (expected 1 to 240, or a video rate such as 29.97, 23.976 or \"30000/1001\")",
     ),
     (
         "fps_too_high",
         Some(7),
-        "video.fps = 1000 is invalid (expected 1 to 240)",
+        "video.fps = 1000 is invalid (expected 1 to 240, or a video rate such as 29.97, 23.976 or \"30000/1001\")",
     ),
     (
         "frames_zero",

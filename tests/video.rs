@@ -98,7 +98,8 @@ fn numbered_pngs_make_a_video_with_the_printed_command() {
 
 /// The printed command is quoted for the shell: an odd frame size (padding filter with
 /// parentheses) into a folder whose name has a space and a quote still makes the video, run
-/// through bash exactly as printed, with `--frames` starting past 0.
+/// through bash exactly as printed, with `--frames` starting past 0 and NTSC's 29.97 frames
+/// per second passed to ffmpeg exactly.
 #[test]
 fn the_printed_command_survives_bash_with_odd_sizes_and_spaces() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,6 +112,8 @@ fn the_printed_command_survives_bash_with_odd_sizes_and_spaces() {
             "33x19",
             "--frames",
             "2..",
+            "--set",
+            "video.fps=29.97",
             "-o",
             "my frames/it's here",
         ])
@@ -127,6 +130,7 @@ fn the_printed_command_survives_bash_with_odd_sizes_and_spaces() {
         command.contains("'pad=ceil(iw/2)*2:ceil(ih/2)*2'"),
         "{command}"
     );
+    assert!(command.contains("-framerate 30000/1001 "), "{command}");
     let status = Command::new("bash")
         .current_dir(dir.path())
         .arg("-c")
@@ -134,7 +138,10 @@ fn the_printed_command_survives_bash_with_odd_sizes_and_spaces() {
         .status()
         .unwrap();
     assert!(status.success(), "{command}");
-    assert_eq!(probe(&dir.path().join("v.mp4")), (5, 34, 20, "12/1".into()));
+    assert_eq!(
+        probe(&dir.path().join("v.mp4")),
+        (5, 34, 20, "30000/1001".into())
+    );
 }
 
 #[test]
@@ -229,14 +236,21 @@ fn video_runs_ffmpeg_itself_and_resumes_from_frames_on_disk() {
     let odd = dir.path().join("odd.mp4");
     let out = zoomgen_process()
         .arg(&scene)
-        .args(["--size", "33x19", "-q", "-o"])
+        .args([
+            "--size",
+            "33x19",
+            "--set",
+            "video.fps=\"24000/1001\"",
+            "-q",
+            "-o",
+        ])
         .arg(dir.path().join("odd"))
         .arg("--video")
         .arg(&odd)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    assert_eq!(probe(&odd), (7, 34, 20, "12/1".into()));
+    assert_eq!(probe(&odd), (7, 34, 20, "24000/1001".into()));
 
     // --ffmpeg-args replaces the defaults.
     let mkv = dir.path().join("lossless.mkv");

@@ -360,7 +360,7 @@ mod tests {
         let base = scene_hash(&scene(""), 32, 18, 1);
         let mut other = scene("");
         other.title = Some("another title".into());
-        other.video.fps = 60;
+        other.video.fps = crate::scene::Fps::whole(60);
         other.video.frames = 400;
         assert_eq!(scene_hash(&other, 32, 18, 1), base);
         assert_ne!(scene_hash(&scene(""), 32, 18, 2), base);

@@ -24,6 +24,7 @@ use std::thread::JoinHandle;
 use super::FrameSink;
 use super::png::{FrameFolder, PngCompression, encode_png_tagged};
 use crate::error::{Error, Result};
+use crate::scene::Fps;
 use crate::render::pipeline::RenderedFrame;
 
 /// The format of `--pipe`.
@@ -39,7 +40,7 @@ pub enum PipeFormat {
 pub const DEFAULT_VIDEO_ARGS: &str = "-c:v libx264 -pix_fmt yuv420p -crf 18";
 
 /// The ffmpeg command that reads a `--pipe` stream of this size and rate.
-pub fn pipe_command(format: PipeFormat, width: u32, height: u32, fps: u32, out: &str) -> String {
+pub fn pipe_command(format: PipeFormat, width: u32, height: u32, fps: Fps, out: &str) -> String {
     let size = format!("{width}x{height}");
     let fps = fps.to_string();
     let mut words: Vec<&str> = vec!["ffmpeg"];
@@ -115,7 +116,7 @@ impl FfmpegVideo {
         target: &Path,
         width: u32,
         height: u32,
-        fps: u32,
+        fps: Fps,
         args: &[String],
     ) -> Result<FfmpegVideo> {
         let name = target

@@ -304,8 +304,8 @@ impl Plan {
             video.frames,
             self.frames.start,
             self.frames.end,
-            video.frames as f64 / f64::from(video.fps),
-            video.fps
+            video.frames as f64 / video.fps.per_second(),
+            video.fps.human()
         );
         text += &format!(
             "size:           {}x{}, {}x{} samples per pixel\n",

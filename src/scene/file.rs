@@ -23,7 +23,7 @@ pub(super) struct SceneFile {
 pub(super) struct VideoFile {
     pub(super) width: Spanned<Int>,
     pub(super) height: Spanned<Int>,
-    pub(super) fps: Option<Spanned<Int>>,
+    pub(super) fps: Option<Spanned<RateText>>,
     pub(super) frames: Option<Spanned<Int>>,
     pub(super) seconds: Option<Spanned<Float>>,
 }
@@ -183,5 +183,37 @@ impl<'de> Deserialize<'de> for NumberText {
             }
         }
         deserializer.deserialize_any(NumberTextVisitor)
+    }
+}
+
+/// A frame rate as written: an integer, a float (`29.97`) or a fraction as text (`"30000/1001"`).
+pub(super) enum RateText {
+    Int(i128),
+    Float(f64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for RateText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RateVisitor;
+        impl Visitor<'_> for RateVisitor {
+            type Value = RateText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a frame rate: a number such as 30 or 29.97, or \"30000/1001\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RateText, E> {
+                Ok(RateText::Text(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RateText, E> {
+                Ok(RateText::Float(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RateText, E> {
+                Ok(RateText::Int(v.into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RateText, E> {
+                Ok(RateText::Int(v.into()))
+            }
+        }
+        deserializer.deserialize_any(RateVisitor)
     }
 }

@@ -17,6 +17,7 @@
 //! text (after its end), which gives every value one span space: a span past the file's end
 //! belongs to an override, and its error names `--set ...` instead of a line.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 
@@ -64,10 +65,63 @@ pub struct Video {
     pub width: u32,
     /// Pixels, 16..=16384.
     pub height: u32,
-    /// Frames per second, 1..=240.
-    pub fps: u32,
+    /// Frames per second, 1 to 240.
+    pub fps: Fps,
     /// Number of frames, >= 1 (from `frames`, or `seconds * fps` rounded, at least 1).
     pub frames: u64,
+}
+
+/// A frame rate, exactly as video uses it: `num / den` frames per second (`30`, or `30000/1001`
+/// for NTSC's 29.97).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fps {
+    num: u32,
+    den: u32,
+}
+
+impl Fps {
+    /// `n` frames per second.
+    pub const fn whole(n: u32) -> Fps {
+        Fps { num: n, den: 1 }
+    }
+
+    /// `num / den` frames per second, reduced; `None` when `den` is 0.
+    pub fn ratio(num: u32, den: u32) -> Option<Fps> {
+        if den == 0 {
+            return None;
+        }
+        let (mut a, mut b) = (num, den);
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        let g = a.max(1);
+        Some(Fps {
+            num: num / g,
+            den: den / g,
+        })
+    }
+
+    /// Frames per second as a number (`29.97002997...`).
+    pub fn per_second(self) -> f64 {
+        f64::from(self.num) / f64::from(self.den)
+    }
+
+    /// The rate as a person reads it: `30`, `29.97`, `23.976`.
+    pub fn human(self) -> String {
+        let text = format!("{:.3}", self.per_second());
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// The form ffmpeg takes for `-r` and `-framerate`: `30` or `30000/1001`, exact.
+impl fmt::Display for Fps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.den == 1 {
+            write!(f, "{}", self.num)
+        } else {
+            write!(f, "{}/{}", self.num, self.den)
+        }
+    }
 }
 
 /// An iteration budget as a scene gives it: a number, or `"auto"` (derived from the depth).
@@ -185,7 +239,7 @@ impl Scene {
     }
 
     /// Frames per second.
-    pub fn fps(&self) -> u32 {
+    pub fn fps(&self) -> Fps {
         self.video.fps
     }
 

@@ -141,7 +141,7 @@ fn full_scene_reads_every_value() {
         Video {
             width: 1920,
             height: 1080,
-            fps: 60,
+            fps: Fps::whole(60),
             frames: 900
         }
     );
@@ -197,7 +197,7 @@ fn full_scene_reads_every_value() {
 fn minimal_scene_gets_defaults() {
     let scene = load(MINIMAL).unwrap();
     assert_eq!(scene.title, None);
-    assert_eq!(scene.video.fps, 30);
+    assert_eq!(scene.video.fps, Fps::whole(30));
     assert_eq!(scene.video.frames, 75); // 2.5 s * 30 fps
     assert_eq!(scene.render.max_iterations, IterationBudget::Fixed(1000));
     assert_eq!(scene.render.supersample, 1);
@@ -786,6 +786,34 @@ fn overrides_change_the_document() {
     assert_eq!(scene.color.interior, Rgb8([255, 255, 255]));
     assert_eq!(scene.keyframes.len(), 2);
     assert_eq!(scene.keyframes[1].width.text(), "1e-3");
+}
+
+/// Video's frame rates are taken exactly: 29.97 is 30000/1001 (and so on for the other NTSC
+/// rates), fractions may be written as text, and the length in seconds uses the exact rate.
+#[test]
+fn video_frame_rates_are_exact() {
+    let rate = |fps: &str| load(&MINIMAL.replace("seconds = 2.5", &format!("seconds = 10\nfps = {fps}")));
+    for (written, ffmpeg, human, frames) in [
+        ("29.97", "30000/1001", "29.97", 300),
+        ("23.976", "24000/1001", "23.976", 240),
+        ("59.94", "60000/1001", "59.94", 599),
+        ("\"30000/1001\"", "30000/1001", "29.97", 300),
+        ("\"50/2\"", "25", "25", 250),
+        ("25.0", "25", "25", 250),
+        ("24", "24", "24", 240),
+    ] {
+        let scene = rate(written).unwrap_or_else(|e| panic!("fps = {written}: {e}"));
+        assert_eq!(scene.video.fps.to_string(), ffmpeg, "fps = {written}");
+        assert_eq!(scene.video.fps.human(), human, "fps = {written}");
+        assert_eq!(scene.video.frames, frames, "fps = {written}");
+    }
+    for bad in ["29.5", "0", "241", "\"30000/0\"", "\"fast\"", "-30", "240.5"] {
+        let e = rate(bad).unwrap_err();
+        assert!(
+            e.message.starts_with(&format!("video.fps = {bad} is invalid (expected 1 to 240, or a video rate")),
+            "fps = {bad}: {e}"
+        );
+    }
 }
 
 /// `frames` and `seconds` are two ways to say one thing: overriding one replaces the other,

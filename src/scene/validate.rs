@@ -20,7 +20,6 @@ pub(super) const DEFAULT_PALETTE: [Rgb8; 5] = [
 
 pub(super) const DIMENSION: RangeInclusive<i128> =
     *FRAME_SIDE.start() as i128..=*FRAME_SIDE.end() as i128;
-pub(super) const FPS: RangeInclusive<i128> = 1..=240;
 pub(super) const SUPERSAMPLE: RangeInclusive<i128> =
     *SUPERSAMPLE_RANGE.start() as i128..=*SUPERSAMPLE_RANGE.end() as i128;
 pub(super) const ITERATIONS: RangeInclusive<i128> = 1..=u32::MAX as i128;
@@ -57,6 +56,33 @@ impl Validator<'_> {
             format!("{} to {}", range.start(), range.end())
         };
         Err(self.invalid(path, &value.span(), &expected))
+    }
+
+    /// A frame rate from 1 to 240 frames per second: an integer, a fraction written as text
+    /// (`"30000/1001"`), or a float that is an integer or one of video's 1000/1001 rates
+    /// (`23.976`, `29.97`, `47.952`, `59.94`, `119.88`, `239.76`), taken exactly.
+    fn fps(&self, value: &Spanned<RateText>) -> Result<Fps, SceneError> {
+        let rate = match value.get_ref() {
+            RateText::Int(n) => u32::try_from(*n).ok().map(Fps::whole),
+            RateText::Float(x) if x.fract() == 0.0 && (1.0..=240.0).contains(x) => {
+                Some(Fps::whole(*x as u32))
+            }
+            RateText::Float(x) => [24u32, 30, 48, 60, 120, 240]
+                .into_iter()
+                .find(|&base| (x - f64::from(base) * 1000.0 / 1001.0).abs() < 0.005)
+                .and_then(|base| Fps::ratio(base * 1000, 1001)),
+            RateText::Text(text) => text.split_once('/').and_then(|(n, d)| {
+                Fps::ratio(n.trim().parse().ok()?, d.trim().parse().ok()?)
+            }),
+        };
+        match rate {
+            Some(fps) if (1.0..=240.0).contains(&fps.per_second()) => Ok(fps),
+            _ => Err(self.invalid(
+                "video.fps",
+                &value.span(),
+                "1 to 240, or a video rate such as 29.97, 23.976 or \"30000/1001\"",
+            )),
+        }
     }
 
     fn budget(&self, path: &str, value: &Spanned<Budget>) -> Result<IterationBudget, SceneError> {
@@ -136,8 +162,8 @@ impl Validator<'_> {
         let width = self.int_in("video.width", &v.width, DIMENSION)?;
         let height = self.int_in("video.height", &v.height, DIMENSION)?;
         let fps = match &v.fps {
-            Some(fps) => self.int_in("video.fps", fps, FPS)?,
-            None => 30,
+            Some(fps) => self.fps(fps)?,
+            None => Fps::whole(30),
         };
         let frames = match (&v.frames, &v.seconds) {
             (Some(frames), None) => self.int_in("video.frames", frames, FRAMES)? as u64,
@@ -147,7 +173,7 @@ impl Validator<'_> {
                     return Err(self.invalid("video.seconds", &seconds.span(), "> 0"));
                 }
                 // Saturating: an absurd length is caught by whoever renders it, not by a panic.
-                ((s * fps as f64).round() as u64).max(1)
+                ((s * fps.per_second()).round() as u64).max(1)
             }
             (Some(frames), Some(seconds)) => {
                 let later = if seconds.span().start > frames.span().start {
@@ -172,7 +198,7 @@ impl Validator<'_> {
         Ok(Video {
             width: width as u32,
             height: height as u32,
-            fps: fps as u32,
+            fps,
             frames,
         })
     }

@@ -65,6 +65,26 @@ fn probe(video: &Path) -> (u64, u32, u32, String) {
     )
 }
 
+/// The ffmpeg command zoomgen printed on stderr for making the video.
+fn printed_command(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("ffmpeg "))
+        .unwrap_or_else(|| panic!("no ffmpeg command in {stderr}"))
+}
+
+/// Runs `command` in `dir` through `shell`, as a user pasting it would, and asserts success.
+fn run_in_shell(shell: &str, dir: &Path, command: &str) {
+    let status = Command::new(shell)
+        .current_dir(dir)
+        .arg("-c")
+        .arg(format!("{command} -loglevel error"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "{command}");
+}
+
 fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -81,18 +101,8 @@ fn numbered_pngs_make_a_video_with_the_printed_command() {
         .unwrap();
     let stderr = stderr_of(&out);
     assert!(out.status.success(), "{stderr}");
-    let command = stderr
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("ffmpeg "))
-        .unwrap_or_else(|| panic!("no ffmpeg command in {stderr}"));
-    let status = Command::new("sh")
-        .current_dir(dir.path())
-        .arg("-c")
-        .arg(format!("{command} -loglevel error"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "{command}");
+    let command = printed_command(&stderr);
+    run_in_shell("sh", dir.path(), command);
     assert_eq!(probe(&dir.path().join("v.mp4")), (7, 32, 18, "12/1".into()));
 }
 
@@ -121,23 +131,13 @@ fn the_printed_command_survives_bash_with_odd_sizes_and_spaces() {
         .unwrap();
     let stderr = stderr_of(&out);
     assert!(out.status.success(), "{stderr}");
-    let command = stderr
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("ffmpeg "))
-        .unwrap_or_else(|| panic!("no ffmpeg command in {stderr}"));
+    let command = printed_command(&stderr);
     assert!(
         command.contains("'pad=ceil(iw/2)*2:ceil(ih/2)*2'"),
         "{command}"
     );
     assert!(command.contains("-framerate 30000/1001 "), "{command}");
-    let status = Command::new("bash")
-        .current_dir(dir.path())
-        .arg("-c")
-        .arg(format!("{command} -loglevel error"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "{command}");
+    run_in_shell("bash", dir.path(), command);
     assert_eq!(
         probe(&dir.path().join("v.mp4")),
         (5, 34, 20, "30000/1001".into())

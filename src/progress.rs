@@ -142,7 +142,8 @@ pub struct Progress {
     work: WorkEstimate,
     stats: RenderStats,
     last_line: Option<Instant>,
-    orbit_line: std::cell::Cell<Option<Instant>>,
+    /// When the last orbit line was printed, and the share it showed (permille).
+    orbit_line: std::cell::Cell<Option<(Instant, u64)>>,
 }
 
 impl Progress {
@@ -152,7 +153,12 @@ impl Progress {
         let total = costs.len() as u64;
         let bars = (mode == ProgressMode::Bars).then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-            let frames = multi.add(ProgressBar::new(total));
+            // No frames bar while only reference orbits are computed (a "0/0" bar says nothing).
+            let frames = if total == 0 {
+                ProgressBar::hidden()
+            } else {
+                multi.add(ProgressBar::new(total))
+            };
             frames.set_style(
                 ProgressStyle::with_template(
                     "{spinner} frames {pos}/{len} [{bar:40}] {elapsed_precise} {msg}",
@@ -205,10 +211,15 @@ impl Progress {
                 bar.set_position(permille);
             }
             None if self.mode == ProgressMode::Lines => {
-                let mut last = self.orbit_line.get();
-                if last.is_none_or(|t: Instant| t.elapsed() >= LINE_INTERVAL) || permille == 1000 {
-                    last = Some(Instant::now());
-                    self.orbit_line.set(last);
+                // A line every few seconds, and one at the end; never the same share twice.
+                let last = self.orbit_line.get();
+                let due = match last {
+                    None => true,
+                    Some((_, shown)) if shown == permille => false,
+                    Some((t, _)) => t.elapsed() >= LINE_INTERVAL || permille == 1000,
+                };
+                if due {
+                    self.orbit_line.set(Some((Instant::now(), permille)));
                     let _ = writeln!(
                         std::io::stderr(),
                         "reference orbit: {:.1}% computed",
@@ -303,6 +314,17 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The progress of reference orbits alone has no frames bar (it showed "frames 0/0").
+    #[test]
+    fn orbit_progress_shows_no_frames_bar() {
+        let orbit = Progress::new(ProgressMode::Bars, Vec::new(), 0);
+        let (_, frames, _) = orbit.bars.as_ref().unwrap();
+        assert!(frames.is_hidden());
+        let run = Progress::new(ProgressMode::Bars, vec![1.0, 2.0], 4);
+        let (_, frames, _) = run.bars.as_ref().unwrap();
+        assert_eq!(frames.length(), Some(2));
+    }
 
     #[test]
     fn the_eta_weighs_frames_by_their_work() {

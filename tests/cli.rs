@@ -332,6 +332,27 @@ fn pipe_refuses_a_terminal() {
         .stdout(predicate::function(|b: &[u8]| b.len() == 64 * 36 * 3));
 }
 
+/// In a batch log, the reference orbit's end is reported once (it was printed twice).
+#[test]
+fn the_orbit_is_reported_done_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("deep");
+    let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/deep-spiral.toml");
+    let result = zoomgen()
+        .arg(&scene)
+        .args(["--frames", "1799", "--size", "32x18", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("reference orbit: 100.0% computed").count(),
+        1,
+        "{stderr}"
+    );
+}
+
 #[test]
 fn bad_command_line_values_exit_2_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -332,6 +332,44 @@ fn pipe_refuses_a_terminal() {
         .stdout(predicate::function(|b: &[u8]| b.len() == 64 * 36 * 3));
 }
 
+/// A frame that shows nothing (one color) is warned about once, naming the frame; a frame
+/// with structure is not.
+#[test]
+fn a_blank_frame_is_warned_about_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Frames 1 and 2 look into the main cardioid: entirely interior (warned at the first).
+    let inside = TINY
+        .replace(
+            "center = [\"-0.7436438870371587\", \"0.1318259042053120\"]",
+            "center = [\"-0.2\", \"0.0\"]",
+        )
+        .replace("width = \"0.01\"", "width = \"0.001\"");
+    let scene = write_scene(dir.path(), "inside.toml", &inside);
+    let result = zoomgen()
+        .arg(&scene)
+        .arg("-o")
+        .arg(dir.path().join("inside"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("warning: frame ").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("warning: frame 1 is entirely inside the set"),
+        "{stderr}"
+    );
+    // The tiny scene's frames all show the set's boundary: no warning.
+    let scene = write_scene(dir.path(), "tiny.toml", TINY);
+    let result = zoomgen()
+        .arg(&scene)
+        .arg("-o")
+        .arg(dir.path().join("tiny"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(!stderr.contains("warning: frame"), "{stderr}");
+}
+
 /// In a batch log, the reference orbit's end is reported once (it was printed twice).
 #[test]
 fn the_orbit_is_reported_done_once() {

@@ -35,7 +35,7 @@ mod resume;
 use limits::{check_memory, human_bytes};
 pub use log::RENDER_LOG_NAME;
 use log::budget_looks_low;
-use log::{RenderLog, budget_warning};
+use log::{RenderLog, blank_frame_warning, budget_warning};
 pub use resume::Survey;
 
 pub use crate::output::png::PngCompression;
@@ -414,6 +414,7 @@ impl Plan {
             ));
         }
         let mut warned = false;
+        let mut warned_blank = false;
         let mut glitches = 0;
         let mut last_out = Instant::now();
         let result = renderer.render_jobs(
@@ -429,6 +430,10 @@ impl Plan {
                 progress.borrow_mut().frame(&frame);
                 let frame_glitches = kernels.glitches(number);
                 glitches += frame_glitches;
+                if !warned_blank && let Some(text) = blank_frame_warning(&frame) {
+                    warned_blank = true;
+                    progress.borrow().message(&text);
+                }
                 if !warned && budget_looks_low(&frame) {
                     warned = true;
                     progress.borrow().message(&budget_warning(&frame));

@@ -62,7 +62,7 @@ pub fn pipe_command(format: PipeFormat, width: u32, height: u32, fps: Fps, out: 
 /// `word` as a POSIX shell reads it back as one word: unchanged when it holds only characters
 /// no shell treats specially, else in single quotes (a `'` inside becomes `'\''`).
 pub fn shell_quote(word: &str) -> std::borrow::Cow<'_, str> {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_-+=:,./@%^".contains(c);
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-+=:,./@%".contains(c);
     if !word.is_empty() && word.chars().all(plain) {
         word.into()
     } else {
@@ -449,3 +449,22 @@ mod stale_tests {
         assert!(other.exists());
     }
 }
+
+#[cfg(test)]
+mod quote_tests {
+    use super::*;
+
+    /// Plain words stay as they are; anything a shell would read otherwise is single-quoted.
+    #[test]
+    fn words_are_quoted_only_where_a_shell_needs_it() {
+        assert_eq!(shell_quote("frames/seahorse/frame_%05d.png"), "frames/seahorse/frame_%05d.png");
+        assert_eq!(shell_quote("30000/1001"), "30000/1001");
+        assert_eq!(shell_quote(PAD_TO_EVEN), "'pad=ceil(iw/2)*2:ceil(ih/2)*2'");
+        assert_eq!(shell_quote("my frames"), "'my frames'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote("a^b"), "'a^b'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_command(&["ffmpeg", "-i", "a b.png"]), "ffmpeg -i 'a b.png'");
+    }
+}
+

@@ -179,29 +179,9 @@ impl Renderer {
                 ),
             });
         }
-        if self.frames.binary_search(&frame).is_err() {
-            return Err(Error::InvalidOption {
-                option: "frame",
-                value: frame.to_string(),
-                expected: "one of the frames the renderer was prepared for".into(),
-            });
+        if let Some(rendered) = self.render_one(frame, false)? {
+            out.copy_from_slice(&rendered.pixels);
         }
-        let jobs = self.jobs([frame]);
-        let mut done = false;
-        render_frames(
-            &jobs,
-            &self.kernels,
-            &self.palette,
-            &self.parallel,
-            &AtomicBool::new(false),
-            &mut |_| {},
-            &mut |rendered| {
-                out.copy_from_slice(&rendered.pixels);
-                done = true;
-                Ok(())
-            },
-        )?;
-        debug_assert!(done, "an uncancelled run hands out every frame");
         Ok(())
     }
 
@@ -210,11 +190,27 @@ impl Renderer {
     #[cfg(feature = "internals")]
     #[doc(hidden)]
     pub fn render_escapes(&self, frame: u64) -> Result<Vec<crate::kernel::Escape>> {
+        self.render_one(frame, true)?
+            .and_then(|rendered| rendered.escapes)
+            .ok_or(Error::NoEscapeData(frame))
+    }
+
+    /// Renders one frame the renderer was prepared for (an error names any other), keeping every
+    /// sample's escape with `keep_escapes`. `None` only if the pipeline handed out nothing,
+    /// which an uncancelled run never does.
+    fn render_one(&self, frame: u64, keep_escapes: bool) -> Result<Option<RenderedFrame>> {
+        if self.frames.binary_search(&frame).is_err() {
+            return Err(Error::InvalidOption {
+                option: "frame",
+                value: frame.to_string(),
+                expected: "one of the frames the renderer was prepared for".into(),
+            });
+        }
         let parallel = ParallelSettings {
-            keep_escapes: true,
+            keep_escapes,
             ..self.parallel
         };
-        let mut escapes = None;
+        let mut result = None;
         render_frames(
             &self.jobs([frame]),
             &self.kernels,
@@ -223,11 +219,12 @@ impl Renderer {
             &AtomicBool::new(false),
             &mut |_| {},
             &mut |rendered| {
-                escapes = rendered.escapes;
+                result = Some(rendered);
                 Ok(())
             },
         )?;
-        escapes.ok_or(Error::NoEscapeData(frame))
+        debug_assert!(result.is_some(), "an uncancelled run hands out every frame");
+        Ok(result)
     }
 
     /// The jobs of `frames`, with the exact geometry of deep frames.

@@ -46,6 +46,17 @@ impl<T: zoomgen::deep::num::floatexp::Real> Kernel for OneByOne<'_, T> {
     fn escape_row(&self, grid: &SampleGrid, sy: u32, max: u32, out: &mut [Escape]) -> u64 {
         self.0.escape_row_scalar(grid, sy, max, out)
     }
+    /// (Not one by one: the kernel's own; the bench times escapes only.)
+    fn slope_rows(
+        &self,
+        grid: &SampleGrid,
+        rows: std::ops::Range<u32>,
+        max: u32,
+        out: &mut [Escape],
+        slopes: &mut [zoomgen::kernel::Slope],
+    ) -> u64 {
+        self.0.slope_rows(grid, rows, max, out, slopes)
+    }
 }
 
 /// Rows per kernel call: the band height the pipeline hands its workers by default.

@@ -162,6 +162,12 @@ pub trait Coloring: Send + Sync {
     /// Colors one row of pixels: `samples` holds `supersample` sample rows of
     /// `out.len() / 3 * supersample` samples each; `out` receives RGB bytes.
     fn color_row(&self, samples: SampleRow<'_>, supersample: usize, out: &mut [u8]);
+
+    /// Whether [`Coloring::color_row`] reads the samples' slopes (then the kernels carry the
+    /// derivative; otherwise `SampleRow::slope` is empty).
+    fn reads_slopes(&self) -> bool {
+        false
+    }
 }
 
 impl Coloring for Palette {

@@ -26,13 +26,15 @@ use super::num::floatexp::{Cx, FloatExp};
 use super::dd_bla::DdBlaTable;
 use super::orbit::ReferenceOrbit;
 use crate::arch::x86::delta::{DdLanes, DdOrbit, DeltaLockstep};
-use crate::kernel::{ESCAPE_RADIUS_SQ, Escape};
+use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, Slope};
 
 /// Outcome of [`iterate`]: the escape, and whether the sample is ill-conditioned even at this
 /// precision (then only a direct iteration gives its count).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DdResult {
     pub escape: Escape,
+    /// The escape's slope ([`Slope::NONE`] for interior samples).
+    pub slope: Slope,
     pub ill_conditioned: bool,
 }
 
@@ -134,9 +136,15 @@ impl<'a, F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> Walk<'a, F> {
     }
 
     #[inline(always)]
-    fn done(&self, sample: usize, escape: Escape, e: Cx<FloatExp>, norm: f64, n: u32) -> DdResult {
+    fn done(&self, sample: usize, escape: Escape, [z, e]: [Cx<FloatExp>; 2], norm: f64, n: u32) -> DdResult {
+        let slope = if escape.is_interior() {
+            Slope::NONE
+        } else {
+            Slope::at_escape(z.to_f64_pair(), e.to_f64_pair())
+        };
         DdResult {
             escape,
+            slope,
             ill_conditioned: (self.ill)(sample, e, norm, n),
         }
     }
@@ -181,7 +189,7 @@ impl<'a, F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> Walk<'a, F> {
                 } else {
                     Escape::INTERIOR
                 };
-                return Stretch::Done(self.done(sample, escape, e, norm, n));
+                return Stretch::Done(self.done(sample, escape, [Cx::from_f64(x, y), e], norm, n));
             }
             let zf = z.to_fe();
             let mut zr = zr;
@@ -235,7 +243,8 @@ impl<'a, F: Fn(usize, Cx<FloatExp>, f64, u32) -> bool> Walk<'a, F> {
             } else {
                 Escape::INTERIOR
             };
-            return PlainStep::Done(self.done(sample, escape, Cx::from_f64(er, ei), norm, n));
+            let z = Cx::from_f64(xr.hi, xi.hi);
+            return PlainStep::Done(self.done(sample, escape, [z, Cx::from_f64(er, ei)], norm, n));
         }
         let dnorm = dr.hi * dr.hi + di.hi * di.hi;
         let (mut zr, mut zi) = (zr, zi);
@@ -336,6 +345,7 @@ pub fn iterate_many(
     let mut results = vec![
         DdResult {
             escape: Escape::INTERIOR,
+            slope: Slope::NONE,
             ill_conditioned: false,
         };
         dcs.len()

@@ -87,7 +87,7 @@ use super::num::floatexp::{Cx, FloatExp, Real};
 use super::orbit::ReferenceOrbit;
 use super::bounds::{MIN_F64_NORM, SMALL_Z_NORM};
 use crate::arch::x86::delta::{DeltaLanes, DeltaLockstep};
-use crate::kernel::{ESCAPE_RADIUS_SQ, Escape};
+use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, Slope};
 
 /// Samples in flight.
 pub const LANES: usize = 8;
@@ -143,8 +143,9 @@ pub fn derivative_step<T: Real>(zm: Cx<T>, dz: Cx<T>, e: Cx<T>, s: T) -> Cx<T> {
 /// What [`handle`] did with a sample.
 #[derive(Debug, Clone, Copy)]
 pub enum Handled {
-    /// Finished: escape, iterations done, glitch, ill-conditioned (see [`Conditioning`]).
-    Done(Escape, u32, bool, bool),
+    /// Finished: escape, its slope, iterations done, glitch, ill-conditioned (see
+    /// [`Conditioning`]).
+    Done(Escape, Slope, u32, bool, bool),
     /// Back to the lockstep loop: `f64` delta, `f64` derivative `e`, reference index, iteration
     /// count.
     Lockstep([f64; 2], [f64; 2], usize, u32),
@@ -319,15 +320,16 @@ fn handle_steps<T: Real>(
         let norm = norm_sqr(Cx::<f64>::new(x, y));
         if norm > ESCAPE_RADIUS_SQ {
             let ill = frame.conditioning.ill(e, norm, dc, n);
-            return Handled::Done(Escape::escaped(n, norm), n, false, ill);
+            let slope = Slope::at_escape([x, y], [e.re.to_f64(), e.im.to_f64()]);
+            return Handled::Done(Escape::escaped(n, norm), slope, n, false, ill);
         }
         if n >= max_iterations {
             let ill = frame.conditioning.ill(e, norm, dc, n);
-            return Handled::Done(Escape::INTERIOR, n, false, ill);
+            return Handled::Done(Escape::INTERIOR, Slope::NONE, n, false, ill);
         }
         let mut dn = norm_sqr(dz);
         if !dn.is_finite() {
-            return Handled::Done(Escape::INTERIOR, n, true, false);
+            return Handled::Done(Escape::INTERIOR, Slope::NONE, n, true, false);
         }
         let mut zr = zr;
         let zn = if T::EXTENDED {
@@ -425,6 +427,8 @@ struct Row<'a, 'f, T: Real, D: Fn(usize) -> Cx<T>> {
     frame: &'a Frame<'f, T>,
     delta: D,
     out: &'a mut [Escape],
+    /// Empty where the slopes are not wanted.
+    slopes: &'a mut [Slope],
     next: usize,
     stats: RowStats,
     lanes: Lanes<T>,
@@ -448,8 +452,11 @@ impl<T: Real, D: Fn(usize) -> Cx<T>> Row<'_, '_, T, D> {
                     lanes.active[i] = true;
                     return;
                 }
-                Some(Handled::Done(e, n, glitch, ill)) => {
+                Some(Handled::Done(e, slope, n, glitch, ill)) => {
                     self.out[lanes.idx[i]] = e;
+                    if !self.slopes.is_empty() {
+                        self.slopes[lanes.idx[i]] = slope;
+                    }
                     self.stats.iterations += u64::from(n);
                     self.stats.glitches += u64::from(glitch);
                     if ill {
@@ -491,16 +498,19 @@ impl<T: Real, D: Fn(usize) -> Cx<T>> Row<'_, '_, T, D> {
     }
 }
 
-/// Fills `out[i]` with the escape of the sample whose `δc` is `delta(i)`, [`LANES`] at a time.
+/// Fills `out[i]` with the escape of the sample whose `δc` is `delta(i)`, [`LANES`] at a time,
+/// and `slopes[i]` with its [`Slope`] unless `slopes` is empty.
 pub fn run_row<T: Real>(
     frame: &Frame<'_, T>,
     delta: impl Fn(usize) -> Cx<T>,
     out: &mut [Escape],
+    slopes: &mut [Slope],
 ) -> RowStats {
     let mut row = Row {
         frame,
         delta,
         out,
+        slopes,
         next: 0,
         stats: RowStats::default(),
         lanes: Lanes::empty(),

@@ -54,7 +54,7 @@ use super::lanes;
 use super::orbit::ReferenceOrbit;
 use crate::arch::Work;
 use crate::arch::x86::delta::DeltaLockstep;
-use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, Kernel, SampleGrid};
+use crate::kernel::{ESCAPE_RADIUS_SQ, Escape, Kernel, SampleGrid, Slope};
 
 /// Where a frame's samples lie relative to its reference point, in extended precision.
 ///
@@ -142,6 +142,8 @@ fn exact_frac(grid: &DeltaGrid) -> usize {
 #[cfg(any(test, feature = "internals"))]
 pub struct SampleResult {
     pub escape: Escape,
+    /// The escape's slope ([`Slope::NONE`] for interior samples).
+    pub slope: Slope,
     /// Iterations represented (`n` at the end), comparable to other kernels' counts.
     pub iterations: u64,
     /// Perturbation steps plus BLA steps actually computed.
@@ -170,8 +172,9 @@ pub fn iterate<T: Real>(
     let mut m = 0usize;
     let mut n = 0u32;
     let mut steps = 0u64;
-    let done = |escape, n: u32, steps, glitch, ill| SampleResult {
+    let done = |escape, slope, n: u32, steps, glitch, ill| SampleResult {
         escape,
+        slope,
         iterations: u64::from(n),
         steps,
         glitch,
@@ -184,15 +187,16 @@ pub fn iterate<T: Real>(
         let norm = lanes::norm_sqr(Cx::<f64>::new(x, y));
         if norm > ESCAPE_RADIUS_SQ {
             let ill = conditioning.ill(e, norm, dc, n);
-            return done(Escape::escaped(n, norm), n, steps, false, ill);
+            let slope = Slope::at_escape([x, y], e.to_f64_pair());
+            return done(Escape::escaped(n, norm), slope, n, steps, false, ill);
         }
         if n >= max_iterations {
             let ill = conditioning.ill(e, norm, dc, n);
-            return done(Escape::INTERIOR, n, steps, false, ill);
+            return done(Escape::INTERIOR, Slope::NONE, n, steps, false, ill);
         }
         let mut dn = lanes::norm_sqr(dz);
         if !dn.is_finite() {
-            return done(Escape::INTERIOR, n, steps, true, false);
+            return done(Escape::INTERIOR, Slope::NONE, n, steps, true, false);
         }
         let mut zr = zr;
         // |z|^2 is `norm` for f64 deltas; FloatExp needs its own (norm may underflow).
@@ -424,13 +428,17 @@ impl<T: Real> PerturbKernel<T> {
     /// still ill-conditioned, direct fixed-point iteration of the point
     /// ([`PerturbKernel::exact_escape`]).
     #[cfg(any(test, feature = "internals"))]
-    pub fn recompute(&self, u: f64, v: f64, max_iterations: u32) -> Escape {
+    pub fn recompute(&self, u: f64, v: f64, max_iterations: u32) -> (Escape, Slope) {
         self.recompute_many(&[(u, v)], max_iterations)[0]
     }
 
     /// [`PerturbKernel::recompute`] for the samples at offsets `(u, v)` of `points`, their
     /// double-double passes several at a time ([`dd::iterate_many`]; the same results).
-    pub fn recompute_many(&self, points: &[(f64, f64)], max_iterations: u32) -> Vec<Escape> {
+    pub fn recompute_many(
+        &self,
+        points: &[(f64, f64)],
+        max_iterations: u32,
+    ) -> Vec<(Escape, Slope)> {
         self.exact_samples
             .fetch_add(points.len() as u64, Ordering::Relaxed);
         self.recompute_dd(points, max_iterations)
@@ -438,7 +446,7 @@ impl<T: Real> PerturbKernel<T> {
             .zip(points)
             .map(|(r, &(u, v))| {
                 if !r.ill_conditioned {
-                    return r.escape;
+                    return (r.escape, r.slope);
                 }
                 self.fixed_samples.fetch_add(1, Ordering::Relaxed);
                 self.exact_escape(u, v, max_iterations)
@@ -486,22 +494,32 @@ impl<T: Real> PerturbKernel<T> {
 
     /// Direct fixed-point iteration of the sample at offsets `(u, v)` from the frame center:
     /// reference point + frame offset + sample offset, all added in fixed point at
-    /// `-log2 spacing + 128` bits (the point the perturbation follows).
-    pub fn exact_escape(&self, u: f64, v: f64, max_iterations: u32) -> Escape {
+    /// `-log2 spacing + 128` bits (the point the perturbation follows). The derivative
+    /// `e = s dz/dc` of its [`Slope`] is iterated beside it in [`FloatExp`], from `z` rounded
+    /// to `f64` (the derivative's own error stays relative: `2^-53` per step).
+    pub fn exact_escape(&self, u: f64, v: f64, max_iterations: u32) -> (Escape, Slope) {
         let c = self.exact_point(u, v);
         let frac = c.frac();
         let mut z = FixedC::zero(frac);
+        let mut e = Cx::<FloatExp>::zero();
+        let spacing = self.grid.step;
         for n in 0..=max_iterations {
             let norm = z.norm_sqr_f64();
+            let (x, y) = z.to_f64();
             if norm > ESCAPE_RADIUS_SQ {
-                return Escape::escaped(n, norm);
+                return (Escape::escaped(n, norm), Slope::at_escape([x, y], e.to_f64_pair()));
             }
             if n == max_iterations {
                 break;
             }
+            let p = Cx::<FloatExp>::from_f64(x, y).mul(e);
+            e = Cx {
+                re: p.re.double() + spacing,
+                im: p.im.double(),
+            };
             z = z.sqr_add(&c);
         }
-        Escape::INTERIOR
+        (Escape::INTERIOR, Slope::NONE)
     }
 
     /// This kernel with the portable lockstep loop of [`lanes`] instead of the SIMD one (same
@@ -549,7 +567,7 @@ impl<T: Real> PerturbKernel<T> {
         for (sx, slot) in (0u32..).zip(out.iter_mut()) {
             let r = self.sample(grid.u(sx), v, max_iterations);
             *slot = if r.ill_conditioned {
-                self.recompute(grid.u(sx), v, max_iterations)
+                self.recompute(grid.u(sx), v, max_iterations).0
             } else {
                 r.escape
             };
@@ -613,6 +631,34 @@ impl<T: Real> Kernel for PerturbKernel<T> {
         max_iterations: u32,
         out: &mut [Escape],
     ) -> u64 {
+        self.rows(grid, rows, max_iterations, out, &mut [])
+    }
+
+    fn slope_rows(
+        &self,
+        grid: &SampleGrid,
+        rows: std::ops::Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+        slopes: &mut [Slope],
+    ) -> u64 {
+        assert_eq!(slopes.len(), out.len(), "slope_rows: slope size");
+        self.rows(grid, rows, max_iterations, out, slopes)
+    }
+}
+
+impl<T: Real> PerturbKernel<T> {
+    /// [`Kernel::escape_rows`], and [`Kernel::slope_rows`] unless `slopes` is empty. (Every
+    /// sample's derivative is carried anyway, for the conditioning test: storing it is all the
+    /// slopes cost here.)
+    fn rows(
+        &self,
+        grid: &SampleGrid,
+        rows: std::ops::Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+        slopes: &mut [Slope],
+    ) -> u64 {
         let width = grid.samples_x as usize;
         assert_eq!(out.len(), rows.len() * width, "escape_rows: output size");
         if width == 0 {
@@ -630,12 +676,19 @@ impl<T: Real> Kernel for PerturbKernel<T> {
         let mut iterations = 0;
         // The ill-conditioned samples: their places in `out` and their offsets `(u, v)`.
         let (mut places, mut points) = (Vec::new(), Vec::new());
+        let with_slopes = !slopes.is_empty();
         for (r, (sy, row)) in rows.zip(out.chunks_exact_mut(width)).enumerate() {
             let v = grid.v(sy);
+            let row_slopes = if with_slopes {
+                &mut slopes[r * width..(r + 1) * width]
+            } else {
+                &mut []
+            };
             let stats = lanes::run_row(
                 &frame,
                 |i| Cx::<T>::from_fe(self.grid.delta(grid.u(i as u32), v)),
                 row,
+                row_slopes,
             );
             for &i in &stats.ill_conditioned {
                 places.push(r * width + i);
@@ -649,11 +702,14 @@ impl<T: Real> Kernel for PerturbKernel<T> {
                 self.glitches.fetch_add(stats.glitches, Ordering::Relaxed);
             }
         }
-        for (i, e) in places
+        for (i, (e, slope)) in places
             .into_iter()
             .zip(self.recompute_many(&points, max_iterations))
         {
             out[i] = e;
+            if with_slopes {
+                slopes[i] = slope;
+            }
         }
         iterations
     }
@@ -741,10 +797,10 @@ mod tests {
             };
             if extended {
                 let k = PerturbKernel::<FloatExp>::new(orbit, delta, 24, 8, 1e-16, Arc::default());
-                check(&|u, v| (k.recompute_dd(&[(u, v)], max)[0], k.exact_escape(u, v, max)));
+                check(&|u, v| (k.recompute_dd(&[(u, v)], max)[0], k.exact_escape(u, v, max).0));
             } else {
                 let k = PerturbKernel::<f64>::new(orbit, delta, 24, 8, 1e-16, Arc::default());
-                check(&|u, v| (k.recompute_dd(&[(u, v)], max)[0], k.exact_escape(u, v, max)));
+                check(&|u, v| (k.recompute_dd(&[(u, v)], max)[0], k.exact_escape(u, v, max).0));
             }
         }
     }

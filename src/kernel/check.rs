@@ -3,9 +3,9 @@
 
 use num_complex::Complex64;
 
-use super::scalar::escape_point;
+use super::scalar::{escape_point, reference_slope_rows};
 use super::select::kernel_by_name_with;
-use super::{Escape, Kernel, KernelOptions, SampleGrid, ScalarKernelWith};
+use super::{Escape, Kernel, KernelOptions, SampleGrid, ScalarKernelWith, Slope};
 use super::interleaved::{CHUNK, HEAD_START};
 use crate::testing::XorShift;
 
@@ -313,5 +313,76 @@ pub(crate) fn matches_reference(name: &str) {
                 assert_eq!(spent, want_spent, "{what}: iterations");
             }
         }
+    }
+}
+
+/// Asserts that two rows of slopes agree bit for bit.
+pub(crate) fn assert_same_slopes(a: &[Slope], b: &[Slope], what: &str) {
+    assert_eq!(a.len(), b.len());
+    let bits = |s: &Slope| [s.z[0], s.z[1], s.e[0], s.e[1]].map(f32::to_bits);
+    for (i, (p, q)) in a.iter().zip(b).enumerate() {
+        assert!(bits(p) == bits(q), "{what}: sample {i}: {p:?} != {q:?}");
+    }
+}
+
+/// Compares [`Kernel::slope_rows`] of the kernel called `name` with the reference's, in bands
+/// of 1 to 6 sample rows, with and without periodicity detection: the escapes and iterations
+/// are [`Kernel::escape_rows`]'s, and the slopes the reference's, bit for bit. Views: random
+/// rows near the boundary and in bulbs, and the chunk-edge row (every budget from the head
+/// start's end to three chunks past it: samples that escape at every step of a chunk).
+pub(crate) fn slopes_match_reference(name: &str) {
+    let count = if cfg!(miri) { 3 } else { 30 };
+    for periodicity in [false, true] {
+        let options = KernelOptions::fixed(periodicity);
+        let Some(kernel) = kernel_or_skip(name, options) else {
+            return;
+        };
+        let mut rng = XorShift(0x510b_e5 ^ u64::from(periodicity));
+        let mut views: Vec<(SampleGrid, u32)> = Vec::new();
+        for heavy in [false, true] {
+            for case in cases(rng.next(), count, heavy) {
+                views.push((case.grid, case.max_iterations.min(2000)));
+            }
+        }
+        let edge = SampleGrid::new(Complex64::new(-0.7436, 0.1318), 0.02, 30.0, 101, 5, 1);
+        let budgets = HEAD_START - 1..=HEAD_START + 3 * CHUNK as u32 + 1;
+        views.extend(budgets.step_by(3).map(|max| (edge, max)));
+        let mut escaped = 0;
+        for (v, (grid, max)) in views.iter().enumerate() {
+            let band = 1 + (rng.next() % 6) as u32;
+            let mut start = 0;
+            while start < grid.samples_y {
+                let end = (start + band).min(grid.samples_y);
+                let len = (end - start) as usize * grid.samples_x as usize;
+                let mut got = vec![Escape { n: 7, nf: 0.5 }; len];
+                let mut got_slopes = vec![Slope::at_escape([1.0; 2], [1.0; 2]); len];
+                let spent = kernel.slope_rows(grid, start..end, *max, &mut got, &mut got_slopes);
+                let mut want = vec![Escape::INTERIOR; len];
+                let mut want_slopes = vec![Slope::NONE; len];
+                let want_spent = reference_slope_rows(
+                    grid,
+                    start..end,
+                    *max,
+                    &mut want,
+                    &mut want_slopes,
+                    options,
+                );
+                let what = format!(
+                    "{name}, slopes, periodicity {periodicity}, view {v} ({grid:?}, max {max}), \
+                     rows {start}..{end}"
+                );
+                assert_same(&got, &want, &what);
+                assert_same_slopes(&got_slopes, &want_slopes, &what);
+                assert_eq!(spent, want_spent, "{what}: iterations");
+                let (plain, _) = rows(kernel.as_ref(), grid, start..end, *max);
+                assert_same(&plain, &got, &format!("{what}: escape_rows"));
+                escaped += want.iter().filter(|e| !e.is_interior()).count();
+                start = end;
+                if cfg!(miri) {
+                    break;
+                }
+            }
+        }
+        assert!(escaped > 1000, "{name}: only {escaped} escaped samples compared");
     }
 }

@@ -64,7 +64,8 @@ use std::ops::Range;
 use crate::arch::{Portable, Simd};
 use super::{
     ESCAPE_RADIUS_SQ, Escape, Kernel, KernelOptions, PERIODICITY_FIRST_SAVE, SampleGrid,
-    scalar::escape_point_with,
+    Slope,
+    scalar::{escape_point_with, slope_point_with},
 };
 
 /// Most lanes the engine keeps in flight (4 vectors of 8 `f64`).
@@ -123,6 +124,27 @@ impl Kernel for InterleavedKernel {
             grid.samples_x,
             max_iterations,
             out,
+            None,
+        )
+    }
+
+    fn slope_rows(
+        &self,
+        grid: &SampleGrid,
+        rows: Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+        slopes: &mut [Slope],
+    ) -> u64 {
+        escape_rows_lanes::<Portable, PORTABLE_VECTORS>(
+            Portable,
+            self.options,
+            grid,
+            rows,
+            grid.samples_x,
+            max_iterations,
+            out,
+            Some(slopes),
         )
     }
 }
@@ -196,7 +218,7 @@ impl Queue {
     /// within the first few steps are finished on the spot, and only the others are queued, with
     /// their `z` and step count, for the hot loop.
     #[inline(always)]
-    fn fill<S: Simd, const V: usize, const P: bool>(
+    fn fill<S: Simd, const V: usize, const P: bool, const D: bool>(
         &mut self,
         s: S,
         grid: &SampleGrid,
@@ -260,9 +282,10 @@ impl Queue {
                     self.done = self.row == self.row_end;
                 }
             }
-            if self.skip_head_start > 0 {
+            if D || self.skip_head_start > 0 {
                 // From z_0 = 0: the hot loop tests it for everything the head start would.
-                self.skip_head_start -= 1;
+                // (With slopes always: the head start does not carry the derivative.)
+                self.skip_head_start = self.skip_head_start.saturating_sub(1);
                 let zero = s.splat(0.0);
                 for g in 0..V {
                     self.enqueue(s, take[g], [re[g], im[g], idx[g], zero, zero], zero);
@@ -382,7 +405,8 @@ impl Queue {
                 let mut lanes = [0.0; 8];
                 s.store(spent, &mut lanes);
                 self.spent += lanes[..S::LANES].iter().sum::<f64>();
-                pending.push(s, escaped, idx[g], n_escaped[g], norm_escaped[g], out);
+                let no_slope = [zero; 4];
+                pending.push::<S, false>(s, escaped, idx[g], n_escaped[g], norm_escaped[g], no_slope, out, &mut []);
             }
             let survivors = s.bits(alive).count_ones() as usize;
             if survivors == 0 {
@@ -425,6 +449,16 @@ fn advance<S: Simd>(s: S, [x, y, x2, y2]: [&mut S::F; 4], cx: S::F, cy: S::F) {
     *x = s.add(s.sub(*x2, *y2), cx);
     *x2 = s.mul(*x, *x);
     *y2 = s.mul(*y, *y);
+}
+
+/// One step `e -> 2 z e + s` of the scaled derivative of a vector of lanes, from `z` before
+/// the step: [`crate::kernel::sample::slope_step`]'s operations in its order.
+#[inline(always)]
+fn slope_advance<S: Simd>(s: S, [x, y]: [S::F; 2], [ex, ey]: [&mut S::F; 2], spacing: S::F) {
+    let a = s.sub(s.mul(x, *ex), s.mul(y, *ey));
+    let b = s.add(s.mul(x, *ey), s.mul(y, *ex));
+    *ex = s.add(s.add(a, a), spacing);
+    *ey = s.add(b, b);
 }
 
 /// The escape test of a lockstep loop that records, per lane, the step `at` where a lane of
@@ -471,6 +505,9 @@ struct Lanes {
     deadline: [f64; MAX_LANES],
     /// Output index of the lane's sample (`-1` for none).
     idx: [f64; MAX_LANES],
+    /// `e = s dz/dc` (with slopes only).
+    ex: [f64; MAX_LANES],
+    ey: [f64; MAX_LANES],
 }
 
 impl Lanes {
@@ -486,6 +523,8 @@ impl Lanes {
             start: [0.0; MAX_LANES],
             deadline: [f64::INFINITY; MAX_LANES],
             idx: [-1.0; MAX_LANES],
+            ex: [0.0; MAX_LANES],
+            ey: [0.0; MAX_LANES],
         }
     }
 
@@ -501,6 +540,8 @@ impl Lanes {
             &mut self.start,
             &mut self.deadline,
             &mut self.idx,
+            &mut self.ex,
+            &mut self.ey,
         ];
         let empty = [
             0.0,
@@ -513,6 +554,8 @@ impl Lanes {
             0.0,
             f64::INFINITY,
             -1.0,
+            0.0,
+            0.0,
         ];
         for (field, empty) in fields.into_iter().zip(empty) {
             field[to] = field[from];
@@ -527,6 +570,8 @@ struct Pending {
     idx: [f64; PENDING_CAP],
     n: [f64; PENDING_CAP],
     norm: [f64; PENDING_CAP],
+    /// `z_N` and `e_N` (with slopes only).
+    slope: [[f64; PENDING_CAP]; 4],
     nf: [f32; PENDING_CAP],
     len: usize,
 }
@@ -540,6 +585,7 @@ impl Pending {
             idx: [0.0; PENDING_CAP],
             n: [0.0; PENDING_CAP],
             norm: [ESCAPE_RADIUS_SQ; PENDING_CAP],
+            slope: [[0.0; PENDING_CAP]; 4],
             nf: [0.0; PENDING_CAP],
             len: 0,
         }
@@ -547,19 +593,41 @@ impl Pending {
 
     /// Queues the lanes `m` of one vector.
     #[inline(always)]
-    fn push<S: Simd>(&mut self, s: S, m: S::M, idx: S::F, n: S::F, norm: S::F, out: &mut [Escape]) {
+    #[allow(clippy::too_many_arguments)]
+    fn push<S: Simd, const D: bool>(
+        &mut self,
+        s: S,
+        m: S::M,
+        idx: S::F,
+        n: S::F,
+        norm: S::F,
+        slope: [S::F; 4],
+        out: &mut [Escape],
+        slopes: &mut [Slope],
+    ) {
         let l = self.len;
         s.store(s.compress(m, idx), &mut self.idx[l..]);
         s.store(s.compress(m, n), &mut self.n[l..]);
         s.store(s.compress(m, norm), &mut self.norm[l..]);
+        if D {
+            for (field, v) in self.slope.iter_mut().zip(slope) {
+                s.store(s.compress(m, v), &mut field[l..]);
+            }
+        }
         self.len += s.bits(m).count_ones() as usize;
         if self.len >= PENDING {
-            self.flush(s, out);
+            self.flush::<S, D>(s, out, slopes);
         }
     }
 
     #[inline(always)]
-    fn flush<S: Simd>(&mut self, s: S, out: &mut [Escape]) {
+    fn flush<S: Simd, const D: bool>(&mut self, s: S, out: &mut [Escape], slopes: &mut [Slope]) {
+        if D {
+            let [zx, zy, ex, ey] = &self.slope;
+            for i in 0..self.len {
+                slopes[self.idx[i] as usize] = Slope::at_escape([zx[i], zy[i]], [ex[i], ey[i]]);
+            }
+        }
         let len = self.len.next_multiple_of(S::LANES);
         s.smooth_fractions(&self.norm[..len], &mut self.nf[..len]);
         if out.len() <= u32::MAX as usize {
@@ -614,8 +682,8 @@ const REPLAY_BATCH: usize = MAX_LANES;
 /// Samples that escaped within a chunk, with what it takes to replay them: `z` at the chunk's
 /// start, `c`, the output index and the steps done before the chunk.
 struct Replay {
-    /// x, y, cx, cy, idx, steps.
-    fields: [[f64; REPLAY_CAP]; 6],
+    /// x, y, cx, cy, idx, steps, and with slopes ex, ey.
+    fields: [[f64; REPLAY_CAP]; 8],
     len: usize,
 }
 
@@ -624,16 +692,17 @@ const REPLAY_CAP: usize = REPLAY_BATCH + MAX_LANES + 8;
 impl Replay {
     fn new() -> Self {
         Replay {
-            fields: [[0.0; REPLAY_CAP]; 6],
+            fields: [[0.0; REPLAY_CAP]; 8],
             len: 0,
         }
     }
 
     /// Queues the lanes `m` of one vector.
     #[inline(always)]
-    fn push<S: Simd>(&mut self, s: S, m: S::M, values: [S::F; 6]) {
+    fn push<S: Simd, const D: bool>(&mut self, s: S, m: S::M, values: [S::F; 8]) {
         let l = self.len;
-        for (field, v) in self.fields.iter_mut().zip(values) {
+        let used = if D { 8 } else { 6 };
+        for (field, v) in self.fields.iter_mut().zip(values).take(used) {
             s.store(s.compress(m, v), &mut field[l..]);
         }
         self.len += s.bits(m).count_ones() as usize;
@@ -642,12 +711,15 @@ impl Replay {
     /// Replays every queued sample, `V` vectors at a time in lockstep, into `pending`; returns
     /// their iterations. Each sample escapes within `CHUNK` steps of its start here.
     #[inline(always)]
-    fn run<S: Simd, const V: usize>(
+    fn run<S: Simd, const V: usize, const D: bool>(
         &mut self,
         s: S,
+        spacing: f64,
         pending: &mut Pending,
         out: &mut [Escape],
+        slopes: &mut [Slope],
     ) -> f64 {
+        let sp = s.splat(spacing);
         let n = S::LANES;
         let (zero, r2) = (s.splat(0.0), s.splat(ESCAPE_RADIUS_SQ));
         let none = s.mask_andn(s.all_set(), s.all_set());
@@ -659,6 +731,8 @@ impl Replay {
             let mut y = [zero; V];
             let mut cx = [zero; V];
             let mut cy = [zero; V];
+            let mut ex = [zero; V];
+            let mut ey = [zero; V];
             let mut valid = [none; V];
             for g in 0..V {
                 let at = from + g * n;
@@ -669,6 +743,10 @@ impl Replay {
                     y[g] = s.load(&self.fields[1][at..]);
                     cx[g] = s.load(&self.fields[2][at..]);
                     cy[g] = s.load(&self.fields[3][at..]);
+                    if D {
+                        ex[g] = s.load(&self.fields[6][at..]);
+                        ey[g] = s.load(&self.fields[7][at..]);
+                    }
                 }
             }
             let mut x2: [S::F; V] = array::from_fn(|g| s.mul(x[g], x[g]));
@@ -676,12 +754,16 @@ impl Replay {
             let mut alive = valid;
             let mut n_escaped = [zero; V];
             let mut norm_escaped = [r2; V];
+            let mut slope_escaped = [[zero; 4]; V];
             let mut step = 0.0;
             loop {
                 step += 1.0;
                 let j = s.splat(step);
                 let mut any = none;
                 for g in 0..V {
+                    if D {
+                        slope_advance(s, [x[g], y[g]], [&mut ex[g], &mut ey[g]], sp);
+                    }
                     advance(
                         s,
                         [&mut x[g], &mut y[g], &mut x2[g], &mut y2[g]],
@@ -689,6 +771,12 @@ impl Replay {
                         cy[g],
                     );
                     let norm = s.add(x2[g], y2[g]);
+                    if D {
+                        let escaped = s.mask_and(alive[g], s.gt(norm, r2));
+                        for (kept, v) in slope_escaped[g].iter_mut().zip([x[g], y[g], ex[g], ey[g]]) {
+                            *kept = s.select(escaped, v, *kept);
+                        }
+                    }
                     let record = [&mut n_escaped[g], &mut norm_escaped[g]];
                     record_escapes(s, &mut alive[g], norm, j, record);
                     any = s.mask_or(any, alive[g]);
@@ -706,7 +794,8 @@ impl Replay {
                 let idx = s.load(&self.fields[4][at..]);
                 let steps = s.add(s.load(&self.fields[5][at..]), n_escaped[g]);
                 total = s.add(total, s.select(valid[g], steps, zero));
-                pending.push(s, valid[g], idx, steps, norm_escaped[g], out);
+                let slope = slope_escaped[g];
+                pending.push::<S, D>(s, valid[g], idx, steps, norm_escaped[g], slope, out, slopes);
             }
             from += V * n;
         }
@@ -735,11 +824,13 @@ pub(crate) fn escape_row_lanes<S: Simd, const V: usize>(
     out: &mut [Escape],
 ) -> u64 {
     let row_len = out.len() as u32;
-    escape_rows_lanes::<S, V>(s, options, grid, sy..sy + 1, row_len, max_iterations, out)
+    escape_rows_lanes::<S, V>(s, options, grid, sy..sy + 1, row_len, max_iterations, out, None)
 }
 
 /// Fills `out` with sample rows `rows`, `row_len` samples each, like [`Kernel::escape_rows`]:
-/// every sample of every row goes through one stream of lanes.
+/// every sample of every row goes through one stream of lanes. With `slopes`, like
+/// [`Kernel::slope_rows`]: the lanes carry the derivative too.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn escape_rows_lanes<S: Simd, const V: usize>(
     s: S,
@@ -749,7 +840,11 @@ pub(crate) fn escape_rows_lanes<S: Simd, const V: usize>(
     row_len: u32,
     max_iterations: u32,
     out: &mut [Escape],
+    slopes: Option<&mut [Slope]>,
 ) -> u64 {
+    if let Some(slopes) = &slopes {
+        assert_eq!(slopes.len(), out.len(), "slope_rows: slope size");
+    }
     assert_eq!(
         out.len(),
         rows.len() * row_len as usize,
@@ -761,10 +856,11 @@ pub(crate) fn escape_rows_lanes<S: Simd, const V: usize>(
     } else {
         options.periodicity
     };
-    let stats = if periodicity {
-        run::<S, V, true>(s, grid, rows, row_len, max_iterations, out)
-    } else {
-        run::<S, V, false>(s, grid, rows, row_len, max_iterations, out)
+    let stats = match (periodicity, slopes) {
+        (true, None) => run::<S, V, true, false>(s, grid, rows, row_len, max_iterations, out, &mut []),
+        (false, None) => run::<S, V, false, false>(s, grid, rows, row_len, max_iterations, out, &mut []),
+        (true, Some(sl)) => run::<S, V, true, true>(s, grid, rows, row_len, max_iterations, out, sl),
+        (false, Some(sl)) => run::<S, V, false, true>(s, grid, rows, row_len, max_iterations, out, sl),
     };
     if adaptive {
         adaptive::record(periodicity, &stats, max_iterations);
@@ -897,6 +993,10 @@ mod adaptive {
 struct Engine<'a> {
     grid: &'a SampleGrid,
     out: &'a mut [Escape],
+    /// The slopes' output (empty without slopes).
+    slopes: &'a mut [Slope],
+    /// The sample spacing, the derivative's scale.
+    spacing: f64,
     queue: Queue,
     pending: Pending,
     lanes: Lanes,
@@ -920,6 +1020,9 @@ struct Engine<'a> {
     /// lane that waits (see [`WAIT_SHARE`]), at the start of the chunk in which it escaped.
     check_x: [f64; MAX_LANES],
     check_y: [f64; MAX_LANES],
+    /// `e` at the same step (with slopes only).
+    check_ex: [f64; MAX_LANES],
+    check_ey: [f64; MAX_LANES],
     /// `k` at the start of that chunk (stored only for lanes that wait, see [`WAIT_SHARE`]).
     check_k: [f64; MAX_LANES],
     /// Samples that escaped in a chunk, waiting to be replayed.
@@ -941,19 +1044,22 @@ pub(crate) struct RunStats {
 }
 
 #[inline(always)]
-fn run<S: Simd, const V: usize, const P: bool>(
+fn run<S: Simd, const V: usize, const P: bool, const D: bool>(
     s: S,
     grid: &SampleGrid,
     rows: Range<u32>,
     row_len: u32,
     max_iterations: u32,
     out: &mut [Escape],
+    slopes: &mut [Slope],
 ) -> RunStats {
     // At most 4 vectors: packing below runs `stream` with 1, 2, 3 or `V` vectors, so with
     // more, a count between 4 and `V` would have no instance that takes the last lanes.
     const { assert!(V >= 1 && V <= 4 && V * S::LANES <= MAX_LANES && S::LANES <= 8) };
     // Every sample starts as interior: what the cardioid/bulb test or the budget decides.
     out.fill(Escape::INTERIOR);
+    slopes.fill(Slope::NONE);
+    let spacing = grid.spacing();
     if max_iterations == 0 || out.is_empty() {
         // Nothing is iterated: every sample is interior after 0 steps, as in the reference.
         return RunStats::default();
@@ -961,9 +1067,15 @@ fn run<S: Simd, const V: usize, const P: bool>(
     if out.len() as u128 * u128::from(max_iterations) >= MAX_ROW_WORK {
         let options = KernelOptions::fixed(P);
         let mut total = 0;
-        for (sy, row) in rows.zip(out.chunks_exact_mut(row_len as usize)) {
-            for (sx, slot) in (0u32..).zip(row.iter_mut()) {
-                let c = grid.point(sx, sy);
+        for (i, slot) in out.iter_mut().enumerate() {
+            let (sx, sy) = ((i % row_len as usize) as u32, rows.start + (i / row_len as usize) as u32);
+            let c = grid.point(sx, sy);
+            if D {
+                let (escape, slope, spent) =
+                    slope_point_with(c.re, c.im, max_iterations, options, spacing);
+                (*slot, slopes[i]) = (escape, slope);
+                total += spent;
+            } else {
                 let (escape, spent) = escape_point_with(c.re, c.im, max_iterations, options);
                 *slot = escape;
                 total += spent;
@@ -977,6 +1089,8 @@ fn run<S: Simd, const V: usize, const P: bool>(
     let mut e = Engine {
         grid,
         out,
+        slopes,
+        spacing,
         queue: Queue::new(rows, row_len),
         pending: Pending::new(),
         lanes: Lanes::new(),
@@ -991,6 +1105,8 @@ fn run<S: Simd, const V: usize, const P: bool>(
         budget_reached: 0,
         check_x: [0.0; MAX_LANES],
         check_y: [0.0; MAX_LANES],
+        check_ex: [0.0; MAX_LANES],
+        check_ey: [0.0; MAX_LANES],
         check_k: [0.0; MAX_LANES],
         replay: Replay::new(),
         replayed: 0.0,
@@ -998,10 +1114,10 @@ fn run<S: Simd, const V: usize, const P: bool>(
     let mut vectors = V;
     loop {
         match vectors {
-            1 => stream::<S, 1, P>(s, &mut e),
-            2 if V > 2 => stream::<S, 2, P>(s, &mut e),
-            3 if V > 3 => stream::<S, 3, P>(s, &mut e),
-            _ => stream::<S, V, P>(s, &mut e),
+            1 => stream::<S, 1, P, D>(s, &mut e),
+            2 if V > 2 => stream::<S, 2, P, D>(s, &mut e),
+            3 if V > 3 => stream::<S, 3, P, D>(s, &mut e),
+            _ => stream::<S, V, P, D>(s, &mut e),
         }
         if e.live == 0 {
             break;
@@ -1019,8 +1135,8 @@ fn run<S: Simd, const V: usize, const P: bool>(
         }
         vectors = e.live.div_ceil(S::LANES);
     }
-    e.replayed += e.replay.run::<S, V>(s, &mut e.pending, e.out);
-    e.pending.flush(s, e.out);
+    e.replayed += e.replay.run::<S, V, D>(s, e.spacing, &mut e.pending, e.out, e.slopes);
+    e.pending.flush::<S, D>(s, e.out, e.slopes);
     RunStats {
         // Samples that used up their budget in the lanes did `max_iterations` each.
         spent: e.budget_reached * u64::from(max_iterations)
@@ -1050,9 +1166,13 @@ fn to_step(v: f64) -> u64 {
 /// on the spot (with 32 lanes, once enough have escaped), with the state of the other lanes
 /// staying in registers.
 #[inline(always)]
-fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
+fn stream<S: Simd, const W: usize, const P: bool, const D: bool>(s: S, e: &mut Engine<'_>) {
     let n = S::LANES;
     let st = &mut e.lanes;
+    let zero = s.splat(0.0);
+    let sp = s.splat(e.spacing);
+    let mut ex: [S::F; W] = array::from_fn(|i| if D { s.load(&st.ex[i * n..]) } else { zero });
+    let mut ey: [S::F; W] = array::from_fn(|i| if D { s.load(&st.ey[i * n..]) } else { zero });
     let mut x: [S::F; W] = array::from_fn(|i| s.load(&st.x[i * n..]));
     let mut y: [S::F; W] = array::from_fn(|i| s.load(&st.y[i * n..]));
     let mut cx: [S::F; W] = array::from_fn(|i| s.load(&st.cx[i * n..]));
@@ -1061,7 +1181,6 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
     let mut x2: [S::F; W] = array::from_fn(|i| s.mul(x[i], x[i]));
     let mut y2: [S::F; W] = array::from_fn(|i| s.mul(y[i], y[i]));
     let r2 = s.splat(ESCAPE_RADIUS_SQ);
-    let zero = s.splat(0.0);
     let none = s.mask_andn(s.all_set(), s.all_set());
     let mut k = e.k;
     // Per vector: lanes that escaped in an earlier chunk and wait, their checkpoint kept, for
@@ -1094,6 +1213,11 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
             s.store(idx, &mut st.idx[i * n..]);
             x2[i] = s.select(m, s.mul(x[i], x[i]), x2[i]);
             y2[i] = s.select(m, s.mul(y[i], y[i]), y2[i]);
+            if D {
+                // Queued samples start from z_0 = 0 (no head start with slopes): e_0 = 0.
+                ex[i] = s.select(m, zero, ex[i]);
+                ey[i] = s.select(m, zero, ey[i]);
+            }
             let empty = s.gt(zero, idx);
             let inf = s.splat(f64::INFINITY);
             let start = s.expand(s.load(&st.start[i * n..]), m, started);
@@ -1126,7 +1250,7 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
     // Lanes left empty (at the start of the rows) take samples.
     if e.queue.avail() < W * n && !e.queue.done {
         e.queue
-            .fill::<S, W, P>(s, e.grid, e.max_iterations, &mut e.pending, e.out);
+            .fill::<S, W, P, D>(s, e.grid, e.max_iterations, &mut e.pending, e.out);
     }
     if e.queue.avail() > 0 {
         let kv = s.splat(k as f64);
@@ -1149,9 +1273,17 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
                 let keep = s.mask_andn(s.all_set(), waiting[i]);
                 s.store_where(keep, x[i], &mut e.check_x[i * n..]);
                 s.store_where(keep, y[i], &mut e.check_y[i * n..]);
+                if D {
+                    s.store_where(keep, ex[i], &mut e.check_ex[i * n..]);
+                    s.store_where(keep, ey[i], &mut e.check_ey[i * n..]);
+                }
             } else {
                 s.store(x[i], &mut e.check_x[i * n..]);
                 s.store(y[i], &mut e.check_y[i * n..]);
+                if D {
+                    s.store(ex[i], &mut e.check_ex[i * n..]);
+                    s.store(ey[i], &mut e.check_ey[i * n..]);
+                }
             }
         }
         // With periodicity detection, per vector: lanes whose x never equalled the saved x in
@@ -1160,6 +1292,9 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
         macro_rules! step {
             () => {
                 for i in 0..W {
+                    if D {
+                        slope_advance(s, [x[i], y[i]], [&mut ex[i], &mut ey[i]], sp);
+                    }
                     advance(
                         s,
                         [&mut x[i], &mut y[i], &mut x2[i], &mut y2[i]],
@@ -1207,7 +1342,7 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
         let kv = s.splat(k as f64);
         if e.queue.avail() < W * n && !e.queue.done {
             e.queue
-                .fill::<S, W, P>(s, e.grid, e.max_iterations, &mut e.pending, e.out);
+                .fill::<S, W, P, D>(s, e.grid, e.max_iterations, &mut e.pending, e.out);
         }
         // Waiting lanes cannot wait past a budget's end: they would pass for interior there.
         let due = k == e.budget_k;
@@ -1272,7 +1407,12 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
                     } else {
                         k0v
                     };
-                    e.replay.push(
+                    let (check_ex, check_ey) = if D {
+                        (s.load(&e.check_ex[i * n..]), s.load(&e.check_ey[i * n..]))
+                    } else {
+                        (zero, zero)
+                    };
+                    e.replay.push::<S, D>(
                         s,
                         escaped,
                         [
@@ -1282,6 +1422,8 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
                             cy[i],
                             idx,
                             s.sub(from_k, start),
+                            check_ex,
+                            check_ey,
                         ],
                     );
                 }
@@ -1290,7 +1432,9 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
             waiting = [none; W];
             any_waiting = false;
             if e.replay.len >= REPLAY_BATCH {
-                e.replayed += e.replay.run::<S, W>(s, &mut e.pending, e.out);
+                e.replayed +=
+                    e.replay
+                        .run::<S, W, D>(s, e.spacing, &mut e.pending, e.out, e.slopes);
             }
         }
         if P && k == e.save_k {
@@ -1336,6 +1480,10 @@ fn stream<S: Simd, const W: usize, const P: bool>(s: S, e: &mut Engine<'_>) {
         s.store(cx[i], &mut st.cx[i * n..]);
         s.store(cy[i], &mut st.cy[i * n..]);
         s.store(sx[i], &mut st.sx[i * n..]);
+        if D {
+            s.store(ex[i], &mut st.ex[i * n..]);
+            s.store(ey[i], &mut st.ey[i * n..]);
+        }
     }
     e.k = k;
 }
@@ -1406,6 +1554,11 @@ mod tests {
     #[test]
     fn interleaved_rows_match_reference() {
         check::rows_match_reference("interleaved");
+    }
+
+    #[test]
+    fn interleaved_slopes_match_reference() {
+        check::slopes_match_reference("interleaved");
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub mod simd;
 use num_complex::Complex64;
 
 pub use interleaved::InterleavedKernel;
-pub use sample::{ESCAPE_RADIUS, ESCAPE_RADIUS_SQ, Escape, SampleRow};
+pub use sample::{ESCAPE_RADIUS, ESCAPE_RADIUS_SQ, Escape, SampleRow, Slope};
 pub use scalar::ScalarKernelWith;
 pub use select::select_kernel;
 
@@ -164,6 +164,13 @@ impl SampleGrid {
         f64::from(sy) + 0.5 - 0.5 * f64::from(self.samples_y)
     }
 
+    /// The sample spacing `s = |step_x|`, the scale of [`sample::Slope`]'s derivative; every
+    /// kernel uses exactly this value.
+    #[inline]
+    pub fn spacing(&self) -> f64 {
+        self.step_x.norm()
+    }
+
     /// The point of sample `(sx, sy)`; every kernel uses exactly this arithmetic.
     #[inline]
     pub fn point(&self, sx: u32, sy: u32) -> Complex64 {
@@ -218,6 +225,20 @@ pub trait Kernel: Send + Sync {
             .map(|(sy, row)| self.escape_row(grid, sy, max_iterations, row))
             .sum()
     }
+
+    /// [`Kernel::escape_rows`], and `slopes[i]` the [`Slope`] of sample `i` (the same layout;
+    /// [`Slope::NONE`] for samples that do not escape): what distance estimation and slope
+    /// lighting color from. The escapes are the same bits as [`Kernel::escape_rows`] gives, and
+    /// the slopes the same bits as the scalar reference's, in every kernel; carrying the
+    /// derivative costs only the frames that ask for it.
+    fn slope_rows(
+        &self,
+        grid: &SampleGrid,
+        rows: std::ops::Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+        slopes: &mut [Slope],
+    ) -> u64;
 }
 
 /// Whether `c` lies in the main cardioid or the period-2 bulb, where no point ever escapes.

@@ -115,6 +115,8 @@ pub fn log2_f32(x: f32) -> f32 {
 pub struct SampleRow<'a> {
     /// Every sample's escape.
     pub escape: &'a [Escape],
+    /// Every sample's [`Slope`], when the coloring asked for them (empty otherwise).
+    pub slope: &'a [Slope],
 }
 
 /// Counts over a run of samples: the statistics a band keeps (its SIMD loop is
@@ -127,4 +129,87 @@ pub struct EscapeCounts {
     pub sum: u64,
     /// Largest of the other samples' counts (0 when none).
     pub max: u32,
+}
+
+/// Where an escaped sample's orbit ended, for distance estimation and slope lighting: `z_N`
+/// and `e_N = s dz_N/dc` (`s` the sample spacing, `dz_0 = 0`, `dz_{n+1} = 2 z_n dz_n + 1`),
+/// both rounded to `f32`. Interior samples keep [`Slope::NONE`].
+///
+/// The derivative is carried scaled by the spacing (`e_{n+1} = 2 z_n e_n + s`, see
+/// [`slope_step`]) so that it stays within `f64` at every depth: `|e_N|` is about
+/// `|z_N| ln|z_N|` over the distance to the set in samples, whatever the zoom. From the pair
+/// come the distance estimate in samples ([`Slope::distance`]), the direction away from the set
+/// ([`Slope::direction`]) and the final angle ([`Slope::angle`]); they are computed by the
+/// coloring, not by the kernels, so every kernel only has to agree on `z_N` and `e_N`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[repr(C)]
+pub struct Slope {
+    /// `z_N`.
+    pub z: [f32; 2],
+    /// `e_N = s dz_N/dc`.
+    pub e: [f32; 2],
+}
+
+impl Slope {
+    /// The record of a sample that did not escape.
+    pub const NONE: Slope = Slope {
+        z: [0.0; 2],
+        e: [0.0; 2],
+    };
+
+    /// The record of `z_N` and `e_N`.
+    #[inline]
+    pub fn at_escape(z: [f64; 2], e: [f64; 2]) -> Slope {
+        Slope {
+            z: [z[0] as f32, z[1] as f32],
+            e: [e[0] as f32, e[1] as f32],
+        }
+    }
+
+    /// The distance estimate in samples, `2 |z_N| ln|z_N| / |e_N|`: about the distance from
+    /// the sample to the nearest point of the set (within a factor of 4, Koebe). Infinite for
+    /// a zero derivative (interior samples have [`Slope::NONE`]), 0 for an infinite one.
+    #[inline]
+    pub fn distance(self) -> f64 {
+        let (zx, zy) = (f64::from(self.z[0]), f64::from(self.z[1]));
+        let (ex, ey) = (f64::from(self.e[0]), f64::from(self.e[1]));
+        let z_norm = zx * zx + zy * zy;
+        let e_norm = ex * ex + ey * ey;
+        // 2 |z| ln|z| = |z| ln|z|^2.
+        (z_norm / e_norm).sqrt() * z_norm.ln()
+    }
+
+    /// The unit vector of `z_N / e_N` in the plane's axes: the direction in which the
+    /// distance to the set grows (the gradient of the potential), `[0, 0]` where undefined.
+    #[inline]
+    pub fn direction(self) -> [f64; 2] {
+        let (zx, zy) = (f64::from(self.z[0]), f64::from(self.z[1]));
+        let (ex, ey) = (f64::from(self.e[0]), f64::from(self.e[1]));
+        // z / e = z conj(e) / |e|^2: the direction of z conj(e).
+        let (ux, uy) = (zx * ex + zy * ey, zy * ex - zx * ey);
+        let len = (ux * ux + uy * uy).sqrt();
+        if len > 0.0 && len.is_finite() {
+            [ux / len, uy / len]
+        } else {
+            [0.0, 0.0]
+        }
+    }
+
+    /// `arg(z_N) / 2 pi` in `[0, 1)`.
+    #[inline]
+    pub fn angle(self) -> f64 {
+        let t = f64::from(self.z[1]).atan2(f64::from(self.z[0])) / std::f64::consts::TAU;
+        let t = if t < 0.0 { t + 1.0 } else { t };
+        if t >= 1.0 { 0.0 } else { t }
+    }
+}
+
+/// One step of the scaled derivative, `e -> 2 z e + s` with `z = x + iy` the value before the
+/// step, in the order every plain kernel uses: `a = x ex - y ey`, `b = x ey + y ex`, then
+/// `((a + a) + s, b + b)`, no fused multiply-add.
+#[inline(always)]
+pub fn slope_step(x: f64, y: f64, ex: f64, ey: f64, s: f64) -> (f64, f64) {
+    let a = x * ex - y * ey;
+    let b = x * ey + y * ex;
+    ((a + a) + s, b + b)
 }

@@ -7,6 +7,7 @@
 use super::{
     ESCAPE_RADIUS_SQ, Escape, Kernel, KernelOptions, PERIODICITY_FIRST_SAVE, SampleGrid,
     in_cardioid_or_bulb,
+    sample::{Slope, slope_step},
 };
 
 /// The reference kernel, without periodicity detection (see [`ScalarKernelWith`] for that).
@@ -25,7 +26,8 @@ pub struct ScalarKernelWith {
 #[inline]
 #[cfg(any(test, feature = "internals"))]
 pub fn escape_point(cx: f64, cy: f64, max_iterations: u32) -> (Escape, u64) {
-    iterate::<false>(cx, cy, max_iterations)
+    let (escape, _, spent) = iterate::<false, false>(cx, cy, max_iterations, 0.0);
+    (escape, spent)
 }
 
 /// Escape of the single point `(cx, cy)` and the iterations spent on it, with `options`.
@@ -39,19 +41,44 @@ pub fn escape_point_with(
     max_iterations: u32,
     options: KernelOptions,
 ) -> (Escape, u64) {
-    if options.periodicity {
-        iterate::<true>(cx, cy, max_iterations)
+    let (escape, _, spent) = if options.periodicity {
+        iterate::<true, false>(cx, cy, max_iterations, 0.0)
     } else {
-        iterate::<false>(cx, cy, max_iterations)
+        iterate::<false, false>(cx, cy, max_iterations, 0.0)
+    };
+    (escape, spent)
+}
+
+/// [`escape_point_with`], with the sample's [`Slope`] (`spacing`: the sample spacing `s`).
+#[inline]
+pub fn slope_point_with(
+    cx: f64,
+    cy: f64,
+    max_iterations: u32,
+    options: KernelOptions,
+    spacing: f64,
+) -> (Escape, Slope, u64) {
+    if options.periodicity {
+        iterate::<true, true>(cx, cy, max_iterations, spacing)
+    } else {
+        iterate::<false, true>(cx, cy, max_iterations, spacing)
     }
 }
 
+/// The reference iteration; with `SLOPE`, `e = s dz/dc` too ([`slope_step`] before each step
+/// of `z`, from the same `z_n`).
 #[inline(always)]
-fn iterate<const PERIODICITY: bool>(cx: f64, cy: f64, max_iterations: u32) -> (Escape, u64) {
+fn iterate<const PERIODICITY: bool, const SLOPE: bool>(
+    cx: f64,
+    cy: f64,
+    max_iterations: u32,
+    spacing: f64,
+) -> (Escape, Slope, u64) {
     if in_cardioid_or_bulb(cx, cy) {
-        return (Escape::INTERIOR, 0);
+        return (Escape::INTERIOR, Slope::NONE, 0);
     }
     let (mut x, mut y) = (0.0f64, 0.0f64);
+    let (mut ex, mut ey) = (0.0f64, 0.0f64);
     // Brent's cycle finder: the saved z (bit patterns) and the step count of the next save.
     let (mut saved_x, mut saved_y) = (0u64, 0u64);
     let mut next_save = PERIODICITY_FIRST_SAVE;
@@ -61,10 +88,18 @@ fn iterate<const PERIODICITY: bool>(cx: f64, cy: f64, max_iterations: u32) -> (E
         let y2 = y * y;
         let norm = x2 + y2;
         if norm > ESCAPE_RADIUS_SQ {
-            return (Escape::escaped(n, norm), u64::from(n));
+            let slope = if SLOPE {
+                Slope::at_escape([x, y], [ex, ey])
+            } else {
+                Slope::NONE
+            };
+            return (Escape::escaped(n, norm), slope, u64::from(n));
         }
         if n == max_iterations {
-            return (Escape::INTERIOR, u64::from(n));
+            return (Escape::INTERIOR, Slope::NONE, u64::from(n));
+        }
+        if SLOPE {
+            (ex, ey) = slope_step(x, y, ex, ey, spacing);
         }
         let xy = x * y;
         y = (xy + xy) + cy;
@@ -73,7 +108,7 @@ fn iterate<const PERIODICITY: bool>(cx: f64, cy: f64, max_iterations: u32) -> (E
         if PERIODICITY {
             if x.to_bits() == saved_x && y.to_bits() == saved_y {
                 // z_n repeats an earlier value whose whole cycle passed the escape test.
-                return (Escape::INTERIOR, u64::from(n));
+                return (Escape::INTERIOR, Slope::NONE, u64::from(n));
             }
             if u64::from(n) == next_save {
                 (saved_x, saved_y) = (x.to_bits(), y.to_bits());
@@ -83,7 +118,6 @@ fn iterate<const PERIODICITY: bool>(cx: f64, cy: f64, max_iterations: u32) -> (E
     }
 }
 
-/// The reference row loop: one sample after another.
 fn reference_row(
     grid: &SampleGrid,
     sy: u32,
@@ -96,6 +130,30 @@ fn reference_row(
         let c = grid.point(sx, sy);
         let (escape, spent) = escape_point_with(c.re, c.im, max_iterations, options);
         *slot = escape;
+        iterations += spent;
+    }
+    iterations
+}
+
+/// The reference for [`Kernel::slope_rows`].
+pub(crate) fn reference_slope_rows(
+    grid: &SampleGrid,
+    rows: std::ops::Range<u32>,
+    max_iterations: u32,
+    out: &mut [Escape],
+    slopes: &mut [Slope],
+    options: KernelOptions,
+) -> u64 {
+    let width = grid.samples_x as usize;
+    assert_eq!(out.len(), rows.len() * width, "slope_rows: output size");
+    assert_eq!(slopes.len(), out.len(), "slope_rows: slope size");
+    let spacing = grid.spacing();
+    let mut iterations = 0;
+    for (i, (slot, slope)) in out.iter_mut().zip(slopes.iter_mut()).enumerate() {
+        let (sx, sy) = ((i % width) as u32, rows.start + (i / width) as u32);
+        let c = grid.point(sx, sy);
+        let (escape, s, spent) = slope_point_with(c.re, c.im, max_iterations, options, spacing);
+        (*slot, *slope) = (escape, s);
         iterations += spent;
     }
     iterations
@@ -116,6 +174,18 @@ impl Kernel for ScalarKernel {
     ) -> u64 {
         reference_row(grid, sy, max_iterations, out, KernelOptions::fixed(false))
     }
+
+    fn slope_rows(
+        &self,
+        grid: &SampleGrid,
+        rows: std::ops::Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+        slopes: &mut [Slope],
+    ) -> u64 {
+        let options = KernelOptions::fixed(false);
+        reference_slope_rows(grid, rows, max_iterations, out, slopes, options)
+    }
 }
 
 impl Kernel for ScalarKernelWith {
@@ -131,6 +201,17 @@ impl Kernel for ScalarKernelWith {
         out: &mut [Escape],
     ) -> u64 {
         reference_row(grid, sy, max_iterations, out, self.options)
+    }
+
+    fn slope_rows(
+        &self,
+        grid: &SampleGrid,
+        rows: std::ops::Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+        slopes: &mut [Slope],
+    ) -> u64 {
+        reference_slope_rows(grid, rows, max_iterations, out, slopes, self.options)
     }
 }
 

@@ -14,7 +14,7 @@ use std::ops::Range;
 
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 use super::interleaved::{escape_row_lanes, escape_rows_lanes};
-use super::{Escape, Kernel, KernelOptions, SampleGrid};
+use super::{Escape, Kernel, KernelOptions, SampleGrid, Slope};
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 use crate::arch::x86::escape::{Avx2, Avx512};
 #[cfg(all(target_arch = "x86_64", not(miri)))]
@@ -112,11 +112,30 @@ impl Kernel for Avx2Kernel {
     ) -> u64 {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
-            self.token.run(Rows { token: self.token, options: self.options, grid, rows, max_iterations, out })
+            self.token.run(Rows { token: self.token, options: self.options, grid, rows, max_iterations, out, slopes: None })
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
         {
             let _ = (grid, rows, max_iterations, out);
+            unreachable!("an Avx2Kernel cannot be constructed on this target")
+        }
+    }
+
+    fn slope_rows(
+        &self,
+        grid: &SampleGrid,
+        rows: Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+        slopes: &mut [Slope],
+    ) -> u64 {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            self.token.run(Rows { token: self.token, options: self.options, grid, rows, max_iterations, out, slopes: Some(slopes) })
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
+            let _ = (grid, rows, max_iterations, out, slopes);
             unreachable!("an Avx2Kernel cannot be constructed on this target")
         }
     }
@@ -154,11 +173,30 @@ impl Kernel for Avx512Kernel {
     ) -> u64 {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
-            self.token.run(Rows { token: self.token, options: self.options, grid, rows, max_iterations, out })
+            self.token.run(Rows { token: self.token, options: self.options, grid, rows, max_iterations, out, slopes: None })
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
         {
             let _ = (grid, rows, max_iterations, out);
+            unreachable!("an Avx512Kernel cannot be constructed on this target")
+        }
+    }
+
+    fn slope_rows(
+        &self,
+        grid: &SampleGrid,
+        rows: Range<u32>,
+        max_iterations: u32,
+        out: &mut [Escape],
+        slopes: &mut [Slope],
+    ) -> u64 {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            self.token.run(Rows { token: self.token, options: self.options, grid, rows, max_iterations, out, slopes: Some(slopes) })
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        {
+            let _ = (grid, rows, max_iterations, out, slopes);
             unreachable!("an Avx512Kernel cannot be constructed on this target")
         }
     }
@@ -200,6 +238,7 @@ struct Rows<'a, S> {
     rows: Range<u32>,
     max_iterations: u32,
     out: &'a mut [Escape],
+    slopes: Option<&'a mut [Slope]>,
 }
 
 #[cfg(all(target_arch = "x86_64", not(miri)))]
@@ -216,6 +255,7 @@ impl<S: Simd> Work for Rows<'_, S> {
             row_len,
             self.max_iterations,
             self.out,
+            self.slopes,
         )
     }
 }
@@ -242,6 +282,16 @@ mod tests {
     #[test]
     fn avx512_rows_match_reference() {
         check::rows_match_reference("avx512");
+    }
+
+    #[test]
+    fn avx2_slopes_match_reference() {
+        check::slopes_match_reference("avx2");
+    }
+
+    #[test]
+    fn avx512_slopes_match_reference() {
+        check::slopes_match_reference("avx512");
     }
 
     #[test]

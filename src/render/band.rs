@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use crate::color::Coloring;
 use crate::kernel::sample::EscapeCounts;
-use crate::kernel::{Escape, Kernel, SampleRow};
+use crate::kernel::{Escape, Kernel, SampleRow, Slope};
 use super::job::FrameJob;
 
 /// Counts gathered while rendering, summed over bands and frames.
@@ -85,19 +85,27 @@ fn count_portable(samples: &[Escape]) -> EscapeCounts {
     EscapeCounts { interior, sum, max }
 }
 
+/// A band's samples, kept by a worker from one band to the next (only sized per band: the
+/// kernel writes every slot).
+#[derive(Debug, Default)]
+pub struct BandScratch {
+    escapes: Vec<Escape>,
+    slopes: Vec<Slope>,
+}
+
 /// Renders pixel rows `rows` of `job` into `out` (RGB bytes, `rows.len()` rows).
 ///
-/// All sample rows of the band go to the kernel in one [`Kernel::escape_rows`] call, so that a
-/// lane kernel streams them through one set of lanes (the slow samples at the end of one row
-/// overlap with the next row's work); then each pixel row goes through the coloring step. `scratch`
-/// is reused between calls to hold the band's samples. When `escapes` is given, every sample's
-/// [`Escape`] is appended to it too (row by row, sample rows in order).
+/// All sample rows of the band go to the kernel in one [`Kernel::escape_rows`] call (or
+/// [`Kernel::slope_rows`], where the coloring reads slopes), so that a lane kernel streams them
+/// through one set of lanes (the slow samples at the end of one row overlap with the next row's
+/// work); then each pixel row goes through the coloring step. When `escapes` is given, every
+/// sample's [`Escape`] is appended to it too (row by row, sample rows in order).
 pub fn render_band(
     job: &FrameJob,
     kernel: &dyn Kernel,
     coloring: &dyn Coloring,
     rows: Range<u32>,
-    scratch: &mut Vec<Escape>,
+    scratch: &mut BandScratch,
     out: &mut [u8],
     mut escapes: Option<&mut Vec<Escape>>,
 ) -> RenderStats {
@@ -105,24 +113,42 @@ pub fn render_band(
     let samples_x = job.grid.samples_x as usize;
     let pixel_row_samples = samples_x * ss as usize;
     let sample_rows = rows.start * ss..rows.end * ss;
-    // Only sized here: the kernel writes every slot, so old contents need no clearing.
-    scratch.resize(sample_rows.len() * samples_x, Escape::INTERIOR);
+    let len = sample_rows.len() * samples_x;
+    scratch.escapes.resize(len, Escape::INTERIOR);
+    let max = job.view.max_iterations;
+    let with_slopes = coloring.reads_slopes();
+    let iterations = if with_slopes {
+        scratch.slopes.resize(len, Slope::NONE);
+        let (escapes, slopes) = (&mut scratch.escapes, &mut scratch.slopes);
+        kernel.slope_rows(&job.grid, sample_rows, max, escapes, slopes)
+    } else {
+        scratch.slopes.clear();
+        kernel.escape_rows(&job.grid, sample_rows, max, &mut scratch.escapes)
+    };
     let mut stats = RenderStats {
-        iterations: kernel.escape_rows(&job.grid, sample_rows, job.view.max_iterations, scratch),
+        iterations,
         ..RenderStats::default()
     };
     if pixel_row_samples == 0 {
         return stats;
     }
-    for (samples, row_out) in scratch
-        .chunks_exact(pixel_row_samples)
-        .zip(out.chunks_exact_mut(job.row_bytes()))
+    for (r, row_out) in out
+        .chunks_exact_mut(job.row_bytes())
+        .enumerate()
+        .take(len / pixel_row_samples)
     {
+        let at = r * pixel_row_samples..(r + 1) * pixel_row_samples;
+        let samples = &scratch.escapes[at.clone()];
         stats.count(samples);
         if let Some(escapes) = escapes.as_deref_mut() {
             escapes.extend_from_slice(samples);
         }
-        coloring.color_row(SampleRow { escape: samples }, ss as usize, row_out);
+        let slope = if with_slopes { &scratch.slopes[at] } else { &[] };
+        let row = SampleRow {
+            escape: samples,
+            slope,
+        };
+        coloring.color_row(row, ss as usize, row_out);
     }
     stats
 }

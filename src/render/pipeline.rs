@@ -278,7 +278,7 @@ pub fn render_frames(
             let (slots, spare) = (&slots, &spare);
             scope.spawn(move || {
                 let mut cursor = queue.cursor(worker);
-                let mut scratch = Vec::new();
+                let mut scratch = super::band::BandScratch::default();
                 // The kernel of the frame this worker last worked on.
                 let mut current: Option<(usize, Arc<dyn Kernel>)> = None;
                 while let Some(global) = queue.claim(&mut cursor) {
@@ -722,6 +722,17 @@ mod tests {
             assert!(sy != 7, "kernel bug at row 7");
             out.fill(Escape::INTERIOR);
             0
+        }
+        fn slope_rows(
+            &self,
+            grid: &SampleGrid,
+            rows: std::ops::Range<u32>,
+            max: u32,
+            out: &mut [Escape],
+            slopes: &mut [crate::kernel::Slope],
+        ) -> u64 {
+            slopes.fill(crate::kernel::Slope::NONE);
+            self.escape_rows(grid, rows, max, out)
         }
     }
 

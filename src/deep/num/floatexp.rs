@@ -386,6 +386,11 @@ impl<T: Real> Cx<T> {
             im: T::from_f64(im),
         }
     }
+    /// Both parts as `f64` (rounded; out of range: 0 or infinite).
+    #[inline]
+    pub fn to_f64_pair(self) -> [f64; 2] {
+        [self.re.to_f64(), self.im.to_f64()]
+    }
     #[inline]
     pub fn from_fe(z: Cx<FloatExp>) -> Self {
         Cx {

@@ -128,6 +128,7 @@ fn palette() -> Palette {
         cycle: 64.0,
         offset: 0.0,
         interior: zoomgen::scene::Rgb8([0, 0, 0]),
+        ..ColorSettings::default()
     })
 }
 
@@ -153,6 +154,8 @@ fn views(name: &str, frames: usize) -> Vec<View> {
             max_iterations: iterations,
             segment: 0,
             center_fraction: 0.0,
+            palette_offset: 0.0,
+            palette_cycle: 64.0,
         })
         .collect()
 }

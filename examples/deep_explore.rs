@@ -194,6 +194,8 @@ fn diagnose(
         width: Decimal::parse(&width_text(lg)).unwrap(),
         rotation: rot,
         max_iterations: iterations,
+        palette_offset: 0.0,
+        palette_cycle: 64.0,
     };
     let path = ZoomPath::from_keyframes(&[key(0, a, lg_a, 0.0), key(10, b, lg_b, rotation)]);
     let view = path.view(frame);

@@ -35,6 +35,10 @@ pub struct View {
     pub max_iterations: u32,
     /// Index of the keyframe that starts this frame's segment.
     pub segment: usize,
+    /// Palette shift in cycles (before cycling over time, see [`crate::color`]).
+    pub palette_offset: f64,
+    /// Palette cycle.
+    pub palette_cycle: f64,
     /// Where the center lies between the segment's keyframe centers:
     /// `center = cA + (cB - cA) * center_fraction`. Lets a deep-zoom kernel recompute the center
     /// from the keyframes' decimal text in any precision.
@@ -68,6 +72,8 @@ struct Key {
     center: Complex64,
     rotation: f64,
     max_iterations: f64,
+    palette_offset: f64,
+    palette_cycle: f64,
 }
 
 impl ZoomPath {
@@ -93,6 +99,8 @@ impl ZoomPath {
                 center: Complex64::new(k.center[0].to_f64(), k.center[1].to_f64()),
                 rotation: k.rotation,
                 max_iterations: f64::from(k.max_iterations),
+                palette_offset: k.palette_offset,
+                palette_cycle: k.palette_cycle,
             })
             .collect();
         ZoomPath { keys }
@@ -117,6 +125,8 @@ impl ZoomPath {
                 max_iterations: k.max_iterations.round() as u32,
                 segment: last,
                 center_fraction: 0.0,
+                palette_offset: k.palette_offset,
+                palette_cycle: k.palette_cycle,
             };
         }
         let (a, b) = (&self.keys[i], &self.keys[i + 1]);
@@ -154,6 +164,8 @@ impl ZoomPath {
             max_iterations: lerp(a.max_iterations, b.max_iterations).round().max(1.0) as u32,
             segment: i,
             center_fraction,
+            palette_offset: lerp(a.palette_offset, b.palette_offset),
+            palette_cycle: lerp(a.palette_cycle, b.palette_cycle),
         }
     }
 }
@@ -245,6 +257,8 @@ mod tests {
             width: Decimal::parse(width).unwrap(),
             rotation,
             max_iterations: iters,
+            palette_offset: 0.0,
+            palette_cycle: 64.0,
         }
     }
 

@@ -1,15 +1,19 @@
 //! Golden frames: checksums of small frames of every example scene, under every kernel.
 //!
 //! `tests/golden/frames.tsv` holds, for `RENDER_VERSION` (its first line), the FNV-1a 64 hash of
-//! the decoded RGB pixels of a few frames of each scene in `scenes/`, rendered at 64x36 by the
-//! built binary: plain frames and deep ones (perturbation with `f64` deltas and with extended
-//! exponents). Every kernel this CPU can run must give exactly those pixels. A change of pixels
-//! is therefore either intended, with `RENDER_VERSION` bumped and the table written again in the
-//! same commit, or caught here.
+//! the decoded RGB pixels of a few frames of each scene in `scenes/`, and of the scenes in
+//! `tests/golden/scenes/` (the example scenes as they were before `[color]` had distance
+//! estimation, lighting and boundary shading: an old scene keeps its look), rendered at 64x36
+//! by the built binary: plain frames and deep ones (perturbation with `f64` deltas and with
+//! extended exponents), every coloring the scenes use. Every kernel this CPU can run must give
+//! exactly those pixels. Each row also holds the FNV-1a 64 hash of the scene file's text. A
+//! change of pixels is therefore either intended, with `RENDER_VERSION` bumped (or the scene
+//! file changed) and the table written again in the same commit, or caught here.
 //!
-//! To write the table after an intended change: bump `RENDER_VERSION`, then run
-//! `ZOOMGEN_BLESS=1 cargo test --release --test golden`. Blessing refuses to replace the
-//! checksums of the table's own `RENDER_VERSION`, so pixels cannot change under an old version.
+//! To write the table after an intended change: bump `RENDER_VERSION` (unless only scene files
+//! changed), then run `ZOOMGEN_BLESS=1 cargo test --release --test golden`. Blessing refuses
+//! to replace the checksums of a scene file's text under the table's own `RENDER_VERSION`, so
+//! pixels cannot change under an old version.
 
 mod common;
 
@@ -30,7 +34,27 @@ const CASES: &[(&str, &[u64])] = &[
     ("double-spiral", &[0, 300, 599]),
     ("elephants", &[0, 300, 500, 719]),
     ("deep-spiral", &[0, 60, 400, 1200, 1780, 1799]),
+    ("classic-seahorse", &[0, 450, 899]),
+    ("classic-double-spiral", &[0, 300, 599]),
+    ("classic-elephants", &[0, 300, 500, 719]),
+    ("classic-deep-spiral", &[0, 60, 400, 1200, 1780, 1799]),
 ];
+
+/// The file of scene `name`: `scenes/NAME.toml`, or `tests/golden/scenes/NAME.toml`.
+fn scene_path(name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = root.join(format!("scenes/{name}.toml"));
+    if example.exists() {
+        example
+    } else {
+        root.join(format!("tests/golden/scenes/{name}.toml"))
+    }
+}
+
+/// FNV-1a 64 of a scene file's text (line ends as written).
+fn scene_hash(name: &str) -> u64 {
+    fnv1a64(&fs::read(scene_path(name)).unwrap())
+}
 
 fn table_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/frames.tsv")
@@ -54,7 +78,7 @@ fn render(scene: &str, frame: u64, kernel: &str, dir: &Path) -> (u64, u32) {
     let out = dir.join(format!("{scene}-{frame}-{kernel}"));
     let result = zoomgen()
         .env("ZOOMGEN_KERNEL", kernel)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenes/{scene}.toml")))
+        .arg(scene_path(scene))
         .args([
             "--size",
             SIZE,
@@ -76,9 +100,12 @@ fn render(scene: &str, frame: u64, kernel: &str, dir: &Path) -> (u64, u32) {
     (fnv1a64(pixels.as_raw()), render_version_of(&png))
 }
 
+/// One golden frame: scene name, frame, the scene file's hash, the pixels' hash.
+type Row = (String, u64, u64, u64);
+
 struct Table {
     version: u32,
-    rows: Vec<(String, u64, u64)>,
+    rows: Vec<Row>,
 }
 
 fn read_table() -> Option<Table> {
@@ -93,24 +120,26 @@ fn read_table() -> Option<Table> {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {
             let f: Vec<_> = l.split('\t').collect();
-            assert_eq!(f.len(), 4, "bad golden row: {l}");
+            assert_eq!(f.len(), 5, "bad golden row: {l}");
             assert_eq!(f[2], SIZE, "golden row of another size: {l}");
             (
                 f[0].to_string(),
                 f[1].parse().unwrap(),
                 u64::from_str_radix(f[3], 16).unwrap(),
+                u64::from_str_radix(f[4], 16).unwrap(),
             )
         })
         .collect();
     Some(Table { version, rows })
 }
 
-fn write_table(version: u32, rows: &[(String, u64, u64)]) {
+fn write_table(version: u32, rows: &[Row]) {
     let mut text = format!(
-        "# render_version {version}\n# scene\tframe\tsize\tfnv1a64 of the decoded RGB pixels\n"
+        "# render_version {version}\n\
+         # scene\tframe\tsize\tfnv1a64 of the scene file\tfnv1a64 of the decoded RGB pixels\n"
     );
-    for (scene, frame, hash) in rows {
-        writeln!(text, "{scene}\t{frame}\t{SIZE}\t{hash:016x}").unwrap();
+    for (scene, frame, file, hash) in rows {
+        writeln!(text, "{scene}\t{frame}\t{SIZE}\t{file:016x}\t{hash:016x}").unwrap();
     }
     fs::create_dir_all(table_path().parent().unwrap()).unwrap();
     fs::write(table_path(), text).unwrap();
@@ -141,17 +170,32 @@ fn every_kernel_renders_the_golden_frames() {
                 ),
             }
         }
-        rendered.push((scene.to_string(), frame, first.unwrap().0));
+        rendered.push((
+            scene.to_string(),
+            frame,
+            scene_hash(scene),
+            first.unwrap().0,
+        ));
     }
     let version = version.unwrap();
 
     let table = read_table();
     if std::env::var_os("ZOOMGEN_BLESS").is_some() {
-        if let Some(t) = &table {
-            assert!(
-                t.version != version || t.rows == rendered,
-                "the pixels changed under render_version {version}: bump RENDER_VERSION first"
-            );
+        if let Some(t) = &table
+            && t.version == version
+        {
+            // Under one version, a frame of one scene text keeps its pixels.
+            for want in &t.rows {
+                let same_scene = |got: &&Row| (&got.0, got.1, got.2) == (&want.0, want.1, want.2);
+                if let Some(got) = rendered.iter().find(same_scene) {
+                    assert_eq!(
+                        got.3, want.3,
+                        "{} frame {}: the pixels changed under render_version {version}: \
+                         bump RENDER_VERSION first",
+                        want.0, want.1
+                    );
+                }
+            }
         }
         write_table(version, &rendered);
         return;
@@ -173,11 +217,16 @@ fn every_kernel_renders_the_golden_frames() {
             (&got.0, got.1),
             "the table's rows changed order"
         );
-        if want.2 != got.2 {
+        assert_eq!(
+            want.2, got.2,
+            "{}: the scene file changed: write the table again (ZOOMGEN_BLESS=1)",
+            got.0
+        );
+        if want.3 != got.3 {
             writeln!(
                 changed,
                 "{} frame {}: {:016x}, table {:016x}",
-                got.0, got.1, got.2, want.2
+                got.0, got.1, got.3, want.3
             )
             .unwrap();
         }

@@ -98,6 +98,14 @@ pub fn canonical_render_text(scene: &Scene, width: u32, height: u32, supersample
                 cycle,
                 offset,
                 interior,
+                by,
+                transfer,
+                boundary,
+                boundary_color,
+                light,
+                light_angle,
+                light_elevation,
+                cycles_per_second,
             },
         keyframes,
     } = scene;
@@ -110,6 +118,24 @@ pub fn canonical_render_text(scene: &Scene, width: u32, height: u32, supersample
     // `{:?}` of an f64 is its shortest round-trip text: equal values, equal text.
     text += &format!("cycle={cycle:?}\noffset={offset:?}\n");
     text += &format!("interior={}\n", hex(interior));
+    // Settings added later are hashed only where they differ from their defaults, so that the
+    // scenes written before them keep their hashes (and their output folders).
+    let default = ColorSettings::default();
+    if *by != default.by {
+        text += &format!("by={by:?}\n");
+    }
+    if *transfer != default.transfer {
+        text += &format!("transfer={transfer:?}\n");
+    }
+    if *boundary != default.boundary || *boundary_color != default.boundary_color {
+        text += &format!("boundary={boundary:?} {}\n", hex(boundary_color));
+    }
+    if *light != default.light {
+        text += &format!("light={light:?} angle {light_angle:?} elevation {light_elevation:?}\n");
+    }
+    if *cycles_per_second != default.cycles_per_second {
+        text += &format!("cycles_per_second={cycles_per_second:?}\n");
+    }
     for (i, key) in keyframes.iter().enumerate() {
         let Keyframe {
             frame,
@@ -117,6 +143,8 @@ pub fn canonical_render_text(scene: &Scene, width: u32, height: u32, supersample
             width,
             rotation,
             max_iterations,
+            palette_offset,
+            palette_cycle,
         } = key;
         text += &format!(
             "keyframe[{i}]=frame {frame} center {} {} width {} rotation {rotation:?} \
@@ -125,6 +153,11 @@ pub fn canonical_render_text(scene: &Scene, width: u32, height: u32, supersample
             center[1].text(),
             width.text(),
         );
+        if palette_offset != offset || palette_cycle != cycle {
+            text += &format!(
+                "keyframe[{i}].palette=offset {palette_offset:?} cycle {palette_cycle:?}\n"
+            );
+        }
     }
     text
 }

@@ -148,7 +148,7 @@ pub fn render_band(
             escape: samples,
             slope,
         };
-        coloring.color_row(row, ss as usize, row_out);
+        coloring.color_row(&job.color, row, ss as usize, row_out);
     }
     stats
 }

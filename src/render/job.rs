@@ -1,5 +1,6 @@
 //! One frame's job: its view and where its samples lie, the unit the pipeline schedules.
 
+use crate::color::{Cycle, FrameColor};
 use crate::kernel::SampleGrid;
 use crate::path::View;
 
@@ -19,6 +20,9 @@ pub struct FrameJob {
     /// A deep frame's exact geometry, for its PNG text and the header of its escape data; `None`
     /// for plain `f64` frames (and for jobs built without it).
     pub exact: Option<std::sync::Arc<crate::deep::FrameGeometry>>,
+    /// The frame's place on the palette and its axes, for the coloring (the view's own cycle
+    /// and offset unless the renderer's look sets them: see [`crate::color::Look`]).
+    pub color: FrameColor,
 }
 
 impl FrameJob {
@@ -32,6 +36,11 @@ impl FrameJob {
             height,
             supersample,
         );
+        let step = grid.spacing();
+        let color = FrameColor {
+            cycle: Cycle::new(view.palette_cycle, view.palette_offset),
+            x_axis: [grid.step_x.re / step, grid.step_x.im / step],
+        };
         FrameJob {
             view,
             grid,
@@ -39,6 +48,7 @@ impl FrameJob {
             height,
             supersample,
             exact: None,
+            color,
         }
     }
 

@@ -23,7 +23,7 @@ use std::sync::atomic::AtomicBool;
 pub use band::{RenderStats, render_band};
 pub use job::FrameJob;
 
-use crate::color::Palette;
+use crate::color::Look;
 use crate::error::{Error, Result};
 use crate::path::ZoomPath;
 use crate::scene::{FRAME_SIDE, SUPERSAMPLE_RANGE, Scene};
@@ -57,7 +57,7 @@ pub struct Renderer {
     width: u32,
     height: u32,
     supersample: u32,
-    palette: Palette,
+    look: Look,
     kernels: FrameKernels,
     parallel: ParallelSettings,
     /// The frames this renderer was prepared for, in order.
@@ -142,7 +142,7 @@ impl Renderer {
         let path = ZoomPath::new(scene);
         let kernels = FrameKernels::new(scene, &path, frames, (width, height, supersample), progress)?;
         Ok(Renderer {
-            palette: Palette::new(&scene.color),
+            look: Look::new(&scene.color, scene.video.fps.per_second()),
             path,
             width,
             height,
@@ -214,7 +214,7 @@ impl Renderer {
         render_frames(
             &self.jobs([frame]),
             &self.kernels,
-            &self.palette,
+            &self.look,
             &parallel,
             &AtomicBool::new(false),
             &mut |_| {},
@@ -235,6 +235,7 @@ impl Renderer {
                 let mut job =
                     FrameJob::new(self.path.view(f), self.width, self.height, self.supersample);
                 job.exact = self.kernels.geometry(&job).map(Arc::new);
+                job.color = self.look.frame_color(&job.view, &job.grid);
                 job
             })
             .collect()
@@ -252,7 +253,7 @@ impl Renderer {
         render_frames(
             jobs,
             &self.kernels,
-            &self.palette,
+            &self.look,
             &self.parallel,
             cancel,
             on_band,

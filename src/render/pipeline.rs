@@ -489,6 +489,7 @@ mod tests {
             cycle: 16.0,
             offset: 0.0,
             interior: Rgb8([0, 0, 0]),
+            ..ColorSettings::default()
         })
     }
 
@@ -503,6 +504,8 @@ mod tests {
                     max_iterations: 300 + 50 * f as u32,
                     segment: 0,
                     center_fraction: 0.0,
+                    palette_offset: 0.0,
+                    palette_cycle: 64.0,
                 };
                 FrameJob::new(view, width, height, ss)
             })
@@ -640,7 +643,7 @@ mod tests {
                 })
                 .collect();
             let mut rgb = vec![0u8; job.row_bytes()];
-            palette.color_row(&row, 1, &mut rgb);
+            palette.color_row(&row, 1, job.color.cycle, &mut rgb);
             pixels.extend(rgb);
             escapes.extend(row);
         }

@@ -38,10 +38,47 @@ pub(super) struct RenderFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ColorFile {
-    pub(super) palette: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) palette: Option<Spanned<PaletteText>>,
     pub(super) cycle: Option<Spanned<Float>>,
     pub(super) offset: Option<Spanned<Float>>,
     pub(super) interior: Option<Spanned<String>>,
+    pub(super) by: Option<Spanned<String>>,
+    pub(super) transfer: Option<Spanned<String>>,
+    pub(super) boundary: Option<Spanned<Float>>,
+    pub(super) boundary_color: Option<Spanned<String>>,
+    pub(super) light: Option<Spanned<Float>>,
+    pub(super) light_angle: Option<Spanned<Float>>,
+    pub(super) light_elevation: Option<Spanned<Float>>,
+    pub(super) cycles_per_second: Option<Spanned<Float>>,
+}
+
+/// `[color] palette`: a built-in palette's name, or an array of color stops.
+pub(super) enum PaletteText {
+    Name(String),
+    Stops(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for PaletteText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PaletteVisitor;
+        impl<'de> Visitor<'de> for PaletteVisitor {
+            type Value = PaletteText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a palette name or an array of \"#rrggbb\" colors")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PaletteText, E> {
+                Ok(PaletteText::Name(v.to_string()))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<PaletteText, A::Error> {
+                let mut stops = Vec::new();
+                while let Some(stop) = seq.next_element::<Spanned<String>>()? {
+                    stops.push(stop);
+                }
+                Ok(PaletteText::Stops(stops))
+            }
+        }
+        deserializer.deserialize_any(PaletteVisitor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -52,6 +89,8 @@ pub(super) struct KeyframeFile {
     pub(super) width: Spanned<NumberText>,
     pub(super) rotation: Option<Spanned<Float>>,
     pub(super) max_iterations: Option<Spanned<Budget>>,
+    pub(super) palette_offset: Option<Spanned<Float>>,
+    pub(super) palette_cycle: Option<Spanned<Float>>,
 }
 
 /// An iteration budget: a TOML integer, or a string (only `"auto"` is valid).

@@ -27,6 +27,7 @@ mod decimal;
 mod file;
 mod load;
 mod overrides;
+mod palettes;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -165,17 +166,92 @@ pub struct RenderSettings {
     pub supersample: u32,
 }
 
-/// `[color]`: how smooth escape counts become colors.
+/// `[color]`: how the samples become colors (see [`crate::color`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColorSettings {
-    /// Cyclic gradient stops, at least 2.
+    /// Cyclic gradient stops, at least 2 (a built-in palette's name resolves to its stops).
     pub palette: Vec<Rgb8>,
-    /// Smooth-iteration units per pass through the palette, > 0.
+    /// Units of the palette position ([`ColorSettings::by`]) per pass through the palette, > 0.
     pub cycle: f64,
     /// Palette shift in cycles, 0.0..1.0.
     pub offset: f64,
     /// Color of points that never escape.
     pub interior: Rgb8,
+    /// What picks the palette position.
+    pub by: ColorBy,
+    /// The transfer function applied to the smooth count (with [`ColorBy::Count`]).
+    pub transfer: Transfer,
+    /// Boundary shading: samples closer to the set than this many pixels blend into
+    /// `boundary_color` (0: off).
+    pub boundary: f64,
+    /// The color of the boundary.
+    pub boundary_color: Rgb8,
+    /// Strength of the slope lighting, 0 (off) to 1.
+    pub light: f64,
+    /// Direction the light comes from, degrees counter-clockwise from the right of the image.
+    pub light_angle: f64,
+    /// Height of the light above the image plane, degrees (0 grazing, 90 overhead).
+    pub light_elevation: f64,
+    /// Palette cycling: cycles added per second of video.
+    pub cycles_per_second: f64,
+}
+
+impl Default for ColorSettings {
+    /// The `[color]` of a scene that does not set one.
+    fn default() -> Self {
+        ColorSettings {
+            palette: palettes::CLASSIC.to_vec(),
+            cycle: 64.0,
+            offset: 0.0,
+            interior: Rgb8([0, 0, 0]),
+            by: ColorBy::Count,
+            transfer: Transfer::Linear,
+            boundary: 0.0,
+            boundary_color: Rgb8([0, 0, 0]),
+            light: 0.0,
+            light_angle: 135.0,
+            light_elevation: 45.0,
+            cycles_per_second: 0.0,
+        }
+    }
+}
+
+/// `[color] by`: what picks a sample's palette position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorBy {
+    /// The smooth iteration count `N + NF` (after the transfer function).
+    Count,
+    /// `-log2` of the distance estimate in pixels: the same density of color at every depth.
+    Distance,
+}
+
+/// `[color] transfer`: the function of the smooth count that the palette position follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfer {
+    /// The count itself.
+    Linear,
+    /// Its square root.
+    Sqrt,
+    /// Its cube root.
+    Cbrt,
+    /// `ln(1 + count)`.
+    Log,
+}
+
+impl ColorBy {
+    /// The names `[color] by` accepts, in order.
+    pub const NAMES: [(&'static str, ColorBy); 2] =
+        [("count", ColorBy::Count), ("distance", ColorBy::Distance)];
+}
+
+impl Transfer {
+    /// The names `[color] transfer` accepts, in order.
+    pub const NAMES: [(&'static str, Transfer); 4] = [
+        ("linear", Transfer::Linear),
+        ("sqrt", Transfer::Sqrt),
+        ("cbrt", Transfer::Cbrt),
+        ("log", Transfer::Log),
+    ];
 }
 
 /// One `[[keyframe]]`, with defaults resolved.
@@ -191,6 +267,12 @@ pub struct Keyframe {
     pub rotation: f64,
     /// Iteration budget at this keyframe (the `[render]` default when not given).
     pub max_iterations: u32,
+    /// Palette shift in cycles at this keyframe (`[color] offset` when not given),
+    /// interpolated between keyframes like the rotation.
+    pub palette_offset: f64,
+    /// Palette cycle at this keyframe (`[color] cycle` when not given), interpolated like the
+    /// rotation.
+    pub palette_cycle: f64,
 }
 
 /// A validated scene: every field in range, keyframes ordered, ready to render.

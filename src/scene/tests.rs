@@ -201,7 +201,7 @@ fn minimal_scene_gets_defaults() {
     assert_eq!(scene.video.frames, 75); // 2.5 s * 30 fps
     assert_eq!(scene.render.max_iterations, IterationBudget::Fixed(1000));
     assert_eq!(scene.render.supersample, 1);
-    assert_eq!(scene.color.palette, DEFAULT_PALETTE.to_vec());
+    assert_eq!(scene.color.palette, ColorSettings::default().palette);
     assert_eq!(
         scene.color.palette[0],
         Rgb8::parse("#000764").unwrap(),
@@ -698,6 +698,90 @@ fn render_and_color_ranges() {
     for (table, line, part) in cases {
         assert_err(&format!("{MINIMAL}\n{table}\n"), Some(*line), &[part]);
     }
+}
+
+#[test]
+fn look_settings_and_their_errors() {
+    let cases: &[(&str, usize, &str)] = &[
+        (
+            "[color]\nby = \"distances\"",
+            13,
+            "color.by = \"distances\" is invalid (expected one of \"count\", \"distance\")",
+        ),
+        (
+            "[color]\ntransfer = \"square\"",
+            13,
+            "color.transfer = \"square\" is invalid (expected one of \"linear\", \"sqrt\", \"cbrt\", \"log\")",
+        ),
+        (
+            "[color]\npalette = \"firey\"",
+            13,
+            "color.palette = \"firey\" is invalid (expected one of \"classic\", \"fire\"",
+        ),
+        (
+            "[color]\nboundary = -1",
+            13,
+            "color.boundary = -1 is invalid (expected >= 0 and <= 1000)",
+        ),
+        (
+            "[color]\nboundary_color = \"red\"",
+            13,
+            "color.boundary_color = \"red\" is invalid (expected a color",
+        ),
+        (
+            "[color]\nlight = 1.5",
+            13,
+            "color.light = 1.5 is invalid (expected >= 0 and <= 1)",
+        ),
+        (
+            "[color]\nlight_elevation = 95",
+            13,
+            "color.light_elevation = 95 is invalid (expected >= 0 and <= 90)",
+        ),
+        (
+            "[color]\ncycles_per_second = inf",
+            13,
+            "color.cycles_per_second = inf is invalid (expected a finite number)",
+        ),
+        (
+            "[color]\nshade = 1",
+            13,
+            "unknown key `shade` in [color]",
+        ),
+    ];
+    for (table, line, part) in cases {
+        assert_err(&format!("{MINIMAL}\n{table}\n"), Some(*line), &[part]);
+    }
+    assert_err(
+        &MINIMAL.replace("width = 4", "width = 4\npalette_cycle = 0"),
+        Some(11),
+        &["keyframe[0].palette_cycle = 0 is invalid (expected > 0)"],
+    );
+
+    // Defaults: the count, linear, 64 per cycle, nothing else; a distance look cycles per 6
+    // doublings unless told otherwise; names resolve to stops; keyframes inherit the palette.
+    let plain = load(MINIMAL).unwrap();
+    assert_eq!(plain.color, ColorSettings::default());
+    assert_eq!(plain.keyframes[0].palette_offset, 0.0);
+    assert_eq!(plain.keyframes[0].palette_cycle, 64.0);
+    let look = load(&format!(
+        "{MINIMAL}\n[color]\nby = \"distance\"\npalette = \"mono\"\nboundary = 1.5\n\
+         light = 0.5\nlight_angle = 90\noffset = 0.25\ncycles_per_second = 0.1\n"
+    ))
+    .unwrap();
+    assert_eq!(look.color.by, ColorBy::Distance);
+    assert_eq!(look.color.cycle, 6.0);
+    assert_eq!(look.color.palette, vec![Rgb8([16, 16, 16]), Rgb8([240, 240, 240])]);
+    assert_eq!((look.color.boundary, look.color.light), (1.5, 0.5));
+    assert_eq!(look.color.light_angle, 90.0);
+    assert_eq!(look.keyframes[0].palette_offset, 0.25);
+    assert_eq!(look.keyframes[0].palette_cycle, 6.0);
+    let sqrt = load(&format!("{MINIMAL}\n[color]\ntransfer = \"sqrt\"\n")).unwrap();
+    assert_eq!((sqrt.color.transfer, sqrt.color.cycle), (Transfer::Sqrt, 4.0));
+    let keyed = load(&MINIMAL.replace("width = 4", "width = 4\npalette_offset = -2.5\npalette_cycle = 9"))
+        .unwrap();
+    assert_eq!(keyed.keyframes[0].palette_offset, -2.5);
+    assert_eq!(keyed.keyframes[0].palette_cycle, 9.0);
 }
 
 #[test]

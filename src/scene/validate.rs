@@ -6,17 +6,11 @@ use std::path::Path;
 
 use toml::Spanned;
 
+use super::file::PaletteText;
+use super::palettes::{NAMED_PALETTES, named_palette};
 use super::*;
 use crate::error::SceneError;
 
-/// The palette used when `[color]` does not give one.
-pub(super) const DEFAULT_PALETTE: [Rgb8; 5] = [
-    Rgb8([0x00, 0x07, 0x64]),
-    Rgb8([0x20, 0x6b, 0xcb]),
-    Rgb8([0xed, 0xff, 0xff]),
-    Rgb8([0xff, 0xaa, 0x00]),
-    Rgb8([0x00, 0x02, 0x00]),
-];
 
 pub(super) const DIMENSION: RangeInclusive<i128> =
     *FRAME_SIDE.start() as i128..=*FRAME_SIDE.end() as i128;
@@ -103,6 +97,38 @@ impl Validator<'_> {
         }
     }
 
+    /// A finite number in `lo..=hi`.
+    fn finite_in(
+        &self,
+        path: &str,
+        value: &Spanned<Float>,
+        lo: f64,
+        hi: f64,
+    ) -> Result<f64, SceneError> {
+        let v = self.finite(path, value)?;
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.invalid(path, &value.span(), &format!(">= {lo} and <= {hi}")))
+        }
+    }
+
+    /// One of the names of `names`.
+    fn name_in<T: Copy>(
+        &self,
+        path: &str,
+        value: &Spanned<String>,
+        names: &[(&str, T)],
+    ) -> Result<T, SceneError> {
+        match names.iter().find(|(n, _)| n == value.get_ref()) {
+            Some(&(_, v)) => Ok(v),
+            None => {
+                let list: Vec<String> = names.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+                Err(self.invalid(path, &value.span(), &format!("one of {}", list.join(", "))))
+            }
+        }
+    }
+
     fn color(&self, path: &str, value: &Spanned<String>) -> Result<Rgb8, SceneError> {
         Rgb8::parse(value.get_ref()).ok_or_else(|| self.invalid(path, &value.span(), COLOR_FORMAT))
     }
@@ -143,7 +169,8 @@ impl Validator<'_> {
         }
         let mut keyframes: Vec<Keyframe> = Vec::with_capacity(keyframe_files.len());
         for (i, kf) in keyframe_files.iter().enumerate() {
-            let keyframe = self.keyframe(i, kf.get_ref(), &video, &render, keyframes.last())?;
+            let keyframe =
+                self.keyframe(i, kf.get_ref(), (&video, &render, &color), keyframes.last())?;
             keyframes.push(keyframe);
         }
 
@@ -224,32 +251,77 @@ impl Validator<'_> {
         &self,
         file: Option<&Spanned<ColorFile>>,
     ) -> Result<ColorSettings, SceneError> {
-        let mut color = ColorSettings {
-            palette: DEFAULT_PALETTE.to_vec(),
-            cycle: 64.0,
-            offset: 0.0,
-            interior: Rgb8([0, 0, 0]),
-        };
+        let mut color = ColorSettings::default();
         let Some(file) = file.map(Spanned::get_ref) else {
             return Ok(color);
         };
         if let Some(palette) = &file.palette {
-            let stops = palette
-                .get_ref()
-                .iter()
-                .enumerate()
-                .map(|(i, stop)| self.color(&format!("color.palette[{i}]"), stop))
-                .collect::<Result<Vec<_>, _>>()?;
-            if stops.len() < 2 {
-                return Err(self.invalid("color.palette", &palette.span(), "at least 2 colors"));
-            }
-            color.palette = stops;
+            color.palette = match palette.get_ref() {
+                PaletteText::Name(name) => match named_palette(name) {
+                    Some(stops) => stops.to_vec(),
+                    None => {
+                        let names: Vec<String> =
+                            NAMED_PALETTES.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+                        let expected = format!(
+                            "one of {} or an array of \"#rrggbb\" colors",
+                            names.join(", ")
+                        );
+                        return Err(self.invalid("color.palette", &palette.span(), &expected));
+                    }
+                },
+                PaletteText::Stops(stops) => {
+                    let stops = stops
+                        .iter()
+                        .enumerate()
+                        .map(|(i, stop)| self.color(&format!("color.palette[{i}]"), stop))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    if stops.len() < 2 {
+                        let span = palette.span();
+                        return Err(self.invalid("color.palette", &span, "at least 2 colors"));
+                    }
+                    stops
+                }
+            };
         }
+        if let Some(by) = &file.by {
+            color.by = self.name_in("color.by", by, &ColorBy::NAMES)?;
+        }
+        if let Some(transfer) = &file.transfer {
+            color.transfer = self.name_in("color.transfer", transfer, &Transfer::NAMES)?;
+        }
+        // The default cycle follows what it counts: 64 counts, or fewer units of a slower
+        // transfer, or 6 doublings of the distance.
+        color.cycle = match (color.by, color.transfer) {
+            (ColorBy::Distance, _) => 6.0,
+            (ColorBy::Count, Transfer::Linear) => 64.0,
+            (ColorBy::Count, Transfer::Sqrt) => 4.0,
+            (ColorBy::Count, Transfer::Cbrt) => 2.0,
+            (ColorBy::Count, Transfer::Log) => 1.0,
+        };
         if let Some(cycle) = &file.cycle {
             color.cycle = self.finite("color.cycle", cycle)?;
             if color.cycle <= 0.0 {
                 return Err(self.invalid("color.cycle", &cycle.span(), "> 0"));
             }
+        }
+        if let Some(boundary) = &file.boundary {
+            color.boundary = self.finite_in("color.boundary", boundary, 0.0, 1000.0)?;
+        }
+        if let Some(c) = &file.boundary_color {
+            color.boundary_color = self.color("color.boundary_color", c)?;
+        }
+        if let Some(light) = &file.light {
+            color.light = self.finite_in("color.light", light, 0.0, 1.0)?;
+        }
+        if let Some(angle) = &file.light_angle {
+            color.light_angle = self.finite("color.light_angle", angle)?;
+        }
+        if let Some(elevation) = &file.light_elevation {
+            color.light_elevation =
+                self.finite_in("color.light_elevation", elevation, 0.0, 90.0)?;
+        }
+        if let Some(speed) = &file.cycles_per_second {
+            color.cycles_per_second = self.finite("color.cycles_per_second", speed)?;
         }
         if let Some(offset) = &file.offset {
             color.offset = self.finite("color.offset", offset)?;
@@ -267,8 +339,7 @@ impl Validator<'_> {
         &self,
         i: usize,
         kf: &KeyframeFile,
-        video: &Video,
-        render: &RenderSettings,
+        (video, render, color): (&Video, &RenderSettings, &ColorSettings),
         previous: Option<&Keyframe>,
     ) -> Result<Keyframe, SceneError> {
         let key = |name: &str| format!("keyframe[{i}].{name}");
@@ -337,6 +408,20 @@ impl Validator<'_> {
             None => render.max_iterations,
         };
         let max_iterations = budget.at(width.log10_abs());
+        let palette_offset = match &kf.palette_offset {
+            Some(o) => self.finite(&key("palette_offset"), o)?,
+            None => color.offset,
+        };
+        let palette_cycle = match &kf.palette_cycle {
+            Some(c) => {
+                let cycle = self.finite(&key("palette_cycle"), c)?;
+                if cycle <= 0.0 {
+                    return Err(self.invalid(&key("palette_cycle"), &c.span(), "> 0"));
+                }
+                cycle
+            }
+            None => color.cycle,
+        };
 
         Ok(Keyframe {
             frame: frame as u64,
@@ -344,6 +429,8 @@ impl Validator<'_> {
             width,
             rotation,
             max_iterations,
+            palette_offset,
+            palette_cycle,
         })
     }
 }

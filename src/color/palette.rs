@@ -1,15 +1,14 @@
-//! Colors: smooth escape counts become sRGB pixels.
+//! The palette: a cyclic gradient, prepared as lookup tables.
 //!
-//! The palette is a cyclic gradient: a smooth count `s` sits at `s / cycle + offset` cycles, and
-//! the stops are spread evenly around one cycle, the last blending back into the first. Stops are
-//! blended in sRGB (gradients look as designed, the way palette editors show them), then turned
-//! to linear light once, when the lookup table is built. Supersampled samples are averaged in
-//! linear light (averaging sRGB values darkens fine detail) and encoded back to 8-bit sRGB.
-//!
-//! Both directions go through tables built once per palette, so coloring a sample is a few
-//! additions and two table reads; the sRGB transfer function itself costs a `powf`.
+//! A palette position `p` (cycles; see [`super`] for what sets it) picks a color on the gradient:
+//! the stops are spread evenly around one cycle, the last blending back into the first. Stops
+//! are blended in sRGB (gradients look as designed, the way palette editors show them), then
+//! turned to linear light once, when the lookup table is built. Both directions go through
+//! tables built once per palette, so coloring a sample is a few additions and two table reads;
+//! the sRGB transfer function itself costs a `powf`.
 
-use crate::kernel::{Escape, SampleRow};
+use super::{Cycle, srgb_to_linear, linear_to_srgb};
+use crate::kernel::Escape;
 use crate::arch::x86::color::{DirectColor, DirectPalette};
 use crate::scene::{ColorSettings, Rgb8};
 
@@ -28,8 +27,9 @@ pub struct Palette {
     /// Linear-light RGB at `PALETTE_STEPS` even positions around one cycle, plus a copy of the
     /// first entry at the end so interpolation needs no wrap.
     table: Vec<[f32; 3]>,
-    inv_cycle: f64,
-    offset: f64,
+    /// The scene's cycle and offset (frames may change both over time).
+    #[cfg(any(test, feature = "internals"))]
+    cycle: Cycle,
     interior: [f32; 3],
     encode: Vec<u8>,
     /// 8-bit sRGB at the centers of `DIRECT_STEPS` even bins around one cycle: one lookup per
@@ -67,8 +67,8 @@ impl Palette {
             .collect();
         let mut palette = Palette {
             table,
-            inv_cycle: 1.0 / settings.cycle,
-            offset: settings.offset,
+            #[cfg(any(test, feature = "internals"))]
+            cycle: Cycle::new(settings.cycle, settings.offset),
             interior: rgb8_to_linear(settings.interior),
             encode,
             direct: Vec::new(),
@@ -91,7 +91,7 @@ impl Palette {
 
     /// Linear-light color at `position` cycles (in `[0, 1)`) around the palette.
     #[inline]
-    fn at_cycle_position(&self, position: f64) -> [f32; 3] {
+    pub(super) fn at_cycle_position(&self, position: f64) -> [f32; 3] {
         let scaled = position * PALETTE_STEPS as f64;
         let whole = scaled as u64;
         let i = (whole % PALETTE_STEPS as u64) as usize;
@@ -104,15 +104,26 @@ impl Palette {
         ]
     }
 
-    /// Linear-light color of one sample.
+    /// The scene's cycle and offset.
+    #[cfg(any(test, feature = "internals"))]
+    pub fn cycle(&self) -> Cycle {
+        self.cycle
+    }
+
+    /// Linear-light color of interior samples.
+    pub(super) fn interior(&self) -> [f32; 3] {
+        self.interior
+    }
+
+    /// Linear-light color of one sample, colored by its smooth count.
     #[inline]
-    pub fn linear(&self, escape: Escape) -> [f32; 3] {
+    pub fn linear(&self, escape: Escape, cycle: Cycle) -> [f32; 3] {
         if escape.is_interior() {
             return self.interior;
         }
         // Never negative (counts and offset are not), so truncating casts below are floors,
         // without a libm call.
-        let position = escape.smooth() * self.inv_cycle + self.offset;
+        let position = escape.smooth() * cycle.inv + cycle.offset;
         self.at_cycle_position(position - (position as u64) as f64)
     }
 
@@ -127,12 +138,12 @@ impl Palette {
     ///
     /// `samples` holds `supersample` consecutive sample rows of `out.len() / 3 * supersample`
     /// samples each; `out` receives RGB bytes.
-    pub fn color_row(&self, samples: &[Escape], supersample: usize, out: &mut [u8]) {
+    pub fn color_row(&self, samples: &[Escape], supersample: usize, cycle: Cycle, out: &mut [u8]) {
         let width = out.len() / 3;
         let row_len = width * supersample;
         debug_assert_eq!(samples.len(), row_len * supersample);
         if supersample == 1 {
-            self.color_row_direct(samples, out);
+            self.color_row_direct(samples, cycle, out);
             return;
         }
         let scale = 1.0 / (supersample * supersample) as f32;
@@ -140,7 +151,7 @@ impl Palette {
             let mut sum = [0.0f32; 3];
             for row in samples.chunks_exact(row_len) {
                 for &e in &row[x * supersample..(x + 1) * supersample] {
-                    let c = self.linear(e);
+                    let c = self.linear(e, cycle);
                     sum[0] += c[0];
                     sum[1] += c[1];
                     sum[2] += c[2];
@@ -155,32 +166,11 @@ impl Palette {
     }
 }
 
-/// The one coloring step: the samples of every frame, from every kernel (plain, SIMD or deep),
-/// become pixels here. A coloring turns one pixel row's samples into 8-bit sRGB, averaging the
-/// `supersample`^2 samples of a pixel in linear light.
-pub trait Coloring: Send + Sync {
-    /// Colors one row of pixels: `samples` holds `supersample` sample rows of
-    /// `out.len() / 3 * supersample` samples each; `out` receives RGB bytes.
-    fn color_row(&self, samples: SampleRow<'_>, supersample: usize, out: &mut [u8]);
-
-    /// Whether [`Coloring::color_row`] reads the samples' slopes (then the kernels carry the
-    /// derivative; otherwise `SampleRow::slope` is empty).
-    fn reads_slopes(&self) -> bool {
-        false
-    }
-}
-
-impl Coloring for Palette {
-    fn color_row(&self, samples: SampleRow<'_>, supersample: usize, out: &mut [u8]) {
-        Palette::color_row(self, samples.escape, supersample, out);
-    }
-}
-
 impl Palette {
     /// [`Palette::color_row`] with one sample per pixel: one table lookup per pixel, without
     /// branches (neighbouring pixels alternate between interior and escaped unpredictably), and
     /// one 4-byte store per pixel but the last.
-    fn color_row_direct(&self, samples: &[Escape], out: &mut [u8]) {
+    fn color_row_direct(&self, samples: &[Escape], cycle: Cycle, out: &mut [u8]) {
         const { assert!(DIRECT_STEPS.is_power_of_two()) };
         let interior =
             u32::from_le_bytes([self.interior8[0], self.interior8[1], self.interior8[2], 0]);
@@ -189,25 +179,25 @@ impl Palette {
                 let palette = DirectPalette {
                     table: &self.direct,
                     interior,
-                    inv_cycle: self.inv_cycle,
-                    offset: self.offset,
+                    inv_cycle: cycle.inv,
+                    offset: cycle.offset,
                 };
                 simd.color_row(&palette, samples, out)
             }
             None => 0,
         };
-        self.color_row_direct_portable(&samples[done..], &mut out[3 * done..]);
+        self.color_row_direct_portable(&samples[done..], cycle, &mut out[3 * done..]);
     }
 
     /// [`Palette::color_row_direct`] without SIMD, the definition the SIMD loop follows.
-    fn color_row_direct_portable(&self, samples: &[Escape], out: &mut [u8]) {
+    fn color_row_direct_portable(&self, samples: &[Escape], cycle: Cycle, out: &mut [u8]) {
         let steps = DIRECT_STEPS as f64;
         let interior =
             u32::from_le_bytes([self.interior8[0], self.interior8[1], self.interior8[2], 0]);
         let pixel = |e: Escape| {
             // An interior sample's bin is computed from garbage and then not used.
             let smooth = f64::from(e.n) + f64::from(e.nf);
-            let bin = ((smooth * self.inv_cycle + self.offset) * steps) as u64;
+            let bin = ((smooth * cycle.inv + cycle.offset) * steps) as u64;
             let color = self.direct[(bin & (DIRECT_STEPS as u64 - 1)) as usize];
             if e.is_interior() { interior } else { color }
         };
@@ -222,26 +212,8 @@ impl Palette {
     }
 }
 
-fn rgb8_to_linear(c: Rgb8) -> [f32; 3] {
+pub(super) fn rgb8_to_linear(c: Rgb8) -> [f32; 3] {
     c.0.map(|v| srgb_to_linear(f64::from(v) / 255.0) as f32)
-}
-
-/// The sRGB transfer function's inverse (IEC 61966-2-1).
-pub fn srgb_to_linear(s: f64) -> f64 {
-    if s <= 0.04045 {
-        s / 12.92
-    } else {
-        ((s + 0.055) / 1.055).powf(2.4)
-    }
-}
-
-/// The sRGB transfer function (IEC 61966-2-1).
-pub fn linear_to_srgb(l: f64) -> f64 {
-    if l <= 0.003_130_8 {
-        l * 12.92
-    } else {
-        1.055 * l.powf(1.0 / 2.4) - 0.055
-    }
 }
 
 #[cfg(test)]
@@ -254,6 +226,7 @@ mod tests {
             cycle: 10.0,
             offset: 0.0,
             interior: Rgb8([1, 2, 3]),
+            ..ColorSettings::default()
         }
     }
 
@@ -264,7 +237,7 @@ mod tests {
     #[test]
     fn stops_are_hit_and_the_gradient_wraps() {
         let p = Palette::new(&settings(&[[255, 0, 0], [0, 0, 255]]));
-        let rgb = |e| p.linear(e).map(|v| p.encode(v));
+        let rgb = |e| p.linear(e, p.cycle()).map(|v| p.encode(v));
         assert_eq!(rgb(at(0, 0.0)), [255, 0, 0]);
         assert_eq!(rgb(at(5, 0.0)), [0, 0, 255]);
         assert_eq!(rgb(at(10, 0.0)), [255, 0, 0]); // one full cycle later
@@ -277,13 +250,13 @@ mod tests {
         let mut s = settings(&[[255, 0, 0], [0, 0, 255]]);
         s.offset = 0.5;
         let p = Palette::new(&s);
-        assert_eq!(p.linear(at(0, 0.0)).map(|v| p.encode(v)), [0, 0, 255]);
+        assert_eq!(p.linear(at(0, 0.0), p.cycle()).map(|v| p.encode(v)), [0, 0, 255]);
     }
 
     #[test]
     fn interior_points_get_the_interior_color() {
         let p = Palette::new(&settings(&[[255, 0, 0], [0, 0, 255]]));
-        assert_eq!(p.linear(Escape::INTERIOR).map(|v| p.encode(v)), [1, 2, 3]);
+        assert_eq!(p.linear(Escape::INTERIOR, p.cycle()).map(|v| p.encode(v)), [1, 2, 3]);
     }
 
     #[test]
@@ -308,9 +281,9 @@ mod tests {
             .chain([Escape::INTERIOR])
             .collect();
         let mut out = vec![0u8; samples.len() * 3];
-        p.color_row(&samples, 1, &mut out);
+        p.color_row(&samples, 1, p.cycle(), &mut out);
         for (px, &e) in out.chunks_exact(3).zip(&samples) {
-            let exact = p.linear(e).map(|v| p.encode(v));
+            let exact = p.linear(e, p.cycle()).map(|v| p.encode(v));
             for c in 0..3 {
                 assert!(px[c].abs_diff(exact[c]) <= 1, "{e:?}: {px:?} vs {exact:?}");
             }
@@ -325,7 +298,7 @@ mod tests {
         let white = at(5, 0.0);
         let samples = [black, white, white, black];
         let mut out = [0u8; 3];
-        p.color_row(&samples, 2, &mut out);
+        p.color_row(&samples, 2, p.cycle(), &mut out);
         assert_eq!(out, [188, 188, 188]);
     }
 
@@ -364,8 +337,8 @@ mod tests {
                     })
                     .collect();
                 let (mut got, mut want) = (vec![0u8; 3 * len], vec![0u8; 3 * len]);
-                p.color_row(&samples, 1, &mut got);
-                p.color_row_direct_portable(&samples, &mut want);
+                p.color_row(&samples, 1, p.cycle(), &mut got);
+                p.color_row_direct_portable(&samples, p.cycle(), &mut want);
                 assert_eq!(got, want, "cycle {cycle}, offset {offset}, {len} pixels");
             }
         }

@@ -20,7 +20,13 @@ fn render(frame: u64, supersample: u32, dir: &Path) -> Vec<u8> {
     let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/seahorse.toml");
     let result = zoomgen()
         .arg(&scene)
-        .args(["--size", "480x270", "--quiet", "--frames", &frame.to_string()])
+        .args([
+            "--size",
+            "480x270",
+            "--quiet",
+            "--frames",
+            &frame.to_string(),
+        ])
         .args(["--set", &format!("render.supersample={supersample}"), "-o"])
         .arg(&out)
         .output()
@@ -57,7 +63,10 @@ fn deep_seahorse_frames_keep_their_detail_at_any_sampling() {
             / one.len() as f64;
         let std = luminance_std(&many);
         eprintln!("frame {frame}: 1 against 8x8 samples {diff:.2} levels, luminance std {std:.2}");
-        assert!(diff <= 12.0, "frame {frame}: 1 and 8x8 samples differ by {diff:.2} levels");
+        assert!(
+            diff <= 12.0,
+            "frame {frame}: 1 and 8x8 samples differ by {diff:.2} levels"
+        );
         assert!(std >= 35.0, "frame {frame}: flat, luminance std {std:.2}");
     }
 }

@@ -30,6 +30,10 @@ pub(crate) trait Simd: Copy {
     fn add(self, a: Self::F, b: Self::F) -> Self::F;
     fn sub(self, a: Self::F, b: Self::F) -> Self::F;
     fn mul(self, a: Self::F, b: Self::F) -> Self::F;
+    /// `a * b + c` rounded once (fused multiply-add; `f64::mul_add` lane by lane).
+    fn mul_add(self, a: Self::F, b: Self::F, c: Self::F) -> Self::F;
+    /// `a * b - c` rounded once (`f64::mul_add(a, b, -c)` lane by lane).
+    fn mul_sub(self, a: Self::F, b: Self::F, c: Self::F) -> Self::F;
     /// Lane-wise minimum (no NaN inputs).
     fn min(self, a: Self::F, b: Self::F) -> Self::F;
     /// Smallest lane (no NaN inputs).
@@ -154,6 +158,14 @@ impl Simd for Portable {
     #[inline(always)]
     fn mul(self, a: Self::F, b: Self::F) -> Self::F {
         array::from_fn(|i| a[i] * b[i])
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self::F, b: Self::F, c: Self::F) -> Self::F {
+        array::from_fn(|i| a[i].mul_add(b[i], c[i]))
+    }
+    #[inline(always)]
+    fn mul_sub(self, a: Self::F, b: Self::F, c: Self::F) -> Self::F {
+        array::from_fn(|i| a[i].mul_add(b[i], -c[i]))
     }
     #[inline(always)]
     fn min(self, a: Self::F, b: Self::F) -> Self::F {

@@ -860,4 +860,55 @@ mod tests {
             }
         }
     }
+
+    /// Slopes: the SIMD lockstep loop, the portable one and (where no sample is
+    /// ill-conditioned and BLA is off) the one-sample loop give the same bits, and
+    /// [`Kernel::slope_rows`] gives the escapes of [`Kernel::escape_rows`]; `f64` and
+    /// `FloatExp` frames, with and without BLA.
+    #[test]
+    fn slopes_are_the_same_in_every_path() {
+        let (n, h) = (64u32, 4u32);
+        let grid = SampleGrid::new(num_complex::Complex64::new(0.0, 0.0), 1.0, 0.0, n, h, 1);
+        let len = (n * h) as usize;
+        let mut escaped = 0;
+        for (depth, eps) in [(30.0, 0.0), (30.0, 1e-16), (400.0, 1e-16)] {
+            let delta = DeltaGrid::new(Cx::zero(), -depth * std::f64::consts::LN_10, 0.0, n);
+            let run = |k: &dyn Kernel| {
+                let (mut e, mut s) = (vec![Escape::INTERIOR; len], vec![Slope::NONE; len]);
+                k.slope_rows(&grid, 0..h, 3000, &mut e, &mut s);
+                let mut plain = vec![Escape::INTERIOR; len];
+                k.escape_rows(&grid, 0..h, 3000, &mut plain);
+                assert_eq!(plain, e, "1e-{depth}, eps {eps}: escape_rows");
+                (e, s)
+            };
+            let bits = |s: &[Slope]| -> Vec<[u32; 4]> {
+                s.iter().map(|s| [s.z[0], s.z[1], s.e[0], s.e[1]].map(f32::to_bits)).collect()
+            };
+            let ((ea, sa), (eb, sb)) = if depth > 300.0 {
+                let k = || PerturbKernel::<FloatExp>::new(orbit(), delta, n, h, eps, Arc::default());
+                (run(&k()), run(&k().portable_lanes()))
+            } else {
+                let k = || PerturbKernel::<f64>::new(orbit(), delta, n, h, eps, Arc::default());
+                if eps == 0.0 {
+                    let one = k();
+                    let (e, s) = run(&one);
+                    for i in 0..len {
+                        let (u, v) = (grid.u(i as u32 % n), grid.v(i as u32 / n));
+                        let r = one.sample(u, v, 3000);
+                        if !r.ill_conditioned {
+                            assert_eq!((r.escape, bits(&[r.slope])), (e[i], bits(&[s[i]])));
+                        }
+                    }
+                }
+                (run(&k()), run(&k().portable_lanes()))
+            };
+            assert_eq!(ea, eb, "1e-{depth}, eps {eps}");
+            assert_eq!(bits(&sa), bits(&sb), "1e-{depth}, eps {eps}");
+            for (e, s) in ea.iter().zip(&sa) {
+                assert_eq!(e.is_interior(), *s == Slope::NONE, "{e:?} {s:?}");
+            }
+            escaped += ea.iter().filter(|e| !e.is_interior()).count();
+        }
+        assert!(escaped > 300, "{escaped} escaped samples");
+    }
 }

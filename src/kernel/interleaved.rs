@@ -169,6 +169,9 @@ struct Queue {
     x0: [f64; QUEUE_CAP],
     y0: [f64; QUEUE_CAP],
     n0: [f64; QUEUE_CAP],
+    /// `e` after the head start (with slopes only).
+    ex0: [f64; QUEUE_CAP],
+    ey0: [f64; QUEUE_CAP],
     head: usize,
     tail: usize,
     /// Next sample to generate: row (absolute), column, and output index of the row's start.
@@ -193,6 +196,8 @@ impl Queue {
             x0: [0.0; QUEUE_CAP],
             y0: [0.0; QUEUE_CAP],
             n0: [0.0; QUEUE_CAP],
+            ex0: [0.0; QUEUE_CAP],
+            ey0: [0.0; QUEUE_CAP],
             head: 0,
             tail: 0,
             row: rows.start,
@@ -218,6 +223,7 @@ impl Queue {
     /// within the first few steps are finished on the spot, and only the others are queued, with
     /// their `z` and step count, for the hot loop.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn fill<S: Simd, const V: usize, const P: bool, const D: bool>(
         &mut self,
         s: S,
@@ -225,6 +231,7 @@ impl Queue {
         max_steps: u32,
         pending: &mut Pending,
         out: &mut [Escape],
+        slopes: &mut [Slope],
     ) {
         let n = S::LANES;
         let left = self.avail();
@@ -235,6 +242,8 @@ impl Queue {
             &mut self.x0,
             &mut self.y0,
             &mut self.n0,
+            &mut self.ex0,
+            &mut self.ey0,
         ] {
             field.copy_within(self.head..self.tail, 0);
         }
@@ -282,16 +291,22 @@ impl Queue {
                     self.done = self.row == self.row_end;
                 }
             }
-            if D || self.skip_head_start > 0 {
+            if self.skip_head_start > 0 {
                 // From z_0 = 0: the hot loop tests it for everything the head start would.
-                // (With slopes always: the head start does not carry the derivative.)
-                self.skip_head_start = self.skip_head_start.saturating_sub(1);
+                self.skip_head_start -= 1;
                 let zero = s.splat(0.0);
                 for g in 0..V {
-                    self.enqueue(s, take[g], [re[g], im[g], idx[g], zero, zero], zero);
+                    let values = [re[g], im[g], idx[g], zero, zero, zero, zero];
+                    self.enqueue::<S, D>(s, take[g], values, zero);
                 }
-            } else if !self.head_start::<S, V, P>(s, &re, &im, &idx, take, max_steps, pending, out)
-            {
+            } else if !self.head_start::<S, V, P, D>(
+                s,
+                (&re, &im, &idx),
+                take,
+                (max_steps, grid.spacing()),
+                pending,
+                (out, slopes),
+            ) {
                 // (Only where samples went on to the lanes without any escaping here.)
                 self.skip_head_start = HEAD_START_SKIP;
             }
@@ -305,6 +320,8 @@ impl Queue {
                 (&mut self.x0, 0.0),
                 (&mut self.y0, 0.0),
                 (&mut self.n0, 0.0),
+                (&mut self.ex0, 0.0),
+                (&mut self.ey0, 0.0),
             ] {
                 s.store(s.splat(value), &mut field[t..]);
             }
@@ -327,22 +344,28 @@ impl Queue {
     /// Returns whether it paid: some sample escaped in it, or none is left for the lanes (all
     /// decided by the cardioid/bulb test, the budget or an escape). Where it did not pay,
     /// the next groups skip it.
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn head_start<S: Simd, const V: usize, const P: bool>(
+    fn head_start<S: Simd, const V: usize, const P: bool, const D: bool>(
         &mut self,
         s: S,
-        re: &[S::F; V],
-        im: &[S::F; V],
-        idx: &[S::F; V],
+        (re, im, idx): (&[S::F; V], &[S::F; V], &[S::F; V]),
         take: [S::M; V],
-        max_steps: u32,
+        (max_steps, spacing): (u32, f64),
         pending: &mut Pending,
-        out: &mut [Escape],
+        (out, slopes): (&mut [Escape], &mut [Slope]),
     ) -> bool {
         let steps = HEAD_START.min(max_steps);
         let (zero, r2) = (s.splat(0.0), s.splat(ESCAPE_RADIUS_SQ));
         let none = s.mask_andn(s.all_set(), s.all_set());
+        let sp = s.splat(spacing);
+        // The derivative's step 1 from e_0 = 0 and z_0 = 0, as the hot loop computes it.
+        let (mut ex, mut ey) = ([zero; V], [zero; V]);
+        if D {
+            for g in 0..V {
+                slope_advance(s, [zero, zero], [&mut ex[g], &mut ey[g]], sp);
+            }
+        }
+        let mut slope_escaped = [[zero; 4]; V];
         // Step 1 from z_0 = 0, as the hot loop computes it: (0 - 0) + cx, (0 + 0) + cy.
         let mut x: [S::F; V] = array::from_fn(|g| s.add(zero, re[g]));
         let mut y: [S::F; V] = array::from_fn(|g| s.add(zero, im[g]));
@@ -358,6 +381,13 @@ impl Queue {
             let mut any = none;
             for g in 0..V {
                 let norm = s.add(x2[g], y2[g]);
+                if D {
+                    let escaped = s.mask_and(alive[g], s.gt(norm, r2));
+                    let now = [x[g], y[g], ex[g], ey[g]];
+                    for (kept, v) in slope_escaped[g].iter_mut().zip(now) {
+                        *kept = s.select(escaped, v, *kept);
+                    }
+                }
                 let record = [&mut n_escaped[g], &mut norm_escaped[g]];
                 record_escapes(s, &mut alive[g], norm, k, record);
                 if P {
@@ -369,6 +399,9 @@ impl Queue {
                 break;
             }
             for g in 0..V {
+                if D {
+                    slope_advance(s, [x[g], y[g]], [&mut ex[g], &mut ey[g]], sp);
+                }
                 let z = [&mut x[g], &mut y[g], &mut x2[g], &mut y2[g]];
                 advance(s, z, re[g], im[g]);
             }
@@ -393,10 +426,17 @@ impl Queue {
                     let l = bits.trailing_zeros() as usize;
                     bits &= bits - 1;
                     let options = KernelOptions::fixed(true);
-                    let (escape, spent) =
-                        escape_point_with(lanes[0][l], lanes[1][l], max_steps, options);
-                    out[lanes[2][l] as usize] = escape;
-                    self.spent += spent as f64;
+                    let (cx, cy, at) = (lanes[0][l], lanes[1][l], lanes[2][l] as usize);
+                    if D {
+                        let (escape, slope, spent) =
+                            slope_point_with(cx, cy, max_steps, options, spacing);
+                        (out[at], slopes[at]) = (escape, slope);
+                        self.spent += spent as f64;
+                    } else {
+                        let (escape, spent) = escape_point_with(cx, cy, max_steps, options);
+                        out[at] = escape;
+                        self.spent += spent as f64;
+                    }
                 }
             }
             if s.bits(escaped) != 0 {
@@ -405,8 +445,8 @@ impl Queue {
                 let mut lanes = [0.0; 8];
                 s.store(spent, &mut lanes);
                 self.spent += lanes[..S::LANES].iter().sum::<f64>();
-                let no_slope = [zero; 4];
-                pending.push::<S, false>(s, escaped, idx[g], n_escaped[g], norm_escaped[g], no_slope, out, &mut []);
+                let (n, norm, slope) = (n_escaped[g], norm_escaped[g], slope_escaped[g]);
+                pending.push::<S, D>(s, escaped, idx[g], n, norm, slope, out, slopes);
             }
             let survivors = s.bits(alive).count_ones() as usize;
             if survivors == 0 {
@@ -417,17 +457,22 @@ impl Queue {
                 self.spent += (survivors as u64 * u64::from(max_steps)) as f64;
                 continue;
             }
-            self.enqueue(s, alive, [re[g], im[g], idx[g], x[g], y[g]], n0);
+            let values = [re[g], im[g], idx[g], x[g], y[g], ex[g], ey[g]];
+            self.enqueue::<S, D>(s, alive, values, n0);
         }
         any_escaped || self.tail == queued_from
     }
 
-    /// Queues the lanes `m` of one vector: `c`, output index and `z` (`[cx, cy, idx, x0, y0]`),
-    /// after `n0` steps (the same for all of them).
+    /// Queues the lanes `m` of one vector: `c`, output index, `z` and (with slopes) `e`
+    /// (`[cx, cy, idx, x0, y0, ex0, ey0]`), after `n0` steps (the same for all of them).
     #[inline(always)]
-    fn enqueue<S: Simd>(&mut self, s: S, m: S::M, values: [S::F; 5], n0: S::F) {
+    fn enqueue<S: Simd, const D: bool>(&mut self, s: S, m: S::M, values: [S::F; 7], n0: S::F) {
         let t = self.tail;
-        let [cx, cy, idx, x0, y0] = values;
+        let [cx, cy, idx, x0, y0, ex0, ey0] = values;
+        if D {
+            s.store(s.compress(m, ex0), &mut self.ex0[t..]);
+            s.store(s.compress(m, ey0), &mut self.ey0[t..]);
+        }
         s.store(s.compress(m, cx), &mut self.cx[t..]);
         s.store(s.compress(m, cy), &mut self.cy[t..]);
         s.store(s.compress(m, idx), &mut self.idx[t..]);
@@ -455,9 +500,9 @@ fn advance<S: Simd>(s: S, [x, y, x2, y2]: [&mut S::F; 4], cx: S::F, cy: S::F) {
 /// the step: [`crate::kernel::sample::slope_step`]'s operations in its order.
 #[inline(always)]
 fn slope_advance<S: Simd>(s: S, [x, y]: [S::F; 2], [ex, ey]: [&mut S::F; 2], spacing: S::F) {
-    let a = s.sub(s.mul(x, *ex), s.mul(y, *ey));
-    let b = s.add(s.mul(x, *ey), s.mul(y, *ex));
-    *ex = s.add(s.add(a, a), spacing);
+    let a = s.mul_sub(x, *ex, s.mul(y, *ey));
+    let b = s.mul_add(x, *ey, s.mul(y, *ex));
+    *ex = s.mul_add(s.splat(2.0), a, spacing);
     *ey = s.add(b, b);
 }
 
@@ -1214,9 +1259,9 @@ fn stream<S: Simd, const W: usize, const P: bool, const D: bool>(s: S, e: &mut E
             x2[i] = s.select(m, s.mul(x[i], x[i]), x2[i]);
             y2[i] = s.select(m, s.mul(y[i], y[i]), y2[i]);
             if D {
-                // Queued samples start from z_0 = 0 (no head start with slopes): e_0 = 0.
-                ex[i] = s.select(m, zero, ex[i]);
-                ey[i] = s.select(m, zero, ey[i]);
+                // With their head start's e.
+                ex[i] = s.expand(ex[i], m, s.load(&q.ex0[h..]));
+                ey[i] = s.expand(ey[i], m, s.load(&q.ey0[h..]));
             }
             let empty = s.gt(zero, idx);
             let inf = s.splat(f64::INFINITY);
@@ -1250,7 +1295,7 @@ fn stream<S: Simd, const W: usize, const P: bool, const D: bool>(s: S, e: &mut E
     // Lanes left empty (at the start of the rows) take samples.
     if e.queue.avail() < W * n && !e.queue.done {
         e.queue
-            .fill::<S, W, P, D>(s, e.grid, e.max_iterations, &mut e.pending, e.out);
+            .fill::<S, W, P, D>(s, e.grid, e.max_iterations, &mut e.pending, e.out, e.slopes);
     }
     if e.queue.avail() > 0 {
         let kv = s.splat(k as f64);
@@ -1342,7 +1387,7 @@ fn stream<S: Simd, const W: usize, const P: bool, const D: bool>(s: S, e: &mut E
         let kv = s.splat(k as f64);
         if e.queue.avail() < W * n && !e.queue.done {
             e.queue
-                .fill::<S, W, P, D>(s, e.grid, e.max_iterations, &mut e.pending, e.out);
+                .fill::<S, W, P, D>(s, e.grid, e.max_iterations, &mut e.pending, e.out, e.slopes);
         }
         // Waiting lanes cannot wait past a budget's end: they would pass for interior there.
         let due = k == e.budget_k;

@@ -205,11 +205,16 @@ impl Slope {
 }
 
 /// One step of the scaled derivative, `e -> 2 z e + s` with `z = x + iy` the value before the
-/// step, in the order every plain kernel uses: `a = x ex - y ey`, `b = x ey + y ex`, then
-/// `((a + a) + s, b + b)`, no fused multiply-add.
+/// step, in the order every plain kernel uses, with fused multiply-adds (one rounding each):
+/// `a = fma(x, ex, -(y ey))`, `b = fma(x, ey, y ex)`, then `(fma(2, a, s), b + b)`.
+///
+/// Fused, unlike the step of `z` (whose bits every kernel must share with plain arithmetic):
+/// the derivative only feeds the coloring, FMA is exactly rounded on every CPU (in hardware, or
+/// in the library's `fma` where a CPU lacks it), and it takes the derivative from 9 vector
+/// operations per step to 6.
 #[inline(always)]
 pub fn slope_step(x: f64, y: f64, ex: f64, ey: f64, s: f64) -> (f64, f64) {
-    let a = x * ex - y * ey;
-    let b = x * ey + y * ex;
-    ((a + a) + s, b + b)
+    let a = x.mul_add(ex, -(y * ey));
+    let b = x.mul_add(ey, y * ex);
+    (2.0f64.mul_add(a, s), b + b)
 }

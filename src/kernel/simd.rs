@@ -80,6 +80,10 @@ impl Avx512Kernel {
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 const VECTORS: usize = 4;
 
+/// Vectors in flight with slopes (each lane's derivative takes two more registers).
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+const SLOPE_VECTORS: usize = 2;
+
 impl Kernel for Avx2Kernel {
     fn name(&self) -> &'static str {
         "avx2"
@@ -247,6 +251,18 @@ impl<S: Simd> Work for Rows<'_, S> {
     #[inline(always)]
     fn call(self) -> u64 {
         let row_len = self.grid.samples_x;
+        if self.slopes.is_some() {
+            return escape_rows_lanes::<S, SLOPE_VECTORS>(
+                self.token,
+                self.options,
+                self.grid,
+                self.rows,
+                row_len,
+                self.max_iterations,
+                self.out,
+                self.slopes,
+            );
+        }
         escape_rows_lanes::<S, VECTORS>(
             self.token,
             self.options,
@@ -255,7 +271,7 @@ impl<S: Simd> Work for Rows<'_, S> {
             row_len,
             self.max_iterations,
             self.out,
-            self.slopes,
+            None,
         )
     }
 }

@@ -8,9 +8,12 @@
 //! `#[inline(always)]`) and these intrinsics are compiled as one loop. Holding the token is the
 //! proof that makes entering it sound.
 //!
-//! Why no FMA although the CPU has it: `x*x - y*y` fused rounds once instead of twice, which
-//! changes the last bit of `z` and, over thousands of steps, the escape counts. Separate
-//! `mul`/`add`/`sub` instructions give exactly the scalar reference's bits.
+//! Why no FMA in the step of `z` although the CPU has it: `x*x - y*y` fused rounds once instead
+//! of twice, which changes the last bit of `z` and, over thousands of steps, the escape counts.
+//! Separate `mul`/`add`/`sub` instructions give exactly the scalar reference's bits. The
+//! derivative's step is defined with fused operations (in the reference too,
+//! `crate::kernel::sample::slope_step`), so [`Simd::mul_add`] is one instruction here: the AVX2
+//! token requires FMA (every AVX2 CPU zoomgen has met has it), AVX-512F includes it.
 //!
 //! On other architectures, and under Miri (which cannot run these intrinsics), the tokens do not
 //! exist.
@@ -25,8 +28,8 @@ mod imp {
     use crate::arch::{Simd, Work};
     use crate::kernel::sample::ESCAPE_RADIUS_SQ;
 
-    /// Proof that the CPU has AVX2 (and POPCNT, which every AVX2 CPU has: the engine counts
-    /// mask bits often): only [`Avx2::detect`] makes one.
+    /// Proof that the CPU has AVX2, FMA and POPCNT (the engine counts mask bits often; the
+    /// derivative's step is fused): only [`Avx2::detect`] makes one.
     #[derive(Debug, Clone, Copy)]
     pub(crate) struct Avx2(());
 
@@ -36,8 +39,10 @@ mod imp {
 
     impl Avx2 {
         pub(crate) fn detect() -> Option<Self> {
-            (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("popcnt"))
-                .then_some(Avx2(()))
+            (is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+                && is_x86_feature_detected!("popcnt"))
+            .then_some(Avx2(()))
         }
     }
 
@@ -50,7 +55,7 @@ mod imp {
 
     /// `work`, compiled with AVX2 and POPCNT enabled: the engine, all `#[inline(always)]`, is
     /// compiled inside, so the intrinsics of [`Simd`] become single instructions in its loop.
-    #[target_feature(enable = "avx2,popcnt")]
+    #[target_feature(enable = "avx2,fma,popcnt")]
     fn with_avx2<W: Work>(_token: Avx2, work: W) -> W::Output {
         work.call()
     }
@@ -122,6 +127,16 @@ mod imp {
         fn mul(self, a: __m256d, b: __m256d) -> __m256d {
             // SAFETY: AVX is present.
             unsafe { _mm256_mul_pd(a, b) }
+        }
+        #[inline(always)]
+        fn mul_add(self, a: __m256d, b: __m256d, c: __m256d) -> __m256d {
+            // SAFETY: FMA is present (the token requires it).
+            unsafe { _mm256_fmadd_pd(a, b, c) }
+        }
+        #[inline(always)]
+        fn mul_sub(self, a: __m256d, b: __m256d, c: __m256d) -> __m256d {
+            // SAFETY: FMA is present (the token requires it).
+            unsafe { _mm256_fmsub_pd(a, b, c) }
         }
         #[inline(always)]
         fn min(self, a: __m256d, b: __m256d) -> __m256d {
@@ -297,6 +312,16 @@ mod imp {
         fn mul(self, a: __m512d, b: __m512d) -> __m512d {
             // SAFETY: AVX-512F is present.
             unsafe { _mm512_mul_pd(a, b) }
+        }
+        #[inline(always)]
+        fn mul_add(self, a: __m512d, b: __m512d, c: __m512d) -> __m512d {
+            // SAFETY: AVX-512F is present (its FMA instructions are part of it).
+            unsafe { _mm512_fmadd_pd(a, b, c) }
+        }
+        #[inline(always)]
+        fn mul_sub(self, a: __m512d, b: __m512d, c: __m512d) -> __m512d {
+            // SAFETY: AVX-512F is present (its FMA instructions are part of it).
+            unsafe { _mm512_fmsub_pd(a, b, c) }
         }
         #[inline(always)]
         fn min(self, a: __m512d, b: __m512d) -> __m512d {

@@ -121,9 +121,10 @@ fn read_exr(path: &Path) -> Data {
     for (y, &offset) in table.iter().enumerate() {
         let line_y = i32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap());
         let count = i32::from_le_bytes(bytes[offset + 4..offset + 8].try_into().unwrap());
-        assert_eq!((line_y as usize, count as usize), (y, width * 8));
-        // Channels in name order: N (u32), then NF (f32).
-        let line = &bytes[offset + 8..offset + 8 + width * 4];
+        assert_eq!((line_y as usize, count as usize), (y, width * 24));
+        // Channels in name order: DE, DEX, DEY (f32), N (u32), NF, T (f32).
+        let n_at = offset + 8 + 3 * width * 4;
+        let line = &bytes[n_at..n_at + width * 4];
         n.extend(
             line.chunks_exact(4)
                 .map(|c| u32::from_le_bytes(c.try_into().unwrap())),

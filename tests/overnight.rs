@@ -569,24 +569,25 @@ fn data_writes_openexr_escape_counts_that_match_the_renderer() {
         },
     )
     .unwrap();
-    let expected: Vec<Vec<Escape>> = [0, 1]
+    let expected: Vec<_> = [0, 1]
         .iter()
         .map(|&f| renderer.render_escapes(f).unwrap())
         .collect();
-    for (frame, escapes) in [0, 1].into_iter().zip(&expected) {
+    for (frame, (escapes, slopes)) in [0, 1].into_iter().zip(&expected) {
         let path = out.join(format!("frame_{frame:05}.exr"));
         let image = read_all_flat_layers_from_file(&path).unwrap();
         let layer = &image.layer_data[0];
         assert_eq!(layer.size, Vec2(48, 27));
         let channels = &layer.channel_data.list;
-        assert_eq!(channels.len(), 2);
-        assert_eq!(channels[0].name, Text::from("N"));
-        assert_eq!(channels[1].name, Text::from("NF"));
-        let FlatSamples::U32(n) = &channels[0].sample_data else {
-            panic!("N is not u32")
+        let names: Vec<String> = channels.iter().map(|c| c.name.to_string()).collect();
+        assert_eq!(names, ["DE", "DEX", "DEY", "N", "NF", "T"]);
+        let f32s = |i: usize| match &channels[i].sample_data {
+            FlatSamples::F32(v) => v.clone(),
+            _ => panic!("{} is not f32", names[i]),
         };
-        let FlatSamples::F32(nf) = &channels[1].sample_data else {
-            panic!("NF is not f32")
+        let (de, dex, dey, nf, t) = (f32s(0), f32s(1), f32s(2), f32s(4), f32s(5));
+        let FlatSamples::U32(n) = &channels[3].sample_data else {
+            panic!("N is not u32")
         };
         assert_eq!(n.len(), escapes.len());
         assert!(n.contains(&Escape::INTERIOR_N), "some interior");
@@ -594,6 +595,32 @@ fn data_writes_openexr_escape_counts_that_match_the_renderer() {
         for (i, e) in escapes.iter().enumerate() {
             assert_eq!(n[i], e.n, "N of pixel {i}");
             assert_eq!(nf[i].to_bits(), e.nf.to_bits(), "NF of pixel {i}");
+            if e.is_interior() {
+                assert_eq!(
+                    (de[i], dex[i], dey[i], t[i]),
+                    (f32::INFINITY, 0.0, 0.0, 0.0)
+                );
+                continue;
+            }
+            // One sample per pixel: the estimate in samples is in pixels; the scene is not
+            // turned at frames 0 and 1, so image x is the plane's x and image y its -y.
+            let s = slopes[i];
+            assert_eq!(de[i], s.distance() as f32, "DE of pixel {i}");
+            let [ux, uy] = s.direction();
+            assert!((f64::from(dex[i]) - ux).abs() < 1e-6, "DEX of pixel {i}");
+            assert!((f64::from(dey[i]) + uy).abs() < 1e-6, "DEY of pixel {i}");
+            let len = f64::from(dex[i]).hypot(f64::from(dey[i]));
+            assert!((len - 1.0).abs() < 1e-5, "|(DEX, DEY)| of pixel {i}: {len}");
+            assert!((0.0..1.0).contains(&t[i]), "T of pixel {i}");
+            let angle = f64::from(s.z[1])
+                .atan2(f64::from(s.z[0]))
+                .rem_euclid(std::f64::consts::TAU);
+            assert!((f64::from(t[i]) * std::f64::consts::TAU - angle).abs() < 1e-5);
+            assert!(
+                de[i] > 0.0 && de[i].is_finite(),
+                "DE of pixel {i}: {}",
+                de[i]
+            );
         }
         let radius = image.layer_data[0]
             .attributes

@@ -7,7 +7,14 @@
 //!   `z_0 = 0, z_{n+1} = z_n^2 + c`; `0xFFFFFFFF` ([`Escape::INTERIOR_N`]) for pixels that never
 //!   escaped within the frame's iteration budget;
 //! - `NF`, 32-bit float: the smooth fractional part, `1 - log2(ln|z_N| / ln R)`, in `[0, 1)`
-//!   (0 for interior pixels). The continuous escape count is `N + NF`.
+//!   (0 for interior pixels). The continuous escape count is `N + NF`;
+//! - `DE`, 32-bit float: the distance estimate in pixels, `2 |z_N| ln|z_N| / (|dz_N/dc| s)`
+//!   with `s` the pixel spacing (infinite for interior pixels);
+//! - `DEX`, `DEY`, 32-bit float: the unit vector of `z_N / dz_N/dc` (the direction in which
+//!   the distance to the set grows) in image axes, x right and y down (0 for interior pixels);
+//! - `T`, 32-bit float: `arg(z_N) / 2 pi` in `[0, 1)` (0 for interior pixels).
+//!
+//! In the file the channels are in name order: `DE`, `DEX`, `DEY`, `N`, `NF`, `T`.
 //!
 //! **Header attributes** (besides the required ones): `zoomgen.escapeRadius` (double, R =
 //! [`ESCAPE_RADIUS`] = 256), `zoomgen.frame`, `zoomgen.centerRe`, `zoomgen.centerIm`,
@@ -40,12 +47,22 @@ use std::io::Write;
 
 use crate::deep::FrameGeometry;
 use crate::deep::exact::{exact_f64, rotation_cos_sin};
-use crate::kernel::{ESCAPE_RADIUS, Escape};
+use crate::kernel::{ESCAPE_RADIUS, Escape, Slope};
 use crate::path::View;
 
-/// Encodes `escapes` (row-major, `width * height`, one per pixel) as OpenEXR into `out`.
+/// One frame's samples, one per pixel, row-major.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameSamples<'a> {
+    pub escapes: &'a [Escape],
+    /// The same samples' slopes.
+    pub slopes: &'a [Slope],
+    /// The image's x axis as a unit vector in the plane (see [`crate::color::FrameColor`]).
+    pub x_axis: [f64; 2],
+}
+
+/// Encodes `samples` (`width * height`) as OpenEXR into `out`.
 pub fn encode_escapes(
-    escapes: &[Escape],
+    samples: FrameSamples<'_>,
     width: u32,
     height: u32,
     view: &View,
@@ -53,7 +70,12 @@ pub fn encode_escapes(
     scene_hash: &str,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    if escapes.len() != width as usize * height as usize || width == 0 || height == 0 {
+    let escapes = samples.escapes;
+    if escapes.len() != width as usize * height as usize
+        || samples.slopes.len() != escapes.len()
+        || width == 0
+        || height == 0
+    {
         return Err(std::io::Error::other(format!(
             "escape data has {} samples, expected {width}x{height}",
             escapes.len()
@@ -64,7 +86,7 @@ pub fn encode_escapes(
     header.extend_from_slice(&2u32.to_le_bytes());
     // Channels: name, pixel type (0 UINT, 2 FLOAT), pLinear + 3 reserved bytes, x/y sampling.
     let mut chlist = Vec::new();
-    for (name, kind) in [("N", 0i32), ("NF", 2i32)] {
+    for (name, kind) in CHANNELS {
         chlist.extend_from_slice(name.as_bytes());
         chlist.push(0);
         chlist.extend_from_slice(&kind.to_le_bytes());
@@ -137,7 +159,7 @@ pub fn encode_escapes(
     header.push(0);
 
     let w = width as usize;
-    let line_bytes = w * 8;
+    let line_bytes = w * 4 * CHANNELS.len();
     let chunk_bytes = (8 + line_bytes) as u64;
     let table_start = header.len() as u64;
     let first_chunk = table_start + 8 * u64::from(height);
@@ -148,20 +170,55 @@ pub fn encode_escapes(
     }
     out.write_all(&table)?;
     let mut line = Vec::with_capacity(8 + line_bytes);
-    for (y, row) in escapes.chunks_exact(w).enumerate() {
+    let [ax, ay] = samples.x_axis;
+    let mut derived = vec![[0f32; 4]; w];
+    for (y, (row, slopes)) in escapes
+        .chunks_exact(w)
+        .zip(samples.slopes.chunks_exact(w))
+        .enumerate()
+    {
         line.clear();
         line.extend_from_slice(&(y as i32).to_le_bytes());
         line.extend_from_slice(&(line_bytes as i32).to_le_bytes());
+        // DE, DEX, DEY and T of each pixel.
+        for ((d, e), s) in derived.iter_mut().zip(row).zip(slopes) {
+            *d = if e.is_interior() {
+                [f32::INFINITY, 0.0, 0.0, 0.0]
+            } else {
+                let [ux, uy] = s.direction();
+                // Image axes: x = (ax, ay), y down = (ay, -ax).
+                let (ix, iy) = (ux * ax + uy * ay, ux * ay - uy * ax);
+                [s.distance() as f32, ix as f32, iy as f32, s.angle() as f32]
+            };
+        }
+        for c in 0..3 {
+            for d in &derived {
+                line.extend_from_slice(&d[c].to_le_bytes());
+            }
+        }
         for e in row {
             line.extend_from_slice(&e.n.to_le_bytes());
         }
         for e in row {
             line.extend_from_slice(&e.nf.to_le_bytes());
         }
+        for d in &derived {
+            line.extend_from_slice(&d[3].to_le_bytes());
+        }
         out.write_all(&line)?;
     }
     Ok(())
 }
+
+/// The channels in file order: name and pixel type (0 UINT, 2 FLOAT).
+const CHANNELS: [(&str, i32); 6] = [
+    ("DE", 2),
+    ("DEX", 2),
+    ("DEY", 2),
+    ("N", 0),
+    ("NF", 2),
+    ("T", 2),
+];
 
 /// The `zoomgen.mapping` header text.
 pub const MAPPING: &str = "pixel (x, y), y down, is the point \
@@ -171,7 +228,9 @@ pub const MAPPING: &str = "pixel (x, y), y down, is the point \
      about center); the values are exact decimal text (deep frames: within 1e-30 pixel \
      spacings of the values iterated; a keyframe's frame: its scene text); \
      z0 = 0, N = first n with |z_n| > escapeRadius, N = 0xFFFFFFFF never escaped, \
-     NF = 1 - log2(ln|z_N| / ln escapeRadius)";
+     NF = 1 - log2(ln|z_N| / ln escapeRadius), DE = 2 |z_N| ln|z_N| / (|dz_N/dc| pixelSpacing), \
+     (DEX, DEY) = the unit vector of z_N / (dz_N/dc) in image axes (x right, y down), \
+     T = arg(z_N) / 2 pi in [0, 1)";
 
 fn attribute(header: &mut Vec<u8>, name: &str, kind: &str, value: &[u8]) {
     header.extend_from_slice(name.as_bytes());

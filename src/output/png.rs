@@ -186,13 +186,18 @@ impl FrameFolder {
     ) -> Result<()> {
         let number = frame.job.view.frame;
         if data {
-            let escapes = frame
-                .escapes
-                .as_deref()
-                .ok_or(Error::NoEscapeData(number))?;
+            let (Some(escapes), Some(slopes)) = (frame.escapes.as_deref(), frame.slopes.as_deref())
+            else {
+                return Err(Error::NoEscapeData(number));
+            };
+            let samples = crate::output::exr::FrameSamples {
+                escapes,
+                slopes,
+                x_axis: frame.job.color.x_axis,
+            };
             self.place(number, "exr", &self.data_path(number), &mut |out| {
                 crate::output::exr::encode_escapes(
-                    escapes,
+                    samples,
                     frame.job.width,
                     frame.job.height,
                     &frame.job.view,

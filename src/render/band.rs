@@ -98,8 +98,9 @@ pub struct BandScratch {
 /// All sample rows of the band go to the kernel in one [`Kernel::escape_rows`] call (or
 /// [`Kernel::slope_rows`], where the coloring reads slopes), so that a lane kernel streams them
 /// through one set of lanes (the slow samples at the end of one row overlap with the next row's
-/// work); then each pixel row goes through the coloring step. When `escapes` is given, every
-/// sample's [`Escape`] is appended to it too (row by row, sample rows in order).
+/// work); then each pixel row goes through the coloring step. When `data` is given, every
+/// sample's [`Escape`] and [`Slope`] are appended to it too (row by row, sample rows in order;
+/// the kernel then carries the derivative whatever the coloring reads).
 pub fn render_band(
     job: &FrameJob,
     kernel: &dyn Kernel,
@@ -107,7 +108,7 @@ pub fn render_band(
     rows: Range<u32>,
     scratch: &mut BandScratch,
     out: &mut [u8],
-    mut escapes: Option<&mut Vec<Escape>>,
+    mut data: Option<(&mut Vec<Escape>, &mut Vec<Slope>)>,
 ) -> RenderStats {
     let ss = job.supersample;
     let samples_x = job.grid.samples_x as usize;
@@ -116,7 +117,7 @@ pub fn render_band(
     let len = sample_rows.len() * samples_x;
     scratch.escapes.resize(len, Escape::INTERIOR);
     let max = job.view.max_iterations;
-    let with_slopes = coloring.reads_slopes();
+    let with_slopes = coloring.reads_slopes() || data.is_some();
     let iterations = if with_slopes {
         scratch.slopes.resize(len, Slope::NONE);
         let (escapes, slopes) = (&mut scratch.escapes, &mut scratch.slopes);
@@ -140,10 +141,11 @@ pub fn render_band(
         let at = r * pixel_row_samples..(r + 1) * pixel_row_samples;
         let samples = &scratch.escapes[at.clone()];
         stats.count(samples);
-        if let Some(escapes) = escapes.as_deref_mut() {
-            escapes.extend_from_slice(samples);
-        }
         let slope = if with_slopes { &scratch.slopes[at] } else { &[] };
+        if let Some((escapes, slopes)) = data.as_mut() {
+            escapes.extend_from_slice(samples);
+            slopes.extend_from_slice(slope);
+        }
         let row = SampleRow {
             escape: samples,
             slope,

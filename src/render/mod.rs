@@ -185,13 +185,17 @@ impl Renderer {
         Ok(())
     }
 
-    /// Every sample's escape of frame `frame`, row by row (what `--data` writes), for the tests
-    /// that check the escape data against the renderer.
+    /// Every sample's escape and slope of frame `frame`, row by row (what `--data` writes),
+    /// for the tests that check the escape data against the renderer.
     #[cfg(feature = "internals")]
     #[doc(hidden)]
-    pub fn render_escapes(&self, frame: u64) -> Result<Vec<crate::kernel::Escape>> {
+    #[allow(clippy::type_complexity)]
+    pub fn render_escapes(
+        &self,
+        frame: u64,
+    ) -> Result<(Vec<crate::kernel::Escape>, Vec<crate::kernel::Slope>)> {
         self.render_one(frame, true)?
-            .and_then(|rendered| rendered.escapes)
+            .and_then(|rendered| rendered.escapes.zip(rendered.slopes))
             .ok_or(Error::NoEscapeData(frame))
     }
 

@@ -40,7 +40,7 @@ use crossbeam::utils::Backoff;
 use crate::render::queue::{BandQueue, Scheduler};
 use crate::color::Coloring;
 use crate::error::{Error, Result};
-use crate::kernel::{Escape, Kernel};
+use crate::kernel::{Escape, Kernel, Slope};
 use crate::render::{FrameJob, RenderStats, render_band};
 
 /// How the work is spread over threads.
@@ -117,6 +117,8 @@ pub struct RenderedFrame {
     pub pixels: Vec<u8>,
     /// Every sample's escape, row by row, when [`ParallelSettings::keep_escapes`] is set.
     pub escapes: Option<Vec<Escape>>,
+    /// Every sample's slope, in the same order, when [`ParallelSettings::keep_escapes`] is set.
+    pub slopes: Option<Vec<Slope>>,
     /// Counts over all its samples.
     pub stats: RenderStats,
     /// Thread-seconds spent on its bands (a cost measure independent of the thread count).
@@ -147,7 +149,7 @@ enum Done {
 /// A rendered band waiting in its frame's slot.
 struct Band {
     pixels: Vec<u8>,
-    escapes: Option<Vec<Escape>>,
+    escapes: Option<(Vec<Escape>, Vec<Slope>)>,
     stats: RenderStats,
     seconds: f64,
 }
@@ -185,9 +187,9 @@ impl FrameSlot {
     fn take(
         &self,
         spare: &ArrayQueue<Vec<u8>>,
-    ) -> (Vec<u8>, Option<Vec<Escape>>, RenderStats, f64) {
+    ) -> (Vec<u8>, Option<(Vec<Escape>, Vec<Slope>)>, RenderStats, f64) {
         let mut pixels = Vec::new();
-        let mut escapes: Option<Vec<Escape>> = None;
+        let mut escapes: Option<(Vec<Escape>, Vec<Slope>)> = None;
         let mut stats = RenderStats::default();
         let mut seconds = 0.0;
         for (index, cell) in self.bands.iter().enumerate() {
@@ -201,12 +203,13 @@ impl FrameSlot {
             }
             pixels.extend_from_slice(&band.pixels);
             let _ = spare.push(band.pixels);
-            if let Some(band_escapes) = band.escapes {
-                escapes
-                    .get_or_insert_with(|| {
-                        Vec::with_capacity(band_escapes.len() * self.bands.len())
-                    })
-                    .extend_from_slice(&band_escapes);
+            if let Some((band_escapes, band_slopes)) = band.escapes {
+                let (all_escapes, all_slopes) = escapes.get_or_insert_with(|| {
+                    let len = band_escapes.len() * self.bands.len();
+                    (Vec::with_capacity(len), Vec::with_capacity(len))
+                });
+                all_escapes.extend_from_slice(&band_escapes);
+                all_slopes.extend_from_slice(&band_slopes);
             }
             stats.add(&band.stats);
             seconds += band.seconds;
@@ -293,7 +296,7 @@ pub fn render_frames(
                     // render_band writes every byte, so a recycled buffer needs no clearing.
                     let mut pixels = spare.pop().unwrap_or_default();
                     pixels.resize(rows.len() * row_bytes, 0);
-                    let mut escapes = keep_escapes.then(Vec::new);
+                    let mut escapes = keep_escapes.then(|| (Vec::new(), Vec::new()));
                     let started = Instant::now();
                     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
                         let kernel = match &current {
@@ -311,7 +314,7 @@ pub fn render_frames(
                             rows,
                             &mut scratch,
                             &mut pixels,
-                            escapes.as_mut(),
+                            escapes.as_mut().map(|(e, s)| (e, s)),
                         )
                     }));
                     let stats = match result {
@@ -333,11 +336,13 @@ pub fn render_frames(
                     }
                     // This worker finished the frame: it puts it together (in parallel with
                     // the other workers, which go on with the next frame's bands).
-                    let (pixels, escapes, stats, cpu_seconds) = slot.take(spare);
+                    let (pixels, data, stats, cpu_seconds) = slot.take(spare);
+                    let (escapes, slopes) = data.unzip();
                     let frame = Box::new(RenderedFrame {
                         job: job.clone(),
                         pixels,
                         escapes,
+                        slopes,
                         stats,
                         cpu_seconds,
                     });
@@ -745,7 +750,10 @@ mod tests {
     fn bands_in_any_order_make_the_frame() {
         let band = |b: usize| Band {
             pixels: vec![b as u8 + 1; 3 + b],
-            escapes: Some(vec![Escape::escaped(b as u32, 1.0); 1 + b]),
+            escapes: Some((
+                vec![Escape::escaped(b as u32, 1.0); 1 + b],
+                vec![Slope::at_escape([300.0, 0.0], [b as f64, 1.0]); 1 + b],
+            )),
             stats: RenderStats {
                 iterations: 10 * b as u64,
                 ..RenderStats::default()
@@ -753,7 +761,8 @@ mod tests {
             seconds: b as f64,
         };
         let want: Vec<u8> = (0..5).flat_map(|b| band(b).pixels).collect();
-        let want_escapes: Vec<Escape> = (0..5).flat_map(|b| band(b).escapes.unwrap()).collect();
+        let want_escapes: Vec<Escape> = (0..5).flat_map(|b| band(b).escapes.unwrap().0).collect();
+        let want_slopes: Vec<Slope> = (0..5).flat_map(|b| band(b).escapes.unwrap().1).collect();
         let slot = FrameSlot::new(5);
         let spare = ArrayQueue::new(8);
         for order in [
@@ -767,7 +776,9 @@ mod tests {
             assert_eq!(slot.bands_done(), 5);
             let (pixels, escapes, stats, seconds) = slot.take(&spare);
             assert_eq!(pixels, want, "{order:?}");
-            assert_eq!(escapes.as_deref(), Some(&want_escapes[..]), "{order:?}");
+            let (escapes, slopes) = escapes.unwrap();
+            assert_eq!(escapes, want_escapes, "{order:?}");
+            assert_eq!(slopes, want_slopes, "{order:?}");
             assert_eq!(stats.iterations, 100);
             assert_eq!(seconds, 10.0);
             assert_eq!(slot.bands_done(), 0);

@@ -57,6 +57,11 @@ struct Cli {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
 
+    /// Bits per color channel of the frames: 8 (dithered) or 16 (16-bit PNGs; rgb48le with
+    /// --pipe raw). The same as --set video.bit_depth=BITS.
+    #[arg(long, value_name = "BITS", value_parser = ["8", "16"])]
+    bit_depth: Option<String>,
+
     /// Rows per band handed to a worker [default: 4].
     #[arg(long, value_name = "ROWS")]
     band_height: Option<u32>,
@@ -89,7 +94,7 @@ struct Cli {
     #[arg(long, value_name = "N")]
     shard_count: Option<u64>,
 
-    /// Write each frame's escape data (N, NF) as OpenEXR beside its PNG.
+    /// Write each frame's data (N, NF, DE, DEX, DEY, T) as OpenEXR beside its PNG.
     #[arg(long)]
     data: bool,
 }
@@ -129,7 +134,13 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8> {
     let options = RunOptions {
         scene: cli.scene,
-        overrides: cli.set,
+        overrides: {
+            let mut set = cli.set;
+            if let Some(bits) = cli.bit_depth {
+                set.push(format!("video.bit_depth={bits}"));
+            }
+            set
+        },
         out: cli.out,
         threads: cli.threads,
         frames: cli.frames,

@@ -549,3 +549,88 @@ fn deep_frames_log_their_exact_samples() {
     );
     assert_eq!(last["zoomgen.width"], "1e-300");
 }
+
+/// `--bit-depth 16` writes 16-bit PNGs and streams `rgb48le`; 8-bit frames are dithered (at
+/// most one level from the undithered ones) unless `video.dither = false`; bad depths are
+/// refused.
+#[test]
+fn sixteen_bit_frames_and_dithered_eight_bit_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = write_scene(dir.path(), "tiny.toml", TINY);
+    let render = |name: &str, args: &[&str]| {
+        let out = dir.path().join(name);
+        let result = zoomgen()
+            .arg(&scene)
+            .args(["-q", "--frames", "1", "-o"])
+            .arg(&out)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        image::open(out.join("frame_00001.png")).unwrap()
+    };
+    let deep = render("16", &["--bit-depth", "16"]);
+    assert_eq!(deep.color(), image::ColorType::Rgb16);
+    let deep = deep.to_rgb16().into_raw();
+    let dithered = render("8", &[]).to_rgb8().into_raw();
+    let plain = render("plain", &["--set", "video.dither=false"])
+        .to_rgb8()
+        .into_raw();
+    assert_eq!(deep.len(), dithered.len());
+    let mut moved = 0;
+    for ((&d, &p), &v16) in dithered.iter().zip(&plain).zip(&deep) {
+        let exact = f64::from(v16) / 257.0;
+        assert!(d.abs_diff(p) <= 1, "dithered {d}, plain {p}");
+        assert!(
+            (f64::from(d) - exact).abs() < 1.0,
+            "dithered {d}, 16-bit {exact}"
+        );
+        assert!(
+            (f64::from(p) - exact).abs() <= 0.5 + 1e-9,
+            "plain {p}, 16-bit {exact}"
+        );
+        moved += usize::from(d != p);
+    }
+    assert!(moved > 100, "dithering changed only {moved} channels");
+
+    // The raw stream: rgb48le, the PNG's values.
+    let result = zoomgen()
+        .arg(&scene)
+        .args(["--frames", "1", "--bit-depth", "16", "--pipe", "raw", "-o"])
+        .arg(dir.path().join("pipe"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(stderr.contains("-pix_fmt rgb48le -s 64x36"), "{stderr}");
+    let raw: Vec<u16> = result
+        .stdout
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    assert_eq!(raw, deep);
+
+    for (args, message) in [
+        (
+            ["--set", "video.bit_depth=12"],
+            "video.bit_depth = 12 is invalid (expected 8 or 16)",
+        ),
+        (["--bit-depth", "12"], "invalid value '12' for '--bit-depth"),
+    ] {
+        let result = zoomgen()
+            .arg(&scene)
+            .args(args)
+            .arg("-o")
+            .arg(dir.path().join("never"))
+            .output()
+            .unwrap();
+        assert_eq!(result.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(stderr.contains(message), "{stderr}");
+        assert!(!dir.path().join("never").exists());
+    }
+}

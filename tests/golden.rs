@@ -75,9 +75,15 @@ fn render_version_of(png: &Path) -> u32 {
 
 /// Renders `frame` of `scene` with `kernel`; the pixel checksum and the frame's render version.
 fn render(scene: &str, frame: u64, kernel: &str, dir: &Path) -> (u64, u32) {
-    let out = dir.join(format!("{scene}-{frame}-{kernel}"));
+    render_with(scene, frame, kernel, dir, &[])
+}
+
+/// [`render`] with more arguments.
+fn render_with(scene: &str, frame: u64, kernel: &str, dir: &Path, args: &[&str]) -> (u64, u32) {
+    let out = dir.join(format!("{scene}-{frame}-{kernel}-{}", args.len()));
     let result = zoomgen()
         .env("ZOOMGEN_KERNEL", kernel)
+        .args(args)
         .arg(scene_path(scene))
         .args([
             "--size",
@@ -241,4 +247,25 @@ fn every_kernel_renders_the_golden_frames() {
         "pixels changed without a new RENDER_VERSION:\n{changed}\
          if intended, bump RENDER_VERSION and run ZOOMGEN_BLESS=1 cargo test --release --test golden"
     );
+}
+
+/// An old scene keeps its look: without dithering, the example scenes as they were give exactly
+/// the pixels render_version 3 gave them (`tests/golden/undithered-v3.tsv`); dithering moves
+/// channels by at most one level (tested in `tests/cli.rs`).
+#[test]
+fn old_scenes_without_dithering_keep_their_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/undithered-v3.tsv");
+    let text = fs::read_to_string(path).unwrap();
+    let mut checked = 0;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (scene, frame) = (f[0], f[1].parse().unwrap());
+        let want = u64::from_str_radix(f[3], 16).unwrap();
+        let args = ["--set", "video.dither=false"];
+        let (got, _) = render_with(scene, frame, available_kernels()[0], dir.path(), &args);
+        assert_eq!(got, want, "{scene} frame {frame}");
+        checked += 1;
+    }
+    assert_eq!(checked, 16);
 }

@@ -4,7 +4,7 @@ use super::palette::rgb8_to_linear;
 use super::{Coloring, Cycle, FrameColor, Palette};
 use crate::kernel::{Escape, SampleGrid, SampleRow, Slope};
 use crate::path::View;
-use crate::scene::{ColorBy, ColorSettings, Transfer};
+use crate::scene::{BitDepth, ColorBy, ColorSettings, Transfer, Video};
 
 /// The coloring of a scene: palette, position, lighting and boundary shading.
 #[derive(Debug, Clone)]
@@ -16,6 +16,8 @@ pub struct Look {
     light: Option<Light>,
     cycles_per_second: f64,
     fps: f64,
+    depth: BitDepth,
+    dither: bool,
 }
 
 /// Boundary shading: width in pixels and the linear-light color.
@@ -36,9 +38,9 @@ struct Light {
 }
 
 impl Look {
-    /// The look of `settings`, for a video of `fps` frames per second (the palette cycles at
-    /// `cycles_per_second` over video time).
-    pub fn new(settings: &ColorSettings, fps: f64) -> Look {
+    /// The look of `settings` for `video` (its frame rate: the palette cycles at
+    /// `cycles_per_second` over video time; its bit depth and dithering).
+    pub fn new(settings: &ColorSettings, video: &Video) -> Look {
         let boundary = (settings.boundary > 0.0).then(|| Boundary {
             width: settings.boundary,
             color: rgb8_to_linear(settings.boundary_color),
@@ -61,7 +63,9 @@ impl Look {
             boundary,
             light,
             cycles_per_second: settings.cycles_per_second,
-            fps,
+            fps: video.fps.per_second(),
+            depth: video.bit_depth,
+            dither: video.dither,
         }
     }
 
@@ -74,6 +78,9 @@ impl Look {
         FrameColor {
             cycle: Cycle::new(view.palette_cycle, offset),
             x_axis: [grid.step_x.re / step, grid.step_x.im / step],
+            frame: view.frame,
+            depth: self.depth,
+            dither: self.dither,
         }
     }
 
@@ -138,16 +145,17 @@ impl Coloring for Look {
     fn color_row(
         &self,
         frame: &FrameColor,
+        y: u32,
         samples: SampleRow<'_>,
         supersample: usize,
         out: &mut [u8],
     ) {
         if self.by_count_alone() {
             self.palette
-                .color_row(samples.escape, supersample, frame.cycle, out);
+                .color_row(frame, y, samples.escape, supersample, out);
             return;
         }
-        let width = out.len() / 3;
+        let width = out.len() / frame.pixel_bytes();
         let row_len = width * supersample;
         debug_assert_eq!(samples.escape.len(), row_len * supersample);
         let slopes = self.reads_slopes();
@@ -155,7 +163,7 @@ impl Coloring for Look {
         let per_pixel = 1.0 / supersample as f64;
         let scale = 1.0 / (supersample * supersample) as f32;
         let interior = self.palette.interior();
-        for (x, px) in out.chunks_exact_mut(3).enumerate() {
+        for x in 0..width {
             let mut sum = [0.0f32; 3];
             for r in 0..supersample {
                 let at = r * row_len + x * supersample;
@@ -174,7 +182,7 @@ impl Coloring for Look {
                     sum[2] += c[2];
                 }
             }
-            px.copy_from_slice(&sum.map(|v| self.palette.encode(v * scale)));
+            self.palette.put(frame, x, y, sum.map(|v| v * scale), out);
         }
     }
 }
@@ -199,6 +207,20 @@ mod tests {
         FrameColor {
             cycle: Cycle::new(cycle, offset),
             x_axis: [1.0, 0.0],
+            frame: 0,
+            depth: BitDepth::Eight,
+            dither: false,
+        }
+    }
+
+    fn video() -> Video {
+        Video {
+            width: 64,
+            height: 36,
+            fps: crate::scene::Fps::whole(30),
+            frames: 100,
+            bit_depth: BitDepth::Eight,
+            dither: true,
         }
     }
 
@@ -220,7 +242,7 @@ mod tests {
             escape: &escape,
             slope: if look.reads_slopes() { &slope } else { &[] },
         };
-        look.color_row(f, row, ss, &mut out);
+        look.color_row(f, 0, row, ss, &mut out);
         out
     }
 
@@ -234,14 +256,14 @@ mod tests {
 
     #[test]
     fn count_alone_is_the_palette() {
-        let look = Look::new(&settings(), 30.0);
+        let look = Look::new(&settings(), &video());
         assert!(!look.reads_slopes());
         let p = Palette::new(&settings());
         let f = frame(0.25, 10.0);
         for n in [0, 3, 7, 12, 1000] {
             let e = Escape { n, nf: 0.3 };
             let mut want = [0u8; 3];
-            p.color_row(&[e], 1, f.cycle, &mut want);
+            p.color_row(&f, 0, &[e], 1, &mut want);
             assert_eq!(color(&look, &f, e, Slope::NONE, 1), want, "n = {n}");
         }
     }
@@ -253,11 +275,11 @@ mod tests {
         let f = |cycle| frame(0.0, cycle);
         // sqrt(100) = 10: one whole cycle, red; cbrt(100) = 4.64 of cycle 10: blue-ish.
         s.transfer = Transfer::Sqrt;
-        let sqrt = color(&Look::new(&s, 30.0), &f(10.0), Escape { n: 100, ..e }, Slope::NONE, 1);
+        let sqrt = color(&Look::new(&s, &video()), &f(10.0), Escape { n: 100, ..e }, Slope::NONE, 1);
         assert_eq!(sqrt, [255, 0, 0]);
         s.transfer = Transfer::Log;
         // ln(1 + 99) = 4.605 of cycle 9.21034: half a cycle, blue.
-        let log = color(&Look::new(&s, 30.0), &f(2.0 * 100f64.ln()), e, Slope::NONE, 1);
+        let log = color(&Look::new(&s, &video()), &f(2.0 * 100f64.ln()), e, Slope::NONE, 1);
         assert_eq!(log, [0, 0, 255]);
     }
 
@@ -265,7 +287,7 @@ mod tests {
     fn distance_picks_the_position_and_interior_stays() {
         let mut s = settings();
         s.by = ColorBy::Distance;
-        let look = Look::new(&s, 30.0);
+        let look = Look::new(&s, &video());
         assert!(look.reads_slopes());
         let f = frame(0.0, 2.0);
         let e = Escape { n: 50, nf: 0.5 };
@@ -288,7 +310,7 @@ mod tests {
         s.palette = vec![Rgb8([255, 255, 255]), Rgb8([255, 255, 255])];
         s.boundary = 2.0;
         s.boundary_color = Rgb8([0, 0, 0]);
-        let look = Look::new(&s, 30.0);
+        let look = Look::new(&s, &video());
         let f = frame(0.0, 10.0);
         let e = Escape { n: 5, nf: 0.0 };
         assert_eq!(color(&look, &f, e, slope(0.0001, [1.0, 0.0]), 1), [0, 0, 0]);
@@ -304,7 +326,7 @@ mod tests {
         s.light = 1.0;
         s.light_angle = 0.0; // from the right of the image
         s.light_elevation = 45.0;
-        let look = Look::new(&s, 30.0);
+        let look = Look::new(&s, &video());
         let e = Escape { n: 5, nf: 0.0 };
         let f = frame(0.0, 10.0);
         let toward = color(&look, &f, e, slope(3.0, [1.0, 0.0]), 1);
@@ -325,7 +347,7 @@ mod tests {
     fn palette_cycles_over_time() {
         let mut s = settings();
         s.cycles_per_second = 0.5;
-        let look = Look::new(&s, 30.0);
+        let look = Look::new(&s, &video());
         let grid = SampleGrid::new(Complex64::new(0.0, 0.0), 1.0, 0.0, 4, 4, 1);
         let view = |frame| View {
             frame,

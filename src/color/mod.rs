@@ -20,8 +20,15 @@
 //!    depth instead of dissolving into noise.
 //!
 //! Interior samples take the interior color. A scene that uses none of the distance-based
-//! settings is colored by the count alone, with the one-sample-per-pixel fast path of
-//! [`Palette`]: its frames are the same bytes as before these settings existed.
+//! settings is colored by the count alone, through [`Palette`] only.
+//!
+//! **Output**: 16-bit frames get the nearest 16-bit sRGB value. 8-bit frames are dithered by
+//! default: each channel's sRGB value (to 16 bits) plus a uniform offset in `[0, 1)` level,
+//! rounded down, so a gradient shallower than one level per pixel becomes a fine mix of the two
+//! levels around it instead of visible bands, while exact levels (the interior's black, a
+//! palette's stops) stay exact. The offset is a hash of the frame number, the pixel and the
+//! channel: the same bytes for any thread count or band height, and a different pattern in
+//! each frame (no fixed texture over the video).
 //!
 //! The distance estimate is `2 |z_N| ln|z_N| / |dz_N/dc|` (Milnor's, as Kalles Fraktaler and
 //! Fraktaler 3 use it), from the kernels' [`crate::kernel::Slope`].
@@ -33,6 +40,7 @@ pub use look::Look;
 pub use palette::Palette;
 
 use crate::kernel::SampleRow;
+use crate::scene::BitDepth;
 
 /// Where a frame sits on the palette: `position = value * inv + offset` cycles.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,15 +70,53 @@ pub struct FrameColor {
     /// The image's x axis (one sample to the right) as a unit vector in the plane: turns the
     /// distance estimate's direction into image axes for the lighting.
     pub x_axis: [f64; 2],
+    /// The frame's number: the seed of its dither pattern.
+    pub frame: u64,
+    /// Bits per channel of the pixels written.
+    pub depth: BitDepth,
+    /// Dither 8-bit pixels.
+    pub dither: bool,
+}
+
+impl FrameColor {
+    /// Bytes of one pixel.
+    pub fn pixel_bytes(&self) -> usize {
+        3 * self.depth.bytes()
+    }
+}
+
+/// The dither offset of channel `channel` of pixel `(x, y)` of frame `frame`, in `[0, 1)`:
+/// a hash (SplitMix64's finalizer) of the four, so it depends on nothing else.
+#[inline]
+pub fn dither_offset(frame: u64, x: u32, y: u32, channel: u32) -> f32 {
+    let mut h = frame
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add((u64::from(y) << 32 | u64::from(x)).wrapping_mul(0xbf58_476d_1ce4_e5b9))
+        .wrapping_add(u64::from(channel).wrapping_mul(0x94d0_49bb_1331_11eb));
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    // 24 bits: exact in f32.
+    (h >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
 }
 
 /// The one coloring step: the samples of every frame, from every kernel (plain, SIMD or deep),
 /// become pixels here. A coloring turns one pixel row's samples into 8-bit sRGB, averaging the
 /// `supersample`^2 samples of a pixel in linear light.
 pub trait Coloring: Send + Sync {
-    /// Colors one row of pixels: `samples` holds `supersample` sample rows of
-    /// `out.len() / 3 * supersample` samples each; `out` receives RGB bytes.
-    fn color_row(&self, frame: &FrameColor, samples: SampleRow<'_>, supersample: usize, out: &mut [u8]);
+    /// Colors pixel row `y` of a frame: `samples` holds `supersample` sample rows of
+    /// `width * supersample` samples each; `out` receives the row's RGB pixels,
+    /// `width * frame.pixel_bytes()` bytes (16-bit channels big-endian, as PNG stores them).
+    fn color_row(
+        &self,
+        frame: &FrameColor,
+        y: u32,
+        samples: SampleRow<'_>,
+        supersample: usize,
+        out: &mut [u8],
+    );
 
     /// Whether [`Coloring::color_row`] reads the samples' slopes (then the kernels carry the
     /// derivative; otherwise `SampleRow::slope` is empty).
@@ -80,8 +126,15 @@ pub trait Coloring: Send + Sync {
 }
 
 impl Coloring for Palette {
-    fn color_row(&self, frame: &FrameColor, samples: SampleRow<'_>, supersample: usize, out: &mut [u8]) {
-        Palette::color_row(self, samples.escape, supersample, frame.cycle, out);
+    fn color_row(
+        &self,
+        frame: &FrameColor,
+        y: u32,
+        samples: SampleRow<'_>,
+        supersample: usize,
+        out: &mut [u8],
+    ) {
+        Palette::color_row(self, frame, y, samples.escape, supersample, out);
     }
 }
 

@@ -7,7 +7,8 @@
 //! tables built once per palette, so coloring a sample is a few additions and two table reads;
 //! the sRGB transfer function itself costs a `powf`.
 
-use super::{Cycle, srgb_to_linear, linear_to_srgb};
+use super::{Cycle, FrameColor, dither_offset, linear_to_srgb, srgb_to_linear};
+use crate::scene::BitDepth;
 use crate::kernel::Escape;
 use crate::arch::x86::color::{DirectColor, DirectPalette};
 use crate::scene::{ColorSettings, Rgb8};
@@ -32,6 +33,8 @@ pub struct Palette {
     cycle: Cycle,
     interior: [f32; 3],
     encode: Vec<u8>,
+    /// The same as 16-bit sRGB.
+    encode16: Vec<u16>,
     /// 8-bit sRGB at the centers of `DIRECT_STEPS` even bins around one cycle: one lookup per
     /// pixel when there is one sample per pixel. Packed as `r | g << 8 | b << 16`, so that a
     /// pixel is one 4-byte store (the next pixel's store overwrites the fourth byte).
@@ -65,12 +68,19 @@ impl Palette {
                 (linear_to_srgb(linear) * 255.0).round() as u8
             })
             .collect();
+        let encode16 = (0..ENCODE_STEPS)
+            .map(|i| {
+                let linear = i as f64 / (ENCODE_STEPS - 1) as f64;
+                (linear_to_srgb(linear) * 65535.0).round() as u16
+            })
+            .collect();
         let mut palette = Palette {
             table,
             #[cfg(any(test, feature = "internals"))]
             cycle: Cycle::new(settings.cycle, settings.offset),
             interior: rgb8_to_linear(settings.interior),
             encode,
+            encode16,
             direct: Vec::new(),
             interior8: settings.interior.0,
             simd: crate::kernel::select::direct_color(),
@@ -134,20 +144,59 @@ impl Palette {
         self.encode[i.min(ENCODE_STEPS - 1)]
     }
 
-    /// Colors one row of pixels from `supersample` rows of samples.
+    /// 16-bit sRGB of a linear-light value in `[0, 1]` (clamped).
+    #[inline]
+    pub fn encode16(&self, linear: f32) -> u16 {
+        let i = (linear.clamp(0.0, 1.0) * (ENCODE_STEPS - 1) as f32 + 0.5) as usize;
+        self.encode16[i.min(ENCODE_STEPS - 1)]
+    }
+
+    /// Writes pixel `x` of row `y` (linear light) into the row `out`, in the frame's depth:
+    /// 8-bit (dithered where the frame says so, see [`super`]) or 16-bit big-endian.
+    #[inline]
+    pub fn put(&self, frame: &FrameColor, x: usize, y: u32, linear: [f32; 3], out: &mut [u8]) {
+        match frame.depth {
+            BitDepth::Eight if !frame.dither => {
+                out[3 * x..3 * x + 3].copy_from_slice(&linear.map(|c| self.encode(c)));
+            }
+            BitDepth::Eight => {
+                for (c, &l) in linear.iter().enumerate() {
+                    let level = f32::from(self.encode16(l)) * (1.0 / 257.0);
+                    let noise = dither_offset(frame.frame, x as u32, y, c as u32);
+                    out[3 * x + c] = (level + noise).min(255.0) as u8;
+                }
+            }
+            BitDepth::Sixteen => {
+                for (c, &l) in linear.iter().enumerate() {
+                    out[6 * x + 2 * c..6 * x + 2 * c + 2]
+                        .copy_from_slice(&self.encode16(l).to_be_bytes());
+                }
+            }
+        }
+    }
+
+    /// Colors pixel row `y` from `supersample` rows of samples, by their smooth counts.
     ///
-    /// `samples` holds `supersample` consecutive sample rows of `out.len() / 3 * supersample`
-    /// samples each; `out` receives RGB bytes.
-    pub fn color_row(&self, samples: &[Escape], supersample: usize, cycle: Cycle, out: &mut [u8]) {
-        let width = out.len() / 3;
+    /// `samples` holds `supersample` consecutive sample rows of `width * supersample` samples
+    /// each; `out` receives the row's pixels (`width * frame.pixel_bytes()` bytes).
+    pub fn color_row(
+        &self,
+        frame: &FrameColor,
+        y: u32,
+        samples: &[Escape],
+        supersample: usize,
+        out: &mut [u8],
+    ) {
+        let width = out.len() / frame.pixel_bytes();
         let row_len = width * supersample;
         debug_assert_eq!(samples.len(), row_len * supersample);
-        if supersample == 1 {
+        let cycle = frame.cycle;
+        if supersample == 1 && frame.depth == BitDepth::Eight && !frame.dither {
             self.color_row_direct(samples, cycle, out);
             return;
         }
         let scale = 1.0 / (supersample * supersample) as f32;
-        for (x, px) in out.chunks_exact_mut(3).enumerate() {
+        for x in 0..width {
             let mut sum = [0.0f32; 3];
             for row in samples.chunks_exact(row_len) {
                 for &e in &row[x * supersample..(x + 1) * supersample] {
@@ -157,11 +206,7 @@ impl Palette {
                     sum[2] += c[2];
                 }
             }
-            px.copy_from_slice(&[
-                self.encode(sum[0] * scale),
-                self.encode(sum[1] * scale),
-                self.encode(sum[2] * scale),
-            ]);
+            self.put(frame, x, y, sum.map(|v| v * scale), out);
         }
     }
 }
@@ -219,6 +264,70 @@ pub(super) fn rgb8_to_linear(c: Rgb8) -> [f32; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 8-bit output without dithering, at the palette's own cycle.
+    fn plain(p: &Palette) -> FrameColor {
+        FrameColor {
+            cycle: p.cycle(),
+            x_axis: [1.0, 0.0],
+            frame: 0,
+            depth: BitDepth::Eight,
+            dither: false,
+        }
+    }
+
+    #[test]
+    fn dithering_keeps_exact_levels_and_averages_to_the_fraction() {
+        let p = Palette::new(&settings(&[[64, 64, 64], [64, 64, 64]]));
+        let frame = |n| FrameColor {
+            frame: n,
+            dither: true,
+            ..plain(&p)
+        };
+        let samples = vec![at(3, 0.5); 4000];
+        let mut out = vec![0u8; 3 * 4000];
+        p.color_row(&frame(7), 3, &samples, 1, &mut out);
+        assert!(out.iter().all(|&v| v == 64), "an exact level stays exact");
+
+        // A level between 100 and 101 (in 16 bits): only those two, averaging to it.
+        let linear = srgb_to_linear(100.3 / 255.0) as f32;
+        let exact = f64::from(p.encode16(linear)) / 257.0;
+        assert!(exact > 100.2 && exact < 100.4, "{exact}");
+        let mut row = vec![0u8; 3 * 4000];
+        for x in 0..4000 {
+            p.put(&frame(7), x, 9, [linear; 3], &mut row);
+        }
+        assert!(row.iter().all(|&v| v == 100 || v == 101));
+        let mean = row.iter().map(|&v| f64::from(v)).sum::<f64>() / row.len() as f64;
+        assert!((mean - exact).abs() < 0.03, "mean {mean}, exact {exact}");
+        // The same pixel, frame and channel: the same offset; another frame: another pattern.
+        let mut again = vec![0u8; 3 * 4000];
+        for x in 0..4000 {
+            p.put(&frame(7), x, 9, [linear; 3], &mut again);
+        }
+        assert_eq!(row, again);
+        for x in 0..4000 {
+            p.put(&frame(8), x, 9, [linear; 3], &mut again);
+        }
+        assert_ne!(row, again);
+    }
+
+    #[test]
+    fn sixteen_bit_pixels_are_big_endian_srgb() {
+        let p = Palette::new(&settings(&[[0, 0, 0], [255, 255, 255]]));
+        let frame = FrameColor {
+            depth: BitDepth::Sixteen,
+            ..plain(&p)
+        };
+        let mut row = vec![0u8; 12];
+        p.put(&frame, 1, 0, [0.0, 0.5, 1.0], &mut row);
+        assert_eq!(&row[..6], &[0; 6]);
+        let g = u16::from_be_bytes([row[8], row[9]]);
+        assert_eq!(u16::from_be_bytes([row[6], row[7]]), 0);
+        assert_eq!(u16::from_be_bytes([row[10], row[11]]), 65535);
+        // Linear 0.5 is sRGB 0.7354.
+        assert!((f64::from(g) / 65535.0 - 0.735_357).abs() < 2e-5, "{g}");
+    }
 
     fn settings(palette: &[[u8; 3]]) -> ColorSettings {
         ColorSettings {
@@ -281,7 +390,7 @@ mod tests {
             .chain([Escape::INTERIOR])
             .collect();
         let mut out = vec![0u8; samples.len() * 3];
-        p.color_row(&samples, 1, p.cycle(), &mut out);
+        p.color_row(&plain(&p), 0, &samples, 1, &mut out);
         for (px, &e) in out.chunks_exact(3).zip(&samples) {
             let exact = p.linear(e, p.cycle()).map(|v| p.encode(v));
             for c in 0..3 {
@@ -298,7 +407,7 @@ mod tests {
         let white = at(5, 0.0);
         let samples = [black, white, white, black];
         let mut out = [0u8; 3];
-        p.color_row(&samples, 2, p.cycle(), &mut out);
+        p.color_row(&plain(&p), 0, &samples, 2, &mut out);
         assert_eq!(out, [188, 188, 188]);
     }
 
@@ -337,7 +446,7 @@ mod tests {
                     })
                     .collect();
                 let (mut got, mut want) = (vec![0u8; 3 * len], vec![0u8; 3 * len]);
-                p.color_row(&samples, 1, p.cycle(), &mut got);
+                p.color_row(&plain(&p), 0, &samples, 1, &mut got);
                 p.color_row_direct_portable(&samples, p.cycle(), &mut want);
                 assert_eq!(got, want, "cycle {cycle}, offset {offset}, {len} pixels");
             }

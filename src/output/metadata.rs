@@ -29,14 +29,15 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::path::View;
-use crate::scene::{ColorSettings, Keyframe, RenderSettings, Rgb8, Scene, Video};
+use crate::scene::{BitDepth, ColorSettings, Keyframe, RenderSettings, Rgb8, Scene, Video};
 
 /// The rendering-relevant version: bump it whenever a kernel, the coloring or the sampling
 /// changes pixels, so frames of an older zoomgen are never mixed with new ones.
 /// 2: deep frames iterate their ill-conditioned samples again at the exact mapping points.
 /// 3: the smooth fraction is computed in `f32` (a few pixels change by one level), and the
 ///    perturbation step of deep frames uses fused multiply-adds (other roundings).
-pub const RENDER_VERSION: u32 = 3;
+/// 4: 8-bit frames are dithered (colors change by at most one level).
+pub const RENDER_VERSION: u32 = 4;
 
 /// The manifest's file name in the output folder.
 pub const MANIFEST_NAME: &str = "zoomgen-manifest.toml";
@@ -82,8 +83,11 @@ pub fn canonical_render_text(scene: &Scene, width: u32, height: u32, supersample
                 width: _,
                 height: _,
                 // Neither changes existing pixels: frames past the last keyframe hold its view.
-                fps: _,
+                // (With palette cycling the rate moves the colors: hashed below then.)
+                fps,
                 frames: _,
+                bit_depth,
+                dither,
             },
         render:
             RenderSettings {
@@ -134,7 +138,13 @@ pub fn canonical_render_text(scene: &Scene, width: u32, height: u32, supersample
         text += &format!("light={light:?} angle {light_angle:?} elevation {light_elevation:?}\n");
     }
     if *cycles_per_second != default.cycles_per_second {
-        text += &format!("cycles_per_second={cycles_per_second:?}\n");
+        text += &format!("cycles_per_second={cycles_per_second:?} fps {}\n", fps.human());
+    }
+    if *bit_depth != BitDepth::Eight {
+        text += &format!("bit_depth={}\n", bit_depth.bits());
+    }
+    if !dither {
+        text += "dither=false\n";
     }
     for (i, key) in keyframes.iter().enumerate() {
         let Keyframe {

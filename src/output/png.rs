@@ -243,7 +243,7 @@ fn write_temp(
     file.sync_data()
 }
 
-/// Writes `frame` as an 8-bit RGB PNG with zoomgen's text metadata and an empty scene hash
+/// Writes `frame` as an RGB PNG with zoomgen's text metadata and an empty scene hash
 /// (for benchmarks and streams; files in an output folder use [`encode_png_tagged`]).
 #[cfg(any(test, feature = "internals"))]
 pub fn encode_png(
@@ -254,7 +254,8 @@ pub fn encode_png(
     encode_png_tagged(frame, compression, "", out)
 }
 
-/// Writes `frame` as an 8-bit RGB PNG with zoomgen's text metadata, `scene_hash` among them.
+/// Writes `frame` as an RGB PNG (8 or 16 bits per channel, as rendered) with zoomgen's text
+/// metadata, `scene_hash` among them.
 pub fn encode_png_tagged(
     frame: &RenderedFrame,
     compression: PngCompression,
@@ -264,7 +265,10 @@ pub fn encode_png_tagged(
     let job = &frame.job;
     let mut encoder = png::Encoder::new(out, job.width, job.height);
     encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_depth(match job.color.depth {
+        crate::scene::BitDepth::Eight => png::BitDepth::Eight,
+        crate::scene::BitDepth::Sixteen => png::BitDepth::Sixteen,
+    });
     encoder.set_compression(compression.to_png());
     encoder.set_filter(compression.filter());
     let text = crate::output::metadata::png_text(&job.view, job.exact.as_deref(), scene_hash);

@@ -24,13 +24,14 @@ use std::thread::JoinHandle;
 use super::FrameSink;
 use super::png::{FrameFolder, PngCompression, encode_png_tagged};
 use crate::error::{Error, Result};
-use crate::scene::Fps;
+use crate::scene::{BitDepth, Fps};
 use crate::render::pipeline::RenderedFrame;
 
 /// The format of `--pipe`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PipeFormat {
-    /// Raw `rgb24`, `width * height * 3` bytes per frame, no headers.
+    /// Raw `rgb24` (`width * height * 3` bytes per frame), or `rgb48le` for 16-bit frames
+    /// (twice that), no headers.
     Raw,
     /// One whole PNG after the other (ffmpeg's `-f image2pipe`).
     Png,
@@ -39,14 +40,42 @@ pub enum PipeFormat {
 /// ffmpeg's default encoding arguments for `--video` (replaced by `--ffmpeg-args`).
 pub const DEFAULT_VIDEO_ARGS: &str = "-c:v libx264 -pix_fmt yuv420p -crf 18";
 
-/// The ffmpeg command that reads a `--pipe` stream of this size and rate.
-pub fn pipe_command(format: PipeFormat, width: u32, height: u32, fps: Fps, out: &str) -> String {
+/// ffmpeg's name of the raw pixel format zoomgen writes at `depth`.
+pub fn raw_pixel_format(depth: BitDepth) -> &'static str {
+    match depth {
+        BitDepth::Eight => "rgb24",
+        BitDepth::Sixteen => "rgb48le",
+    }
+}
+
+/// A frame's pixels as raw video: `rgb24` as they are, 16-bit channels turned little-endian
+/// (`rgb48le`; frames hold them big-endian, as PNG does).
+pub fn raw_pixels(pixels: &[u8], depth: BitDepth) -> std::borrow::Cow<'_, [u8]> {
+    match depth {
+        BitDepth::Eight => std::borrow::Cow::Borrowed(pixels),
+        BitDepth::Sixteen => std::borrow::Cow::Owned(
+            pixels
+                .chunks_exact(2)
+                .flat_map(|c| [c[1], c[0]])
+                .collect(),
+        ),
+    }
+}
+
+/// The ffmpeg command that reads a `--pipe` stream of this size, rate and depth.
+pub fn pipe_command(
+    format: PipeFormat,
+    (width, height, depth): (u32, u32, BitDepth),
+    fps: Fps,
+    out: &str,
+) -> String {
     let size = format!("{width}x{height}");
     let fps = fps.to_string();
     let mut words: Vec<&str> = vec!["ffmpeg"];
     match format {
         PipeFormat::Raw => {
-            words.extend(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", &size, "-r", &fps]);
+            let pix_fmt = raw_pixel_format(depth);
+            words.extend(["-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", &size, "-r", &fps]);
         }
         PipeFormat::Png => words.extend(["-f", "image2pipe", "-c:v", "png", "-r", &fps]),
     }
@@ -114,8 +143,7 @@ impl FfmpegVideo {
     pub fn start(
         ffmpeg: &Path,
         target: &Path,
-        width: u32,
-        height: u32,
+        (width, height, depth): (u32, u32, BitDepth),
         fps: Fps,
         args: &[String],
     ) -> Result<FfmpegVideo> {
@@ -132,7 +160,7 @@ impl FfmpegVideo {
         let mut command = Command::new(ffmpeg);
         command
             .args(["-hide_banner", "-loglevel", "error", "-nostats", "-y"])
-            .args(["-f", "rawvideo", "-pix_fmt", "rgb24"])
+            .args(["-f", "rawvideo", "-pix_fmt", raw_pixel_format(depth)])
             .args(["-s", &format!("{width}x{height}"), "-r", &fps.to_string()])
             .args(["-i", "-"])
             .args(args)
@@ -145,7 +173,8 @@ impl FfmpegVideo {
         let rate = fps.to_string();
         let target_text = target.display().to_string();
         let mut words: Vec<&str> = vec![
-            "ffmpeg", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", &size, "-r", &rate, "-i", "-",
+            "ffmpeg", "-f", "rawvideo", "-pix_fmt", raw_pixel_format(depth), "-s", &size, "-r",
+            &rate, "-i", "-",
         ];
         words.extend(args.iter().map(String::as_str));
         words.push(&target_text);
@@ -285,7 +314,7 @@ impl FrameSink for PipeSink {
     fn accept(&mut self, frame: Arc<RenderedFrame>) -> Result<()> {
         let mut lock = self.out.lock();
         let result = match self.format {
-            PipeFormat::Raw => lock.write_all(&frame.pixels),
+            PipeFormat::Raw => lock.write_all(&raw_pixels(&frame.pixels, frame.job.color.depth)),
             PipeFormat::Png => {
                 encode_png_tagged(&frame, self.compression, &self.scene_hash, &mut lock)
             }
@@ -307,16 +336,24 @@ pub struct VideoSink {
     reuse: VecDeque<u64>,
     folder: FrameFolder,
     size: (u32, u32),
+    depth: BitDepth,
 }
 
 impl VideoSink {
-    /// Feeds `video`; `reuse` are frames of the run found done in `folder` (`size` pixels).
-    pub fn new(video: FfmpegVideo, reuse: Vec<u64>, folder: FrameFolder, size: (u32, u32)) -> Self {
+    /// Feeds `video`; `reuse` are frames of the run found done in `folder` (`size` pixels
+    /// and depth).
+    pub fn new(
+        video: FfmpegVideo,
+        reuse: Vec<u64>,
+        folder: FrameFolder,
+        size: (u32, u32, BitDepth),
+    ) -> Self {
         VideoSink {
             video: Some(video),
             reuse: reuse.into(),
             folder,
-            size,
+            size: (size.0, size.1),
+            depth: size.2,
         }
     }
 
@@ -332,28 +369,34 @@ impl VideoSink {
         Ok(())
     }
 
-    /// The RGB pixels of frame `frame` as written in the folder.
+    /// The raw pixels of frame `frame` as written in the folder (`rgb24` or `rgb48le`).
     fn read_frame(&self, frame: u64) -> Result<Vec<u8>> {
         let path = self.folder.frame_path(frame);
-        let image = image::open(&path)
-            .map_err(|e| Error::BadFrame {
-                path: path.clone(),
-                problem: format!("cannot be read: {e}"),
-            })?
-            .to_rgb8();
-        if image.dimensions() != self.size {
+        let image = image::open(&path).map_err(|e| Error::BadFrame {
+            path: path.clone(),
+            problem: format!("cannot be read: {e}"),
+        })?;
+        let (dimensions, raw) = match self.depth {
+            BitDepth::Eight => {
+                let image = image.to_rgb8();
+                (image.dimensions(), image.into_raw())
+            }
+            BitDepth::Sixteen => {
+                let image = image.to_rgb16();
+                let raw = image.as_raw().iter().flat_map(|v| v.to_le_bytes()).collect();
+                (image.dimensions(), raw)
+            }
+        };
+        if dimensions != self.size {
             return Err(Error::BadFrame {
                 problem: format!(
                     "is {}x{}, expected {}x{}",
-                    image.width(),
-                    image.height(),
-                    self.size.0,
-                    self.size.1
+                    dimensions.0, dimensions.1, self.size.0, self.size.1
                 ),
                 path,
             });
         }
-        Ok(image.into_raw())
+        Ok(raw)
     }
 }
 
@@ -371,7 +414,7 @@ impl FrameSink for VideoSink {
     fn accept(&mut self, frame: Arc<RenderedFrame>) -> Result<()> {
         self.send_reused(Some(frame.job.view.frame))?;
         match &mut self.video {
-            Some(video) => video.write(&frame.pixels),
+            Some(video) => video.write(&raw_pixels(&frame.pixels, frame.job.color.depth)),
             None => Err(Error::Ffmpeg("ffmpeg input already closed".into())),
         }
     }

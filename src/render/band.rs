@@ -114,6 +114,7 @@ pub fn render_band(
     let samples_x = job.grid.samples_x as usize;
     let pixel_row_samples = samples_x * ss as usize;
     let sample_rows = rows.start * ss..rows.end * ss;
+    let rows_start = rows.start;
     let len = sample_rows.len() * samples_x;
     scratch.escapes.resize(len, Escape::INTERIOR);
     let max = job.view.max_iterations;
@@ -150,7 +151,7 @@ pub fn render_band(
             escape: samples,
             slope,
         };
-        coloring.color_row(&job.color, row, ss as usize, row_out);
+        coloring.color_row(&job.color, rows_start + r as u32, row, ss as usize, row_out);
     }
     stats
 }

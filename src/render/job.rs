@@ -37,9 +37,13 @@ impl FrameJob {
             supersample,
         );
         let step = grid.spacing();
+        // 8-bit pixels, not dithered, unless the renderer's look says otherwise.
         let color = FrameColor {
             cycle: Cycle::new(view.palette_cycle, view.palette_offset),
             x_axis: [grid.step_x.re / step, grid.step_x.im / step],
+            frame: view.frame,
+            depth: crate::scene::BitDepth::Eight,
+            dither: false,
         };
         FrameJob {
             view,
@@ -52,8 +56,8 @@ impl FrameJob {
         }
     }
 
-    /// Bytes of one RGB row.
+    /// Bytes of one RGB row (3 or 6 per pixel, as `color.depth` says).
     pub fn row_bytes(&self) -> usize {
-        self.width as usize * 3
+        self.width as usize * self.color.pixel_bytes()
     }
 }

@@ -50,7 +50,8 @@ pub struct RenderOptions {
 /// Renders the frames of one scene at one size.
 ///
 /// Built by [`Renderer::new`]; [`Renderer::render_frame`] renders one frame into a buffer of
-/// [`Renderer::frame_bytes`] bytes (RGB, 8 bits per channel, rows top to bottom). A pixel depends
+/// [`Renderer::frame_bytes`] bytes (RGB, 8 bits per channel, or 16 big-endian with the scene's
+/// `[video] bit_depth = 16`; rows top to bottom). A pixel depends
 /// only on the scene, the size and the frame number: never on the thread count or the kernel.
 pub struct Renderer {
     path: ZoomPath,
@@ -58,6 +59,8 @@ pub struct Renderer {
     height: u32,
     supersample: u32,
     look: Look,
+    /// Bits per channel of the frames (from the scene).
+    depth: crate::scene::BitDepth,
     kernels: FrameKernels,
     parallel: ParallelSettings,
     /// The frames this renderer was prepared for, in order.
@@ -142,7 +145,8 @@ impl Renderer {
         let path = ZoomPath::new(scene);
         let kernels = FrameKernels::new(scene, &path, frames, (width, height, supersample), progress)?;
         Ok(Renderer {
-            look: Look::new(&scene.color, scene.video.fps.per_second()),
+            look: Look::new(&scene.color, &scene.video),
+            depth: scene.video.bit_depth,
             path,
             width,
             height,
@@ -158,9 +162,10 @@ impl Renderer {
         (self.width, self.height)
     }
 
-    /// Bytes of one frame: `width * height * 3`.
+    /// Bytes of one frame: `width * height * 3` (8-bit channels), or twice that with the
+    /// scene's `bit_depth = 16` (big-endian 16-bit channels).
     pub fn frame_bytes(&self) -> usize {
-        self.width as usize * self.height as usize * 3
+        self.width as usize * self.height as usize * 3 * self.depth.bytes()
     }
 
     /// Renders frame `frame` into `out` ([`Renderer::frame_bytes`] bytes of RGB, rows top to

@@ -247,8 +247,9 @@ pub fn render_frames(
     };
     let (width, height) = (first.width, first.height);
     assert!(
-        jobs.iter().all(|j| j.width == width && j.height == height),
-        "all frames of a run have one size"
+        jobs.iter()
+            .all(|j| j.width == width && j.height == height && j.row_bytes() == first.row_bytes()),
+        "all frames of a run have one size and depth"
     );
     let band_height = settings.band_height.clamp(1, height);
     let bands_per_frame = height.div_ceil(band_height) as usize;
@@ -260,7 +261,7 @@ pub fn render_frames(
     let released = AtomicUsize::new(0);
     // Set when the assembler stops early (error, cancel): workers leave at their next claim.
     let stop = AtomicBool::new(false);
-    let row_bytes = width as usize * 3;
+    let row_bytes = first.row_bytes();
     let keep_escapes = settings.keep_escapes;
     let slots: Vec<FrameSlot> = (0..window.min(jobs.len()))
         .map(|_| FrameSlot::new(bands_per_frame))

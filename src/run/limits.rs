@@ -8,12 +8,11 @@ use crate::render::pipeline::ParallelSettings;
 
 /// Refuses frames that would not fit in memory, saying what they would need.
 pub(super) fn check_memory(
-    width: u32,
-    height: u32,
+    (width, height, depth): (u32, u32, crate::scene::BitDepth),
     supersample: u32,
     parallel: &ParallelSettings,
 ) -> Result<()> {
-    let frame = u64::from(width) * u64::from(height) * 3;
+    let frame = u64::from(width) * u64::from(height) * 3 * depth.bytes() as u64;
     // Frames being assembled and waiting to be encoded, plus each worker's band and samples.
     let in_flight =
         (parallel.frames_in_flight + ENCODER_QUEUE + encoder_threads(parallel.threads)) as u64;

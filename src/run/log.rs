@@ -110,8 +110,9 @@ fn json_number(x: f64) -> String {
 /// A warning for a frame that shows nothing: every pixel the same color (a view entirely inside
 /// the set, or so far outside it that the palette does not change); `None` for other frames.
 pub(super) fn blank_frame_warning(frame: &RenderedFrame) -> Option<String> {
-    let first = frame.pixels.get(..3)?;
-    if !frame.pixels.chunks_exact(3).all(|pixel| pixel == first) {
+    let bytes = frame.job.color.pixel_bytes();
+    let first = frame.pixels.get(..bytes)?;
+    if !frame.pixels.chunks_exact(bytes).all(|pixel| pixel == first) {
         return None;
     }
     let why = if frame.stats.interior_share() >= 1.0 {

@@ -219,7 +219,11 @@ impl Plan {
             frames_in_flight: 3,
             keep_escapes: options.data,
         };
-        check_memory(width, height, supersample, &parallel)?;
+        check_memory(
+            (width, height, scene.video.bit_depth),
+            supersample,
+            &parallel,
+        )?;
         let shard = match &options.shard {
             Some(text) => Some(Shard::parse(text, options.shard_count, &|name| {
                 std::env::var(name).ok()
@@ -508,8 +512,7 @@ impl Plan {
                     "streaming frames to stdout; read them with:\n  {}",
                     crate::output::stream::pipe_command(
                         *format,
-                        self.width,
-                        self.height,
+                        (self.width, self.height, self.scene.video.bit_depth),
                         self.scene.video.fps,
                         &format!("{}.mp4", self.scene.stem())
                     )
@@ -524,8 +527,7 @@ impl Plan {
                 let video = FfmpegVideo::start(
                     ffmpeg,
                     path,
-                    self.width,
-                    self.height,
+                    (self.width, self.height, self.scene.video.bit_depth),
                     self.scene.video.fps,
                     args,
                 )?;
@@ -534,7 +536,7 @@ impl Plan {
                     video,
                     done.to_vec(),
                     self.folder.clone(),
-                    (self.width, self.height),
+                    (self.width, self.height, self.scene.video.bit_depth),
                 )));
             }
         }

@@ -26,6 +26,8 @@ pub(super) struct VideoFile {
     pub(super) fps: Option<Spanned<RateText>>,
     pub(super) frames: Option<Spanned<Int>>,
     pub(super) seconds: Option<Spanned<Float>>,
+    pub(super) bit_depth: Option<Spanned<Int>>,
+    pub(super) dither: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]

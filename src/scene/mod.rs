@@ -70,6 +70,35 @@ pub struct Video {
     pub fps: Fps,
     /// Number of frames, >= 1 (from `frames`, or `seconds * fps` rounded, at least 1).
     pub frames: u64,
+    /// Bits per color channel of the frames written: 8 (default) or 16.
+    pub bit_depth: BitDepth,
+    /// Dither 8-bit output (default true): see [`crate::color`].
+    pub dither: bool,
+}
+
+/// `[video] bit_depth`: bits per color channel of the frames written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BitDepth {
+    /// 8-bit sRGB (`rgb24`), dithered unless `[video] dither = false`.
+    #[default]
+    Eight,
+    /// 16-bit sRGB (`rgb48`).
+    Sixteen,
+}
+
+impl BitDepth {
+    /// Bytes per color channel.
+    pub fn bytes(self) -> usize {
+        match self {
+            BitDepth::Eight => 1,
+            BitDepth::Sixteen => 2,
+        }
+    }
+
+    /// Bits per color channel.
+    pub fn bits(self) -> u32 {
+        8 * self.bytes() as u32
+    }
 }
 
 /// A frame rate, exactly as video uses it: `num / den` frames per second (`30`, or `30000/1001`

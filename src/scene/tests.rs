@@ -142,7 +142,9 @@ fn full_scene_reads_every_value() {
             width: 1920,
             height: 1080,
             fps: Fps::whole(60),
-            frames: 900
+            frames: 900,
+            bit_depth: BitDepth::Eight,
+            dither: true,
         }
     );
     assert_eq!(

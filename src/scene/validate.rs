@@ -222,11 +222,22 @@ impl Validator<'_> {
                 ));
             }
         };
+        let bit_depth = match &v.bit_depth {
+            None => BitDepth::Eight,
+            Some(bits) => match bits.get_ref().0 {
+                8 => BitDepth::Eight,
+                16 => BitDepth::Sixteen,
+                _ => return Err(self.invalid("video.bit_depth", &bits.span(), "8 or 16")),
+            },
+        };
+        let dither = v.dither.as_ref().is_none_or(|d| *d.get_ref());
         Ok(Video {
             width: width as u32,
             height: height as u32,
             fps,
             frames,
+            bit_depth,
+            dither,
         })
     }
 

@@ -23,7 +23,7 @@ use zoomgen::deep::{
     BLA_EPS, Cx, DeltaGrid, Fixed, FixedC, FloatExp, PerturbKernel, ReferenceOrbit, locate,
 };
 use zoomgen::kernel::{Escape, Kernel, SampleGrid, SampleRow, Slope};
-use zoomgen::scene::{ColorBy, ColorSettings};
+use zoomgen::scene::{BitDepth, ColorBy, ColorSettings, Fps, Video};
 
 /// Rows per kernel call, as the pipeline's default band.
 const BAND: u32 = 4;
@@ -158,7 +158,15 @@ fn main() {
     let len = (grid.samples_x * grid.samples_y) as usize;
     let (mut escapes, mut slopes) = (vec![Escape::INTERIOR; len], vec![Slope::NONE; len]);
     kernel.slope_rows(&grid, 0..grid.samples_y, 4000, &mut escapes, &mut slopes);
-    let count = Look::new(&ColorSettings::default(), 30.0);
+    let video = Video {
+        width: 960,
+        height: 540,
+        fps: Fps::whole(30),
+        frames: 1,
+        bit_depth: BitDepth::Eight,
+        dither: true,
+    };
+    let count = Look::new(&ColorSettings::default(), &video);
     let distance = Look::new(
         &ColorSettings {
             by: ColorBy::Distance,
@@ -166,11 +174,14 @@ fn main() {
             light: 0.6,
             ..ColorSettings::default()
         },
-        30.0,
+        &video,
     );
     let fc = FrameColor {
         cycle: Cycle::new(8.0, 0.5),
         x_axis: [1.0, 0.0],
+        frame: 0,
+        depth: BitDepth::Eight,
+        dither: true,
     };
     let color = |look: &Look| {
         let mut out = vec![0u8; 960 * 3];
@@ -186,7 +197,7 @@ fn main() {
                     &[]
                 },
             };
-            look.color_row(&fc, samples, 2, &mut out);
+            look.color_row(&fc, r as u32, samples, 2, &mut out);
         }
         t.elapsed().as_secs_f64()
     };

@@ -43,6 +43,7 @@ use zoomgen::output::png::{
     ENCODER_QUEUE, FrameFolder, PngCompression, PngWriter, encode_png, encoder_threads,
 };
 use zoomgen::path::View;
+use zoomgen::render::band::BandScratch;
 use zoomgen::render::pipeline::{ParallelSettings, RenderedFrame, render_frames};
 use zoomgen::render::queue::Scheduler;
 use zoomgen::render::{FrameJob, RenderStats, render_band};
@@ -236,7 +237,7 @@ fn run_rayon(
             pixels
                 .par_chunks_mut(row_bytes * band_height as usize)
                 .enumerate()
-                .for_each_init(Vec::new, |scratch, (band, chunk)| {
+                .for_each_init(BandScratch::default, |scratch, (band, chunk)| {
                     let first = band as u32 * band_height;
                     let rows = first..first + (chunk.len() / row_bytes) as u32;
                     render_band(job, kernel.as_ref(), palette, rows, scratch, chunk, None);

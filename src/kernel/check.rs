@@ -337,7 +337,7 @@ pub(crate) fn slopes_match_reference(name: &str) {
         let Some(kernel) = kernel_or_skip(name, options) else {
             return;
         };
-        let mut rng = XorShift(0x510b_e5 ^ u64::from(periodicity));
+        let mut rng = XorShift(0x0051_0be5 ^ u64::from(periodicity));
         let mut views: Vec<(SampleGrid, u32)> = Vec::new();
         for heavy in [false, true] {
             for case in cases(rng.next(), count, heavy) {

@@ -301,7 +301,7 @@ impl Queue {
                 }
             } else if !self.head_start::<S, V, P, D>(
                 s,
-                (&re, &im, &idx),
+                [&re, &im, &idx],
                 take,
                 (max_steps, grid.spacing()),
                 pending,
@@ -348,7 +348,7 @@ impl Queue {
     fn head_start<S: Simd, const V: usize, const P: bool, const D: bool>(
         &mut self,
         s: S,
-        (re, im, idx): (&[S::F; V], &[S::F; V], &[S::F; V]),
+        [re, im, idx]: [&[S::F; V]; 3],
         take: [S::M; V],
         (max_steps, spacing): (u32, f64),
         pending: &mut Pending,

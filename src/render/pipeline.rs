@@ -147,9 +147,12 @@ enum Done {
 }
 
 /// A rendered band waiting in its frame's slot.
+/// Every sample's escape and slope, kept for `--data`.
+type SampleData = (Vec<Escape>, Vec<Slope>);
+
 struct Band {
     pixels: Vec<u8>,
-    escapes: Option<(Vec<Escape>, Vec<Slope>)>,
+    escapes: Option<SampleData>,
     stats: RenderStats,
     seconds: f64,
 }
@@ -187,9 +190,9 @@ impl FrameSlot {
     fn take(
         &self,
         spare: &ArrayQueue<Vec<u8>>,
-    ) -> (Vec<u8>, Option<(Vec<Escape>, Vec<Slope>)>, RenderStats, f64) {
+    ) -> (Vec<u8>, Option<SampleData>, RenderStats, f64) {
         let mut pixels = Vec::new();
-        let mut escapes: Option<(Vec<Escape>, Vec<Slope>)> = None;
+        let mut escapes: Option<SampleData> = None;
         let mut stats = RenderStats::default();
         let mut seconds = 0.0;
         for (index, cell) in self.bands.iter().enumerate() {
@@ -649,7 +652,7 @@ mod tests {
                 })
                 .collect();
             let mut rgb = vec![0u8; job.row_bytes()];
-            palette.color_row(&row, 1, job.color.cycle, &mut rgb);
+            palette.color_row(&job.color, y, &row, 1, &mut rgb);
             pixels.extend(rgb);
             escapes.extend(row);
         }

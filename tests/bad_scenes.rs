@@ -23,7 +23,7 @@ const CASES: &[(&str, Option<usize>, &str)] = &[
     (
         "unknown_key",
         Some(5),
-        "unknown key `wdith` in [video] (expected one of width, height, fps, frames, seconds)",
+        "unknown key `wdith` in [video] (expected one of width, height, fps, frames, seconds, bit_depth, dither)",
     ),
     (
         "unknown_key_top_level",

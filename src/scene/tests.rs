@@ -366,7 +366,7 @@ fn unknown_keys_name_their_table() {
         &with(3, "wdith = 5"),
         Some(4),
         &[
-            "unknown key `wdith` in [video] (expected one of width, height, fps, frames, seconds)",
+            "unknown key `wdith` in [video] (expected one of width, height, fps, frames, seconds, bit_depth, dither)",
         ],
     );
     assert_err(

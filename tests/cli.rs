@@ -149,8 +149,20 @@ fn the_default_output_folder_is_named_after_the_scene() {
 
 #[test]
 fn same_bytes_for_any_thread_count_band_height_and_scheduler() {
+    // By the count, and with the distance estimate, lighting and boundary shading (dithered).
+    let look = TINY.replace(
+        "cycle = 32.0",
+        "cycle = 6.0\nby = \"distance\"\nboundary = 1.0\nlight = 0.6",
+    );
+    assert_ne!(look, TINY);
+    for text in [TINY, &look] {
+        same_bytes_for_any_thread_count_band_height_and_scheduler_in(text);
+    }
+}
+
+fn same_bytes_for_any_thread_count_band_height_and_scheduler_in(text: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let scene = write_scene(dir.path(), "tiny.toml", TINY);
+    let scene = write_scene(dir.path(), "tiny.toml", text);
     let render = |name: &str, args: &[&str]| {
         let out = dir.path().join(name);
         zoomgen()

@@ -97,6 +97,11 @@ struct Cli {
     /// Write each frame's data (N, NF, DE, DEX, DEY, T) as OpenEXR beside its PNG.
     #[arg(long)]
     data: bool,
+
+    /// Color the frames again from the data --data wrote beside them, without iterating
+    /// (the scene's colors may change; its geometry may not).
+    #[arg(long, conflicts_with_all = ["data", "check"])]
+    recolor: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -179,6 +184,27 @@ fn run(cli: Cli) -> Result<u8> {
         return Ok(0);
     }
     let signals = Signals::install()?;
+    if cli.recolor {
+        let summary = plan.recolor(signals.cancel_flag())?;
+        if let Some((name, code)) = signals.received()
+            && summary.cancelled
+        {
+            eprintln!(
+                "stopped by {name}: {} recolored, {} still to do",
+                frames(summary.rendered),
+                summary.missing
+            );
+            return Ok(code);
+        }
+        if !cli.quiet {
+            eprintln!(
+                "recolored {} in {:.1} s",
+                frames(summary.rendered),
+                summary.elapsed.as_secs_f64()
+            );
+        }
+        return Ok(0);
+    }
     let summary = plan.execute(signals.cancel_flag())?;
     if let Some((name, code)) = signals.received()
         && summary.cancelled

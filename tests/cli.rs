@@ -646,3 +646,102 @@ fn sixteen_bit_frames_and_dithered_eight_bit_frames() {
         assert!(!dir.path().join("never").exists());
     }
 }
+
+/// `--recolor` colors the frames of a folder from their `--data` files with the scene's new
+/// colors, as a render with those colors would, and refuses data of other geometry, missing
+/// data and supersampled scenes before writing anything.
+#[test]
+fn recolor_colors_frames_from_their_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = TINY.replace("supersample = 2", "supersample = 1");
+    let count = write_scene(dir.path(), "count.toml", &one);
+    let looks = one.replace(
+        "cycle = 32.0",
+        "cycle = 6.0\npalette = \"fire\"\nby = \"distance\"\nboundary = 1.0\nlight = 0.6",
+    );
+    let looks = looks.replacen(
+        "palette = [\"#000764\", \"#206bcb\", \"#edffff\", \"#ffaa00\", \"#000200\"]\n",
+        "",
+        1,
+    );
+    let look = write_scene(dir.path(), "look.toml", &looks);
+    let (folder, direct) = (dir.path().join("frames"), dir.path().join("direct"));
+    let run = |scene: &Path, out: &Path, args: &[&str]| {
+        zoomgen()
+            .arg(scene)
+            .arg("-o")
+            .arg(out)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&count, &folder, &["-q", "--data"]).status.success());
+    assert!(run(&look, &direct, &["-q"]).status.success());
+    let pixels = |out: &Path, n: u64| decode(&out.join(format!("frame_{n:05}.png"))).into_raw();
+    let before: Vec<Vec<u8>> = (0..3).map(|n| pixels(&folder, n)).collect();
+
+    let result = run(&look, &folder, &["--recolor"]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(stderr.contains("recolored 3 frames"), "{stderr}");
+    for n in 0..3 {
+        let (got, want) = (pixels(&folder, n), pixels(&direct, n));
+        assert_ne!(got, before[n as usize], "frame {n} kept its old colors");
+        let close = got
+            .iter()
+            .zip(&want)
+            .filter(|(a, b)| a.abs_diff(**b) <= 1)
+            .count();
+        let same = got.iter().zip(&want).filter(|(a, b)| a == b).count();
+        assert_eq!(close, want.len(), "frame {n}: more than one level off");
+        assert!(
+            same * 100 >= want.len() * 99,
+            "frame {n}: {same} of {} equal",
+            want.len()
+        );
+    }
+    // The folder now holds the new scene's frames: a render of it skips them all.
+    let result = run(&look, &folder, &[]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(stderr.contains("rendered 0 frames (3 skipped)"), "{stderr}");
+
+    // Refusals: exit 2, nothing written.
+    let recolored: Vec<Vec<u8>> = (0..3).map(|n| pixels(&folder, n)).collect();
+    let moved = write_scene(
+        dir.path(),
+        "moved.toml",
+        &looks.replace("width = \"0.01\"", "width = \"0.02\""),
+    );
+    fs::remove_file(folder.join("frame_00002.exr")).unwrap();
+    let supersampled = write_scene(
+        dir.path(),
+        "ss.toml",
+        &looks.replace("supersample = 1", "supersample = 2"),
+    );
+    for (scene, args, message) in [
+        (
+            &moved,
+            &["--recolor", "--frames", "0..2"][..],
+            "holds the data of another frame or geometry",
+        ),
+        (&look, &["--recolor"][..], "frame_00002.exr"),
+        (
+            &supersampled,
+            &["--recolor"][..],
+            "--recolor colors one sample per pixel",
+        ),
+    ] {
+        let result = run(scene, &folder, args);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
+        for n in 0..3 {
+            assert_eq!(
+                pixels(&folder, n),
+                recolored[n as usize],
+                "frame {n} was written"
+            );
+        }
+    }
+}

@@ -20,7 +20,9 @@
 //! [`ESCAPE_RADIUS`] = 256), `zoomgen.frame`, `zoomgen.centerRe`, `zoomgen.centerIm`,
 //! `zoomgen.width`, `zoomgen.pixelSpacing`, `zoomgen.rotationCos`, `zoomgen.rotationSin`,
 //! `zoomgen.log10Width` (decimal text), `zoomgen.rotation` (degrees), `zoomgen.maxIterations`,
-//! `zoomgen.sceneHash` and `zoomgen.mapping` ([`MAPPING`]), the pixel-to-plane mapping: pixel
+//! `zoomgen.sceneHash`, `zoomgen.dataHash` (the hash of what determines the data, not the
+//! colors: [`crate::output::metadata::data_hash`]) and `zoomgen.mapping` ([`MAPPING`]), the
+//! pixel-to-plane mapping: pixel
 //! `(x, y)`, `y` downwards, of a `W` x `H` image is the point
 //!
 //! ```text
@@ -67,7 +69,7 @@ pub fn encode_escapes(
     height: u32,
     view: &View,
     exact: Option<&FrameGeometry>,
-    scene_hash: &str,
+    [scene_hash, data_hash]: [&str; 2],
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let escapes = samples.escapes;
@@ -151,6 +153,7 @@ pub fn encode_escapes(
         ("zoomgen.rotation", format!("{:?}", view.rotation_deg)),
         ("zoomgen.maxIterations", view.max_iterations.to_string()),
         ("zoomgen.sceneHash", scene_hash.to_string()),
+        ("zoomgen.dataHash", data_hash.to_string()),
         ("zoomgen.mapping", MAPPING.to_string()),
     ]);
     for (name, value) in &strings {
@@ -208,6 +211,120 @@ pub fn encode_escapes(
         out.write_all(&line)?;
     }
     Ok(())
+}
+
+/// A frame's data read back from a file [`encode_escapes`] wrote.
+#[derive(Debug, Clone)]
+pub struct FrameData {
+    pub width: u32,
+    pub height: u32,
+    /// The string attributes of the header (`zoomgen.frame`, `zoomgen.dataHash`, ...).
+    pub strings: std::collections::BTreeMap<String, String>,
+    /// Row-major, one per pixel.
+    pub escapes: Vec<Escape>,
+    /// `DE`, `DEX`, `DEY` and `T` of each pixel.
+    pub derived: Vec<[f32; 4]>,
+}
+
+/// Reads a file [`encode_escapes`] wrote (this layout only: uncompressed scanlines, one per
+/// chunk, the channels of [`CHANNELS`]); an error says what is wrong.
+pub fn decode(bytes: &[u8]) -> Result<FrameData, String> {
+    let mut at = 0usize;
+    let take = |at: &mut usize, n: usize| -> Result<&[u8], String> {
+        let end = at.checked_add(n).filter(|&e| e <= bytes.len());
+        let end = end.ok_or("the file ends early")?;
+        let s = &bytes[*at..end];
+        *at = end;
+        Ok(s)
+    };
+    let name = |at: &mut usize| -> Result<String, String> {
+        let rest = bytes.get(*at..).unwrap_or_default();
+        let len = rest.iter().position(|&b| b == 0).ok_or("an unterminated name")?;
+        let s = String::from_utf8_lossy(&rest[..len]).into_owned();
+        *at += len + 1;
+        Ok(s)
+    };
+    let i32_at = |s: &[u8], k: usize| i32::from_le_bytes([s[k], s[k + 1], s[k + 2], s[k + 3]]);
+    if take(&mut at, 8)? != [0x76, 0x2f, 0x31, 0x01, 2, 0, 0, 0] {
+        return Err("not a single-part scanline OpenEXR file".into());
+    }
+    let (mut width, mut height, mut channels) = (0i64, 0i64, Vec::new());
+    let mut strings = std::collections::BTreeMap::new();
+    loop {
+        let attr = name(&mut at)?;
+        if attr.is_empty() {
+            break;
+        }
+        let kind = name(&mut at)?;
+        let size = i32_at(take(&mut at, 4)?, 0);
+        let value = take(&mut at, usize::try_from(size).map_err(|_| "a negative size")?)?;
+        match (attr.as_str(), kind.as_str()) {
+            ("compression", _) if value != [0] => return Err("compressed data".into()),
+            ("dataWindow", "box2i") if value.len() == 16 => {
+                width = i64::from(i32_at(value, 8)) - i64::from(i32_at(value, 0)) + 1;
+                height = i64::from(i32_at(value, 12)) - i64::from(i32_at(value, 4)) + 1;
+            }
+            ("channels", "chlist") => {
+                let mut k = 0;
+                while k < value.len() && value[k] != 0 {
+                    let len = value[k..].iter().position(|&b| b == 0).unwrap_or(0);
+                    let end = k + len + 1 + 16;
+                    if end > value.len() {
+                        return Err("a bad channel list".into());
+                    }
+                    let kind = i32_at(value, k + len + 1);
+                    channels.push((String::from_utf8_lossy(&value[k..k + len]).into_owned(), kind));
+                    k = end;
+                }
+            }
+            (_, "string") => {
+                strings.insert(attr, String::from_utf8_lossy(value).into_owned());
+            }
+            _ => {}
+        }
+    }
+    let want: Vec<(String, i32)> = CHANNELS.iter().map(|&(n, k)| (n.to_string(), k)).collect();
+    if channels != want {
+        return Err(format!("channels {channels:?}, expected {want:?}"));
+    }
+    if !(1..=i64::from(u16::MAX)).contains(&width) || !(1..=i64::from(u16::MAX)).contains(&height)
+    {
+        return Err(format!("a {width}x{height} data window"));
+    }
+    let (w, h) = (width as usize, height as usize);
+    let table = take(&mut at, 8 * h)?.to_vec();
+    let line_bytes = w * 4 * CHANNELS.len();
+    let mut escapes = Vec::with_capacity(w * h);
+    let mut derived = vec![[0f32; 4]; w * h];
+    let f32_at = |s: &[u8], k: usize| f32::from_le_bytes([s[k], s[k + 1], s[k + 2], s[k + 3]]);
+    for y in 0..h {
+        let offset = u64::from_le_bytes(table[8 * y..8 * y + 8].try_into().unwrap_or_default());
+        let mut at = usize::try_from(offset).map_err(|_| "a bad line offset")?;
+        let head = take(&mut at, 8)?;
+        if i64::from(i32_at(head, 0)) != y as i64 || i32_at(head, 4) as usize != line_bytes {
+            return Err(format!("scanline {y} is not where its offset says"));
+        }
+        let line = take(&mut at, line_bytes)?;
+        let column = |c: usize, x: usize| 4 * (c * w + x);
+        for x in 0..w {
+            let d = &mut derived[y * w + x];
+            for (k, c) in [(0, 0), (1, 1), (2, 2), (3, 5)] {
+                d[k] = f32_at(line, column(c, x));
+            }
+            let n = u32::from_le_bytes(line[column(3, x)..column(3, x) + 4].try_into().unwrap_or_default());
+            escapes.push(Escape {
+                n,
+                nf: f32_at(line, column(4, x)),
+            });
+        }
+    }
+    Ok(FrameData {
+        width: width as u32,
+        height: height as u32,
+        strings,
+        escapes,
+        derived,
+    })
 }
 
 /// The channels in file order: name and pixel type (0 UINT, 2 FLOAT).

@@ -179,6 +179,37 @@ pub fn scene_hash(scene: &Scene, width: u32, height: u32, supersample: u32) -> S
     format!("{:016x}", h.finish())
 }
 
+/// The hash of what determines a frame's data (`--data`: escapes and slopes), not its colors:
+/// the render version, the frame size, supersampling and every keyframe's geometry and
+/// iteration budget. `--recolor` colors frames from data only under the same data hash.
+pub fn data_hash(scene: &Scene, width: u32, height: u32, supersample: u32) -> String {
+    let mut text = format!(
+        "render_version={RENDER_VERSION}\nsize={width}x{height}\nsupersample={supersample}\n"
+    );
+    for (i, key) in scene.keyframes.iter().enumerate() {
+        let Keyframe {
+            frame,
+            center,
+            width,
+            rotation,
+            max_iterations,
+            // Colors only.
+            palette_offset: _,
+            palette_cycle: _,
+        } = key;
+        text += &format!(
+            "keyframe[{i}]=frame {frame} center {} {} width {} rotation {rotation:?} \
+             max_iterations {max_iterations}\n",
+            center[0].text(),
+            center[1].text(),
+            width.text(),
+        );
+    }
+    let mut h = Fnv64::default();
+    h.write(text.as_bytes());
+    format!("{:016x}", h.finish())
+}
+
 /// The text chunks written into a frame's PNG.
 pub fn png_text(
     view: &View,

@@ -175,17 +175,17 @@ impl FrameFolder {
         self.frame_path(frame).is_file()
     }
 
-    /// Encodes `frame` as PNG (and, with `data`, its escapes as OpenEXR, first) and puts each
-    /// file in place atomically.
+    /// Encodes `frame` as PNG (and, with `data_hash`, its data as OpenEXR, first, tagged with
+    /// that hash) and puts each file in place atomically.
     pub fn write_frame(
         &self,
         frame: &RenderedFrame,
         compression: PngCompression,
         scene_hash: &str,
-        data: bool,
+        data_hash: Option<&str>,
     ) -> Result<()> {
         let number = frame.job.view.frame;
-        if data {
+        if let Some(data_hash) = data_hash {
             let (Some(escapes), Some(slopes)) = (frame.escapes.as_deref(), frame.slopes.as_deref())
             else {
                 return Err(Error::NoEscapeData(number));
@@ -202,7 +202,7 @@ impl FrameFolder {
                     frame.job.height,
                     &frame.job.view,
                     frame.job.exact.as_deref(),
-                    scene_hash,
+                    [scene_hash, data_hash],
                     out,
                 )
             })?;
@@ -311,16 +311,16 @@ impl PngWriter {
         threads: usize,
         capacity: usize,
     ) -> Self {
-        PngWriter::start_tagged(folder, compression, String::new(), false, threads, capacity)
+        PngWriter::start_tagged(folder, compression, String::new(), None, threads, capacity)
     }
 
     /// Starts `threads` encoder threads writing into `folder`: PNGs tagged with `scene_hash`,
-    /// and with `data` each frame's escape data as OpenEXR beside it.
+    /// and with `data_hash` each frame's data as OpenEXR beside it, tagged with that hash.
     pub fn start_tagged(
         folder: FrameFolder,
         compression: PngCompression,
         scene_hash: String,
-        data: bool,
+        data_hash: Option<String>,
         threads: usize,
         capacity: usize,
     ) -> Self {
@@ -328,14 +328,16 @@ impl PngWriter {
         let failure = Arc::new(Mutex::new(None));
         let threads = (0..threads.max(1))
             .map(|_| {
-                let (receiver, failure, folder, hash) = (
+                let (receiver, failure, folder, hash, data) = (
                     receiver.clone(),
                     failure.clone(),
                     folder.clone(),
                     scene_hash.clone(),
+                    data_hash.clone(),
                 );
                 std::thread::spawn(move || {
                     for frame in receiver {
+                        let data = data.as_deref();
                         if let Err(e) = folder.write_frame(&frame, compression, &hash, data) {
                             let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
                             slot.get_or_insert(e);

@@ -30,6 +30,7 @@ use crate::output::FrameSink;
 use crate::output::metadata::scene_hash;
 mod limits;
 mod log;
+mod recolor;
 mod resume;
 
 use limits::{check_memory, human_bytes};
@@ -135,6 +136,8 @@ pub struct Plan {
     data: bool,
     /// [`crate::output::metadata::scene_hash`] of this run.
     scene_hash: String,
+    /// [`crate::output::metadata::data_hash`] of this run.
+    data_hash: String,
 }
 
 impl std::fmt::Debug for Plan {
@@ -260,6 +263,7 @@ impl Plan {
             .filter(|&f| shard.is_none_or(|s| s.owns(f)))
             .collect();
         let scene_hash = scene_hash(&scene, width, height, supersample);
+        let data_hash = crate::output::metadata::data_hash(&scene, width, height, supersample);
         let out = options
             .out
             .clone()
@@ -285,6 +289,7 @@ impl Plan {
             output,
             data: options.data,
             scene_hash,
+            data_hash,
         })
     }
 
@@ -500,7 +505,7 @@ impl Plan {
                 self.folder.clone(),
                 self.compression,
                 self.scene_hash.clone(),
-                self.data,
+                self.data.then(|| self.data_hash.clone()),
                 encoder_threads(self.parallel.threads),
                 ENCODER_QUEUE,
             )));

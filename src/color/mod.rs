@@ -85,21 +85,24 @@ impl FrameColor {
     }
 }
 
-/// The dither offset of channel `channel` of pixel `(x, y)` of frame `frame`, in `[0, 1)`:
-/// a hash (SplitMix64's finalizer) of the four, so it depends on nothing else.
+/// The dither offsets of the three channels of pixel `(x, y)` of frame `frame`, in units of
+/// `2^-21` of a level (`0..2^21`): three 21-bit pieces of one hash (SplitMix64's finalizer) of
+/// the three numbers, so they depend on nothing else.
 #[inline]
-pub fn dither_offset(frame: u64, x: u32, y: u32, channel: u32) -> f32 {
+pub fn dither_offsets(frame: u64, x: u32, y: u32) -> [u32; 3] {
     let mut h = frame
         .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        .wrapping_add((u64::from(y) << 32 | u64::from(x)).wrapping_mul(0xbf58_476d_1ce4_e5b9))
-        .wrapping_add(u64::from(channel).wrapping_mul(0x94d0_49bb_1331_11eb));
+        .wrapping_add((u64::from(y) << 32 | u64::from(x)).wrapping_mul(0xbf58_476d_1ce4_e5b9));
     h ^= h >> 30;
     h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^= h >> 27;
     h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
     h ^= h >> 31;
-    // 24 bits: exact in f32.
-    (h >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
+    [
+        (h >> 43) as u32,
+        ((h >> 22) & 0x1f_ffff) as u32,
+        ((h >> 1) & 0x1f_ffff) as u32,
+    ]
 }
 
 /// The one coloring step: the samples of every frame, from every kernel (plain, SIMD or deep),

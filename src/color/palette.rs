@@ -7,7 +7,7 @@
 //! tables built once per palette, so coloring a sample is a few additions and two table reads;
 //! the sRGB transfer function itself costs a `powf`.
 
-use super::{Cycle, FrameColor, dither_offset, linear_to_srgb, srgb_to_linear};
+use super::{Cycle, FrameColor, dither_offsets, linear_to_srgb, srgb_to_linear};
 use crate::scene::BitDepth;
 use crate::kernel::Escape;
 use crate::arch::x86::color::{DirectColor, DirectPalette};
@@ -40,6 +40,8 @@ pub struct Palette {
     /// pixel is one 4-byte store (the next pixel's store overwrites the fourth byte).
     direct: Vec<u32>,
     interior8: [u8; 3],
+    /// 16-bit sRGB at the same bins, for dithered 8-bit pixels.
+    direct16: Vec<[u16; 3]>,
     /// The SIMD loop for one sample per pixel, where the CPU has it (same bytes).
     simd: Option<DirectColor>,
 }
@@ -83,6 +85,7 @@ impl Palette {
             encode16,
             direct: Vec::new(),
             interior8: settings.interior.0,
+            direct16: Vec::new(),
             simd: crate::kernel::select::direct_color(),
         };
         palette.direct = (0..DIRECT_STEPS)
@@ -94,6 +97,12 @@ impl Palette {
                     palette.encode(c[2]),
                     0,
                 ])
+            })
+            .collect();
+        palette.direct16 = (0..DIRECT_STEPS)
+            .map(|i| {
+                let c = palette.at_cycle_position((i as f64 + 0.5) / DIRECT_STEPS as f64);
+                c.map(|v| palette.encode16(v))
             })
             .collect();
         palette
@@ -160,11 +169,9 @@ impl Palette {
                 out[3 * x..3 * x + 3].copy_from_slice(&linear.map(|c| self.encode(c)));
             }
             BitDepth::Eight => {
-                for (c, &l) in linear.iter().enumerate() {
-                    let level = f32::from(self.encode16(l)) * (1.0 / 257.0);
-                    let noise = dither_offset(frame.frame, x as u32, y, c as u32);
-                    out[3 * x + c] = (level + noise).min(255.0) as u8;
-                }
+                let noise = dither_offsets(frame.frame, x as u32, y);
+                let levels = linear.map(|l| self.encode16(l));
+                out[3 * x..3 * x + 3].copy_from_slice(&dither(levels, noise));
             }
             BitDepth::Sixteen => {
                 for (c, &l) in linear.iter().enumerate() {
@@ -191,8 +198,12 @@ impl Palette {
         let row_len = width * supersample;
         debug_assert_eq!(samples.len(), row_len * supersample);
         let cycle = frame.cycle;
-        if supersample == 1 && frame.depth == BitDepth::Eight && !frame.dither {
-            self.color_row_direct(samples, cycle, out);
+        if supersample == 1 && frame.depth == BitDepth::Eight {
+            if frame.dither {
+                self.color_row_direct_dithered(frame, y, samples, out);
+            } else {
+                self.color_row_direct(samples, cycle, out);
+            }
             return;
         }
         let scale = 1.0 / (supersample * supersample) as f32;
@@ -234,6 +245,30 @@ impl Palette {
         self.color_row_direct_portable(&samples[done..], cycle, &mut out[3 * done..]);
     }
 
+    /// [`Palette::color_row`] with one sample per pixel into dithered 8-bit pixels: the 16-bit
+    /// colors of the direct path's bins, dithered; interior pixels take the interior color
+    /// as it is (an exact level).
+    fn color_row_direct_dithered(
+        &self,
+        frame: &FrameColor,
+        y: u32,
+        samples: &[Escape],
+        out: &mut [u8],
+    ) {
+        let steps = DIRECT_STEPS as f64;
+        let cycle = frame.cycle;
+        for ((x, &e), px) in (0u32..).zip(samples).zip(out.chunks_exact_mut(3)) {
+            if e.is_interior() {
+                px.copy_from_slice(&self.interior8);
+                continue;
+            }
+            let smooth = f64::from(e.n) + f64::from(e.nf);
+            let bin = ((smooth * cycle.inv + cycle.offset) * steps) as u64;
+            let levels = self.direct16[(bin & (DIRECT_STEPS as u64 - 1)) as usize];
+            px.copy_from_slice(&dither(levels, dither_offsets(frame.frame, x, y)));
+        }
+    }
+
     /// [`Palette::color_row_direct`] without SIMD, the definition the SIMD loop follows.
     fn color_row_direct_portable(&self, samples: &[Escape], cycle: Cycle, out: &mut [u8]) {
         let steps = DIRECT_STEPS as f64;
@@ -255,6 +290,16 @@ impl Palette {
         let end = 3 * rest.len();
         out[end..end + 3].copy_from_slice(&pixel(last).to_le_bytes()[..3]);
     }
+}
+
+/// 8-bit levels of 16-bit sRGB values plus dither offsets (in `2^-21` levels), rounded down,
+/// in integers: `(v / 257 + n / 2^21)` floored, so exact levels (multiples of 257) stay exact.
+#[inline]
+fn dither(levels: [u16; 3], noise: [u32; 3]) -> [u8; 3] {
+    [0, 1, 2].map(|c| {
+        let scaled = (u64::from(levels[c]) << 21) + u64::from(noise[c]) * 257;
+        (scaled / (257 << 21)) as u8
+    })
 }
 
 pub(super) fn rgb8_to_linear(c: Rgb8) -> [f32; 3] {

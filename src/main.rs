@@ -74,7 +74,7 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = CompressionArg::Fast)]
     png_compression: CompressionArg,
 
-    /// Write frames in order to stdout instead of files: raw rgb24, or a PNG stream.
+    /// Write frames in order to stdout instead of files: raw rgb24 (rgb48le with --bit-depth 16), or a PNG stream.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pipe: Option<PipeArg>,
 

@@ -1,7 +1,7 @@
 //! [`Look`]: a scene's `[color]` as the frames' [`Coloring`] (the steps are in [`super`]).
 
 use super::palette::rgb8_to_linear;
-use super::{Coloring, Cycle, FrameColor, Palette};
+use super::{Coloring, Cycle, FrameColor, Palette, swap_axes};
 use crate::kernel::{Escape, SampleGrid, SampleRow, Slope};
 use crate::path::View;
 use crate::scene::{BitDepth, ColorBy, ColorSettings, Transfer, Video};
@@ -74,10 +74,9 @@ impl Look {
     pub fn frame_color(&self, view: &View, grid: &SampleGrid) -> FrameColor {
         let seconds = view.frame as f64 / self.fps;
         let offset = view.palette_offset + self.cycles_per_second * seconds;
-        let step = grid.spacing();
         FrameColor {
             cycle: Cycle::new(view.palette_cycle, offset),
-            x_axis: [grid.step_x.re / step, grid.step_x.im / step],
+            x_axis: grid.x_axis(),
             frame: view.frame,
             depth: self.depth,
             dither: self.dither,
@@ -115,10 +114,7 @@ impl Look {
         };
         let mut color = self.palette.at_cycle_position(position);
         if let Some(light) = &self.light {
-            let [ux, uy] = slope.direction();
-            let [ax, ay] = frame.x_axis;
-            // The direction in image axes: along x = (ax, ay), along y (down) = (ay, -ax).
-            let (ix, iy) = (ux * ax + uy * ay, ux * ay - uy * ax);
+            let [ix, iy] = swap_axes(slope.direction(), frame.x_axis);
             let lambert = (ix * light.along[0] + iy * light.along[1] + light.up).clamp(0.0, 1.0);
             let factor = (1.0 - light.strength + light.strength * lambert) as f32;
             color = color.map(|c| c * factor);
@@ -159,6 +155,9 @@ impl Coloring for Look {
         let row_len = width * supersample;
         debug_assert_eq!(samples.escape.len(), row_len * supersample);
         let slopes = self.reads_slopes();
+        // The estimate's logarithm and square root only where the position or the boundary
+        // reads it (lighting reads only the direction).
+        let distances = self.by == ColorBy::Distance || self.boundary.is_some();
         debug_assert!(!slopes || samples.slope.len() == samples.escape.len());
         let per_pixel = 1.0 / supersample as f64;
         let scale = 1.0 / (supersample * supersample) as f32;
@@ -173,7 +172,12 @@ impl Coloring for Look {
                         interior
                     } else if slopes {
                         let slope = samples.slope[i];
-                        self.escaped(frame, e, slope, slope.distance() * per_pixel)
+                        let de = if distances {
+                            slope.distance() * per_pixel
+                        } else {
+                            f64::NAN
+                        };
+                        self.escaped(frame, e, slope, de)
                     } else {
                         self.escaped(frame, e, Slope::NONE, f64::NAN)
                     };

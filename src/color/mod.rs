@@ -85,6 +85,14 @@ impl FrameColor {
     }
 }
 
+/// A vector turned between the plane's axes and the image's (x right, y down) for an image
+/// whose x axis is `x_axis` (a unit vector in the plane; its y axis is then `(ay, -ax)`). The
+/// turn is a reflection, its own inverse: the same function goes either way.
+#[inline]
+pub fn swap_axes([vx, vy]: [f64; 2], [ax, ay]: [f64; 2]) -> [f64; 2] {
+    [vx * ax + vy * ay, vx * ay - vy * ax]
+}
+
 /// The dither offsets of the three channels of pixel `(x, y)` of frame `frame`, in units of
 /// `2^-21` of a level (`0..2^21`): three 21-bit pieces of one hash (SplitMix64's finalizer) of
 /// the three numbers, so they depend on nothing else.

@@ -110,6 +110,15 @@ pub const F64_ABOVE_LOG2: f64 = -42.0;
 /// Extra bits of the reference orbit beyond the sample spacing.
 pub const GUARD_BITS: u64 = 64;
 
+/// Whether the frame of `view`, `samples_x` samples across, is rendered by the plain `f64`
+/// kernels: its sample spacing is above `2^F64_ABOVE_LOG2` times the center's size (see the
+/// module docs); otherwise by perturbation.
+pub fn is_plain(view: &View, samples_x: u32) -> bool {
+    let spacing_log2 = (view.ln_width - f64::from(samples_x).ln()) / std::f64::consts::LN_2;
+    let scale = view.center.norm().max(1.0);
+    spacing_log2 - scale.log2() > F64_ABOVE_LOG2 && view.center.norm().is_finite()
+}
+
 /// Which reference orbit a frame uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrbitKey {
@@ -354,11 +363,10 @@ impl DeepRenderer {
 
     /// How `view` is rendered: `None` for plain `f64`.
     fn plan(&self, view: &View, samples_x: u32) -> Result<Option<FramePlan>, String> {
-        let spacing_log2 = (view.ln_width - f64::from(samples_x).ln()) / std::f64::consts::LN_2;
-        let scale = view.center.norm().max(1.0);
-        if spacing_log2 - scale.log2() > F64_ABOVE_LOG2 && view.center.norm().is_finite() {
+        if is_plain(view, samples_x) {
             return Ok(None);
         }
+        let spacing_log2 = (view.ln_width - f64::from(samples_x).ln()) / std::f64::consts::LN_2;
         let bits = (-spacing_log2).ceil().max(0.0) as u64 + GUARD_BITS;
         let frac = Fixed::frac_for_bits(bits);
         // Direct iterations: 128 bits below the spacing (`PerturbKernel::exact_escape`).

@@ -171,6 +171,13 @@ impl SampleGrid {
         self.step_x.norm()
     }
 
+    /// The image's x axis (one sample to the right) as a unit vector in the plane.
+    #[inline]
+    pub fn x_axis(&self) -> [f64; 2] {
+        let step = self.spacing();
+        [self.step_x.re / step, self.step_x.im / step]
+    }
+
     /// The point of sample `(sx, sy)`; every kernel uses exactly this arithmetic.
     #[inline]
     pub fn point(&self, sx: u32, sy: u32) -> Complex64 {

@@ -173,7 +173,6 @@ pub fn encode_escapes(
     }
     out.write_all(&table)?;
     let mut line = Vec::with_capacity(8 + line_bytes);
-    let [ax, ay] = samples.x_axis;
     let mut derived = vec![[0f32; 4]; w];
     for (y, (row, slopes)) in escapes
         .chunks_exact(w)
@@ -188,9 +187,7 @@ pub fn encode_escapes(
             *d = if e.is_interior() {
                 [f32::INFINITY, 0.0, 0.0, 0.0]
             } else {
-                let [ux, uy] = s.direction();
-                // Image axes: x = (ax, ay), y down = (ay, -ax).
-                let (ix, iy) = (ux * ax + uy * ay, ux * ay - uy * ax);
+                let [ix, iy] = crate::color::swap_axes(s.direction(), samples.x_axis);
                 [s.distance() as f32, ix as f32, iy as f32, s.angle() as f32]
             };
         }

@@ -36,11 +36,10 @@ impl FrameJob {
             height,
             supersample,
         );
-        let step = grid.spacing();
         // 8-bit pixels, not dithered, unless the renderer's look says otherwise.
         let color = FrameColor {
             cycle: Cycle::new(view.palette_cycle, view.palette_offset),
-            x_axis: [grid.step_x.re / step, grid.step_x.im / step],
+            x_axis: grid.x_axis(),
             frame: view.frame,
             depth: crate::scene::BitDepth::Eight,
             dither: false,

@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::{Output, Plan, Summary};
-use crate::color::{Coloring, Look};
-use crate::deep::{F64_ABOVE_LOG2, Fixed, FixedC, FrameGeometry, GUARD_BITS};
+use crate::color::{Coloring, Look, swap_axes};
+use crate::deep::{Fixed, FixedC, FrameGeometry, GUARD_BITS, is_plain};
 use crate::error::{Error, Result};
 use crate::kernel::{Escape, SampleRow, Slope};
 use crate::output::exr::{self, FrameData};
@@ -158,10 +158,7 @@ fn rebuilt_slope(escape: Escape, [de, dex, dey, t]: [f32; 4], x_axis: [f64; 2]) 
     if escape.is_interior() || de.is_nan() {
         return Slope::NONE;
     }
-    let [ax, ay] = x_axis;
-    let (ix, iy) = (f64::from(dex), f64::from(dey));
-    // Image x is (ax, ay) in the plane, image y (down) is (ay, -ax).
-    let (ux, uy) = (ix * ax + iy * ay, ix * ay - iy * ax);
+    let [ux, uy] = swap_axes([f64::from(dex), f64::from(dey)], x_axis);
     let (sin, cos) = (std::f64::consts::TAU * f64::from(t)).sin_cos();
     let length = Z_NORM * (Z_NORM * Z_NORM).ln() / f64::from(de);
     // z conj(e) points along u: e = |e| conj(u) z / |z|.
@@ -173,11 +170,10 @@ fn rebuilt_slope(escape: Escape, [de, dex, dey, t]: [f32; 4], x_axis: [f64; 2]) 
 /// reports); `None` for plain `f64` frames, as in a render.
 fn exact_geometry(job: &FrameJob, data: &FrameData) -> Option<FrameGeometry> {
     let view = &job.view;
-    let spacing_log2 = (view.ln_width - f64::from(job.width).ln()) / std::f64::consts::LN_2;
-    let scale = view.center.norm().max(1.0);
-    if spacing_log2 - scale.log2() > F64_ABOVE_LOG2 {
+    if is_plain(view, job.width) {
         return None;
     }
+    let spacing_log2 = (view.ln_width - f64::from(job.width).ln()) / std::f64::consts::LN_2;
     let frac = Fixed::frac_for_bits((-spacing_log2).ceil().max(0.0) as u64 + GUARD_BITS + 128);
     let text = |key: &str| data.strings.get(key).and_then(|t| Fixed::parse(t, frac));
     let center = FixedC {
@@ -210,9 +206,7 @@ mod tests {
             ] {
                 let s = rebuilt_slope(e, [de, dir[0], dir[1], t], x_axis);
                 assert!((s.distance() - f64::from(de)).abs() < 1e-5 * f64::from(de));
-                let [ux, uy] = s.direction();
-                let [ax, ay] = x_axis;
-                let (ix, iy) = (ux * ax + uy * ay, ux * ay - uy * ax);
+                let [ix, iy] = swap_axes(s.direction(), x_axis);
                 assert!((ix - f64::from(dir[0])).abs() < 1e-6, "{x_axis:?}: {ix}");
                 assert!((iy - f64::from(dir[1])).abs() < 1e-6, "{x_axis:?}: {iy}");
                 assert!((s.angle() - f64::from(t)).abs() < 1e-6);

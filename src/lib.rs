@@ -64,7 +64,7 @@ macro_rules! internal_modules {
 }
 
 internal_modules!(
-    arch, color, deep, kernel, output, path, progress, render, scene, shard, signals,
+    arch, color, deep, expmap, kernel, output, path, progress, render, scene, shard, signals,
 );
 
 pub mod error;

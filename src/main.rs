@@ -62,6 +62,12 @@ struct Cli {
     #[arg(long, value_name = "BITS", value_parser = ["8", "16"])]
     bit_depth: Option<String>,
 
+    /// How frames are computed: direct (every sample of every frame), or expmap (zooms
+    /// assembled from an exponential map computed once per octave). The same as
+    /// --set render.method=METHOD.
+    #[arg(long, value_name = "METHOD", value_parser = ["direct", "expmap"])]
+    method: Option<String>,
+
     /// Rows per band handed to a worker [default: 4].
     #[arg(long, value_name = "ROWS")]
     band_height: Option<u32>,
@@ -143,6 +149,9 @@ fn run(cli: Cli) -> Result<u8> {
             let mut set = cli.set;
             if let Some(bits) = cli.bit_depth {
                 set.push(format!("video.bit_depth={bits}"));
+            }
+            if let Some(method) = cli.method {
+                set.push(format!("render.method=\"{method}\""));
             }
             set
         },

@@ -93,7 +93,6 @@ use crate::scene::Scene;
 pub use exact::FrameGeometry;
 pub use num::fixed::{Fixed, FixedC};
 pub use num::floatexp::FloatExp;
-#[cfg(any(test, feature = "internals"))]
 pub use num::floatexp::Cx;
 pub use orbit::ReferenceOrbit;
 pub use perturb::{DeltaGrid, PerturbKernel};
@@ -117,6 +116,46 @@ pub fn is_plain(view: &View, samples_x: u32) -> bool {
     let spacing_log2 = (view.ln_width - f64::from(samples_x).ln()) / std::f64::consts::LN_2;
     let scale = view.center.norm().max(1.0);
     spacing_log2 - scale.log2() > F64_ABOVE_LOG2 && view.center.norm().is_finite()
+}
+
+/// The fixed point `P` of the zoom between keyframes `a` and `b` of `scene` (of different
+/// widths), the point the picture expands from (see [`crate::path`]). Returns `(q, d, P - cD)`:
+/// `q = (cA - cB) / (wA - wB)` is the frame center's offset from `P` in widths (`c - P = q w`
+/// for every frame of the segment), `d` the deeper keyframe (whose center is the segment's
+/// reference point) and `P - cD = -q wD` in [`FloatExp`]. The centers' difference is taken from
+/// their decimal text in fixed point, so `q` is exact to `f64` at any depth.
+pub fn fixed_point(scene: &Scene, a: usize, b: usize) -> Result<(num_complex::Complex64, usize, Cx<FloatExp>), String> {
+    let (ka, kb) = (&scene.keyframes[a], &scene.keyframes[b]);
+    let (ln_a, ln_b) = (ka.width.ln_abs(), kb.width.ln_abs());
+    let ln_min = ln_a.min(ln_b);
+    let bits = (-ln_min / std::f64::consts::LN_2).ceil().max(0.0) as u64 + 128;
+    let frac = Fixed::frac_for_bits(bits);
+    let parse = |t: &str| {
+        Fixed::parse(t, frac).ok_or_else(|| format!("keyframe center {t} out of range"))
+    };
+    let center = |k: &crate::scene::Keyframe| -> Result<FixedC, String> {
+        Ok(FixedC {
+            re: parse(k.center[0].text())?,
+            im: parse(k.center[1].text())?,
+        })
+    };
+    let diff = center(ka)?.sub(&center(kb)?).to_fe();
+    // wA - wB = wS (1 - wD / wS) with the sign of the step from A to B.
+    let (ln_s, ln_d, d) = if ln_b < ln_a { (ln_a, ln_b, b) } else { (ln_b, ln_a, a) };
+    let span = FloatExp::exp(ln_s) * FloatExp::from_f64(-(ln_d - ln_s).exp_m1());
+    let sign = if ln_b < ln_a { 1.0 } else { -1.0 };
+    let inv = span.recip();
+    let q = num_complex::Complex64::new(
+        sign * (diff.re * inv).to_f64(),
+        sign * (diff.im * inv).to_f64(),
+    );
+    // P - cD = -q wD.
+    let w_d = FloatExp::exp(ln_d);
+    let offset = Cx {
+        re: w_d * FloatExp::from_f64(-q.re),
+        im: w_d * FloatExp::from_f64(-q.im),
+    };
+    Ok((q, d, offset))
 }
 
 /// Which reference orbit a frame uses.
@@ -328,25 +367,72 @@ impl DeepRenderer {
 
     /// The orbit for `plan`, computing (or recomputing, finer or longer) it when needed.
     fn orbit(&self, plan: &FramePlan, max_iterations: u32) -> Arc<ReferenceOrbit> {
+        self.orbit_of(plan.key, &plan.center, max_iterations)
+    }
+
+    /// The orbit `key` of the point `center` (at its precision), computed (or recomputed,
+    /// finer or longer) when the one held does not serve `max_iterations` at that precision.
+    fn orbit_of(&self, key: OrbitKey, center: &FixedC, max_iterations: u32) -> Arc<ReferenceOrbit> {
         if let Some(o) = self
             .orbits
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&plan.key)
-            && o.serves(plan.frac, max_iterations)
+            .get(&key)
+            && o.serves(center.frac(), max_iterations)
         {
             return o.clone();
         }
-        let orbit = Arc::new(ReferenceOrbit::compute(
-            &plan.center,
-            max_iterations,
-            &mut |_| {},
-        ));
+        let orbit = Arc::new(ReferenceOrbit::compute(center, max_iterations, &mut |_| {}));
         self.orbits
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(plan.key, orbit.clone());
+            .insert(key, orbit.clone());
         orbit
+    }
+
+    /// The perturbation kernel of an exponential map's rings (`grid`, from
+    /// [`SampleGrid::rings`]) about a point `offset` away from the center of keyframe `key`,
+    /// whose orbit serves it: the rings' derivatives are scaled by `exp(ln_spacing)`, and the
+    /// orbit is computed for `orbit_needs` (the finest spacing's `ln` and the largest budget of
+    /// all the rings that will use it, so that it is computed once). Glitches and samples
+    /// iterated again are counted in `counters`.
+    pub fn ring_kernel(
+        &self,
+        key: usize,
+        offset: Cx<FloatExp>,
+        grid: &SampleGrid,
+        ln_spacing: f64,
+        orbit_needs: (f64, u32),
+        counters: [Arc<AtomicU64>; 2],
+    ) -> Result<Arc<dyn Kernel>, String> {
+        let rings = grid.polar.ok_or("a ring kernel needs rings")?;
+        let bits = |ln: f64| (-ln / std::f64::consts::LN_2).ceil().max(0.0) as u64 + GUARD_BITS;
+        let frac = Fixed::frac_for_bits(bits(ln_spacing.min(orbit_needs.0)));
+        let hi = Fixed::frac_for_bits(bits(ln_spacing) - GUARD_BITS + 128).max(frac);
+        let exact = self.parse_center(key, hi)?;
+        let orbit = self.orbit_of(OrbitKey::Keyframe(key), &exact.with_frac(frac), orbit_needs.1);
+        let delta = DeltaGrid::rings(
+            offset,
+            rings,
+            grid.samples_x,
+            grid.samples_y,
+            FloatExp::exp(ln_spacing),
+        );
+        let (sx, sy) = (grid.samples_x, grid.samples_y);
+        let [glitches, exact_samples] = counters;
+        Ok(
+            if ln_spacing / std::f64::consts::LN_2 < FLOATEXP_BELOW_LOG2 {
+                Arc::new(
+                    PerturbKernel::<FloatExp>::new(orbit, delta, sx, sy, BLA_EPS, glitches)
+                        .with_exact_reference(exact, exact_samples),
+                )
+            } else {
+                Arc::new(
+                    PerturbKernel::<f64>::new(orbit, delta, sx, sy, BLA_EPS, glitches)
+                        .with_exact_reference(exact, exact_samples),
+                )
+            },
+        )
     }
 
     fn parse_center(&self, key: usize, frac: usize) -> Result<FixedC, String> {

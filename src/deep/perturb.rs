@@ -73,6 +73,20 @@ pub struct DeltaGrid {
     /// `cos θ`, `sin θ`.
     pub cos: f64,
     pub sin: f64,
+    /// `Some` for the rings of an exponential map: sample `(u, v)` then lies at
+    /// `exp(ln_top - (v + rows / 2) ln_step)` times the unit vector of angle column
+    /// `u - 0.5 + angles / 2` from the frame center, as in [`crate::kernel::PolarRings`]
+    /// (`step` is then only the scale of the derivative).
+    pub rings: Option<DeltaRings>,
+}
+
+/// The rings of a [`DeltaGrid`]: [`crate::kernel::PolarRings`] and the grid's size.
+#[derive(Debug, Clone, Copy)]
+pub struct DeltaRings {
+    pub rings: crate::kernel::PolarRings,
+    /// Half the number of angles and of rings.
+    pub half_x: f64,
+    pub half_y: f64,
 }
 
 impl DeltaGrid {
@@ -92,6 +106,29 @@ impl DeltaGrid {
             step,
             cos,
             sin,
+            rings: None,
+        }
+    }
+
+    /// The grid of `rows` rings of `angles` samples (see [`crate::kernel::PolarRings`]) about
+    /// a point `offset` away from the reference, its derivatives scaled by `spacing`.
+    pub fn rings(
+        offset: Cx<FloatExp>,
+        rings: crate::kernel::PolarRings,
+        angles: u32,
+        rows: u32,
+        spacing: FloatExp,
+    ) -> DeltaGrid {
+        DeltaGrid {
+            offset,
+            step: spacing,
+            cos: 1.0,
+            sin: 0.0,
+            rings: Some(DeltaRings {
+                rings,
+                half_x: 0.5 * f64::from(angles),
+                half_y: 0.5 * f64::from(rows),
+            }),
         }
     }
 
@@ -103,12 +140,22 @@ impl DeltaGrid {
             step: g.spacing.to_fe(),
             cos: g.cos,
             sin: g.sin,
+            rings: None,
         }
     }
 
     /// The sample at offsets `(u, v)` (in samples) minus the frame center.
     #[inline]
     pub fn sample_offset(&self, u: f64, v: f64) -> Cx<FloatExp> {
+        if let Some(r) = &self.rings {
+            let radius = FloatExp::exp(r.rings.ln_top - (v + r.half_y) * r.rings.ln_step);
+            let sx = (u - 0.5 + r.half_x) as usize;
+            let units = r.rings.units;
+            return Cx {
+                re: radius * FloatExp::from_f64(units.re[sx]),
+                im: radius * FloatExp::from_f64(units.im[sx]),
+            };
+        }
         let (du, dv) = (u * self.cos + v * self.sin, u * self.sin - v * self.cos);
         Cx {
             re: self.step * FloatExp::from_f64(du),
@@ -126,6 +173,9 @@ impl DeltaGrid {
     pub fn max_delta(&self, samples_x: u32, samples_y: u32) -> FloatExp {
         let (hx, hy) = (0.5 * f64::from(samples_x), 0.5 * f64::from(samples_y));
         // (1 + 1e-15: the factors of `sample_offset` are rounded in f64.)
+        if let Some(r) = &self.rings {
+            return self.offset.norm() + FloatExp::exp(r.rings.ln_top) * FloatExp::from_f64(1.0 + 1e-15);
+        }
         let corner = (hx * hx + hy * hy).sqrt() * (1.0 + 1e-15);
         self.offset.norm() + self.step * FloatExp::from_f64(corner)
     }

@@ -75,6 +75,30 @@ pub(crate) fn cases(seed: u64, count: usize, interior_heavy: bool) -> Vec<Case> 
         .collect()
 }
 
+/// Views of exponential-map rings ([`super::PolarRings`]): rings about points near the
+/// boundary and in a bulb, angle counts that are not multiples of the lane counts.
+pub(crate) fn ring_views() -> Vec<(SampleGrid, u32)> {
+    let centers = [
+        Complex64::new(-0.743_643_887_037_158_7, 0.131_825_904_205_311_97),
+        Complex64::new(-0.101_096_363_845_622, 0.956_286_510_809_142),
+        Complex64::new(-0.22, 0.7449),
+    ];
+    let mut views = Vec::new();
+    for (i, center) in centers.into_iter().enumerate() {
+        for (angles, rows, ln_top) in [(13u32, 5u32, -2.0), (37, 9, -6.0), (100, 4, -12.0)] {
+            let rings = super::PolarRings {
+                ln_top,
+                ln_step: std::f64::consts::LN_2 / f64::from(rows),
+                units: super::unit_circle(angles),
+            };
+            let spacing = (ln_top - 1.0).exp();
+            let max = [300, 1500, 800][i];
+            views.push((SampleGrid::rings(center, rings, angles, rows, spacing), max));
+        }
+    }
+    views
+}
+
 /// The escapes of one row and the iterations the kernel reported.
 pub(crate) fn row(kernel: &dyn Kernel, case: &Case) -> (Vec<Escape>, u64) {
     let mut out = vec![Escape { n: 7, nf: 0.5 }; case.grid.samples_x as usize];
@@ -156,6 +180,7 @@ pub(crate) fn rows_match_reference(name: &str) {
                 views.push((case.grid, case.max_iterations.min(2000)));
             }
         }
+        views.extend(ring_views());
         // Rows whose right ends lie inside the period-3 bulb (not a shortcut region):
         // slowly converging interior points at the end of every row.
         for (len, max) in [(5, 3000), (13, 1500), (37, 800), (100, 300)] {
@@ -344,6 +369,7 @@ pub(crate) fn slopes_match_reference(name: &str) {
                 views.push((case.grid, case.max_iterations.min(2000)));
             }
         }
+        views.extend(ring_views());
         let edge = SampleGrid::new(Complex64::new(-0.7436, 0.1318), 0.02, 30.0, 101, 5, 1);
         let budgets = HEAD_START - 1..=HEAD_START + 3 * CHUNK as u32 + 1;
         views.extend(budgets.step_by(3).map(|max| (edge, max)));

@@ -267,12 +267,21 @@ impl Queue {
                 if self.done {
                     break;
                 }
-                let v = grid.v(self.row);
-                let (dy_re, dy_im) = (s.splat(grid.step_y.re * v), s.splat(grid.step_y.im * v));
-                let col = s.add(s.splat(f64::from(self.col)), iota);
-                let u = s.sub(s.add(col, half), half_width);
-                re[g] = s.add(center_re, s.add(s.mul(step_re, u), dy_re));
-                im[g] = s.add(center_im, s.add(s.mul(step_im, u), dy_im));
+                if let Some(p) = &grid.polar {
+                    // The arithmetic of `SampleGrid::point` on rings.
+                    let r = s.splat(p.radius(self.row));
+                    let at = self.col as usize;
+                    re[g] = s.add(center_re, s.mul(r, s.load(&p.units.re[at..])));
+                    im[g] = s.add(center_im, s.mul(r, s.load(&p.units.im[at..])));
+                } else {
+                    let v = grid.v(self.row);
+                    let (dy_re, dy_im) =
+                        (s.splat(grid.step_y.re * v), s.splat(grid.step_y.im * v));
+                    let col = s.add(s.splat(f64::from(self.col)), iota);
+                    let u = s.sub(s.add(col, half), half_width);
+                    re[g] = s.add(center_re, s.add(s.mul(step_re, u), dy_re));
+                    im[g] = s.add(center_im, s.add(s.mul(step_im, u), dy_im));
+                }
                 let in_row = s.gt(s.splat(f64::from(self.row_len - self.col)), iota);
                 // `in_cardioid_or_bulb`, both tests on every lane.
                 let y2 = s.mul(im[g], im[g]);

@@ -47,13 +47,14 @@ pub mod simd;
 use num_complex::Complex64;
 
 pub use interleaved::InterleavedKernel;
-pub use sample::{ESCAPE_RADIUS, ESCAPE_RADIUS_SQ, Escape, SampleRow, Slope};
+pub use sample::{ESCAPE_RADIUS, ESCAPE_RADIUS_SQ, Escape, SampleRow, Slope, log2_f32};
+// (PolarRings, UnitCircle and unit_circle are defined below.)
 pub use scalar::ScalarKernelWith;
 pub use select::select_kernel;
 
 // For the tests and benches.
 #[cfg(any(test, feature = "internals"))]
-pub use sample::{log2_f32, smooth_fraction};
+pub use sample::smooth_fraction;
 #[cfg(any(test, feature = "internals"))]
 pub use scalar::ScalarKernel;
 #[cfg(any(test, feature = "internals"))]
@@ -124,6 +125,66 @@ pub struct SampleGrid {
     pub step_y: Complex64,
     pub samples_x: u32,
     pub samples_y: u32,
+    /// `Some` for the rings of an exponential map ([`PolarRings`]), where `step_x` only sets
+    /// the spacing that scales the derivative.
+    pub polar: Option<PolarRings>,
+}
+
+/// The layout of an exponential map's grid: sample row `sy` is a ring about `center` of
+/// radius `exp(ln_top - (sy + 0.5) ln_step)`, and sample column `sx` lies at the angle
+/// `2 pi (sx + 0.5) / samples_x` on it (cosine and sine from [`unit_circle`], the same bits for
+/// every kernel).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PolarRings {
+    /// Natural log of the radius of the ring `sy = -0.5` (the grid's outer edge).
+    pub ln_top: f64,
+    /// Natural log of the ratio of one ring's radius to the next one's.
+    pub ln_step: f64,
+    /// The angles' unit vectors (`samples_x` of them).
+    pub units: &'static UnitCircle,
+}
+
+impl PolarRings {
+    /// Radius of ring `sy`.
+    #[inline]
+    pub fn radius(&self, sy: u32) -> f64 {
+        (self.ln_top - (f64::from(sy) + 0.5) * self.ln_step).exp()
+    }
+}
+
+/// `n` unit vectors at the angles `2 pi (k + 0.5) / n`, as two arrays padded with 8 zeros so
+/// that vector loads past the last one stay in bounds.
+#[derive(Debug, PartialEq)]
+pub struct UnitCircle {
+    /// `cos`, then 8 zeros.
+    pub re: Box<[f64]>,
+    /// `sin`, then 8 zeros.
+    pub im: Box<[f64]>,
+}
+
+/// The [`UnitCircle`] of `n` angles, computed once per `n` for the life of the process (an
+/// exponential map uses a handful of sizes; keeping them lets [`SampleGrid`] stay `Copy`).
+pub fn unit_circle(n: u32) -> &'static UnitCircle {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CIRCLES: OnceLock<Mutex<HashMap<u32, &'static UnitCircle>>> = OnceLock::new();
+    let mut circles = CIRCLES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    circles.entry(n).or_insert_with(|| {
+        let angle = |k: u32| std::f64::consts::TAU * (f64::from(k) + 0.5) / f64::from(n);
+        let padded = |f: fn(f64) -> f64| -> Box<[f64]> {
+            (0..n)
+                .map(|k| f(angle(k)))
+                .chain(std::iter::repeat_n(0.0, 8))
+                .collect()
+        };
+        Box::leak(Box::new(UnitCircle {
+            re: padded(f64::cos),
+            im: padded(f64::sin),
+        }))
+    })
 }
 
 impl SampleGrid {
@@ -149,6 +210,21 @@ impl SampleGrid {
             step_y,
             samples_x,
             samples_y,
+            polar: None,
+        }
+    }
+
+    /// The grid of `rows` rings of `angles` samples each about `center` (see [`PolarRings`]),
+    /// with `spacing` the scale of its [`sample::Slope`]s.
+    pub fn rings(center: Complex64, rings: PolarRings, angles: u32, rows: u32, spacing: f64) -> Self {
+        debug_assert_eq!(rings.units.re.len(), angles as usize + 8);
+        SampleGrid {
+            center,
+            step_x: Complex64::new(spacing, 0.0),
+            step_y: Complex64::new(0.0, -spacing),
+            samples_x: angles,
+            samples_y: rows,
+            polar: Some(rings),
         }
     }
 
@@ -181,6 +257,11 @@ impl SampleGrid {
     /// The point of sample `(sx, sy)`; every kernel uses exactly this arithmetic.
     #[inline]
     pub fn point(&self, sx: u32, sy: u32) -> Complex64 {
+        if let Some(p) = &self.polar {
+            let r = p.radius(sy);
+            let (cos, sin) = (p.units.re[sx as usize], p.units.im[sx as usize]);
+            return Complex64::new(self.center.re + r * cos, self.center.im + r * sin);
+        }
         let (u, v) = (self.u(sx), self.v(sy));
         let re = self.center.re + (self.step_x.re * u + self.step_y.re * v);
         let im = self.center.im + (self.step_x.im * u + self.step_y.im * v);

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::path::View;
-use crate::scene::{BitDepth, ColorSettings, Keyframe, RenderSettings, Rgb8, Scene, Video};
+use crate::scene::{BitDepth, ColorSettings, Keyframe, Method, RenderSettings, Rgb8, Scene, Video};
 
 /// The rendering-relevant version: bump it whenever a kernel, the coloring or the sampling
 /// changes pixels, so frames of an older zoomgen are never mixed with new ones.
@@ -95,6 +95,7 @@ pub fn canonical_render_text(scene: &Scene, width: u32, height: u32, supersample
                 max_iterations: _,
                 // Hashed as rendered (the `supersample` argument, after `--preview`).
                 supersample: _,
+                method,
             },
         color:
             ColorSettings {
@@ -146,6 +147,9 @@ pub fn canonical_render_text(scene: &Scene, width: u32, height: u32, supersample
     if !dither {
         text += "dither=false\n";
     }
+    if *method != Method::Direct {
+        text += &format!("method={}\n", method.name());
+    }
     for (i, key) in keyframes.iter().enumerate() {
         let Keyframe {
             frame,
@@ -186,6 +190,10 @@ pub fn data_hash(scene: &Scene, width: u32, height: u32, supersample: u32) -> St
     let mut text = format!(
         "render_version={RENDER_VERSION}\nsize={width}x{height}\nsupersample={supersample}\n"
     );
+    // Frames from a map hold its nearest samples, not their own.
+    if scene.render.method != Method::Direct {
+        text += &format!("method={}\n", scene.render.method.name());
+    }
     for (i, key) in scene.keyframes.iter().enumerate() {
         let Keyframe {
             frame,

@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use super::job::FrameJob;
 use super::pipeline::KernelSource;
+use std::sync::atomic::AtomicU64;
+
 use crate::deep::{DeepRenderer, FrameGeometry};
+use crate::expmap::{Octave, SegmentMap};
 use crate::error::{Error, Result};
 use crate::kernel::{Kernel, select_kernel};
 use crate::path::ZoomPath;
@@ -32,6 +35,7 @@ impl FrameKernels {
         path: &ZoomPath,
         frames: &[u64],
         (width, height, supersample): (u32, u32, u32),
+        keep_deep: bool,
         progress: &mut dyn FnMut(f64),
     ) -> Result<FrameKernels> {
         let plain = Arc::from(select_kernel()?);
@@ -39,9 +43,44 @@ impl FrameKernels {
             .map_err(Error::DeepZoom)?;
         Ok(FrameKernels {
             plain,
-            deep: (deep.orbit_count() > 0).then_some(deep),
+            deep: (keep_deep || deep.orbit_count() > 0).then_some(deep),
             names: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The kernel of `octave` of `map` (an exponential map's rings): the plain kernel, or
+    /// perturbation about the segment's reference point for a deep octave, its orbit serving
+    /// `orbit_needs` (see [`DeepRenderer::ring_kernel`]).
+    pub fn ring_kernel(
+        &self,
+        map: &SegmentMap,
+        octave: &Octave,
+        orbit_needs: (f64, u32),
+        counters: [Arc<AtomicU64>; 2],
+    ) -> Result<Arc<dyn Kernel>> {
+        if !octave.deep {
+            return Ok(self.plain.clone());
+        }
+        let deep = self.deep.as_ref().ok_or_else(|| {
+            Error::DeepZoom("a deep octave needs the deep renderer".into())
+        })?;
+        deep.ring_kernel(
+            map.key,
+            map.offset,
+            &crate::expmap::strip::grid(map, octave),
+            octave.ln_spacing,
+            orbit_needs,
+            counters,
+        )
+        .map_err(Error::DeepZoom)
+    }
+
+    /// Records that `frame` was rendered by the kernel called `name`.
+    pub fn note(&self, frame: u64, name: &'static str) {
+        self.names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(frame, name);
     }
 
     /// The name of the kernel that rendered `frame` (`None` before it was chosen).

@@ -23,10 +23,13 @@ use std::sync::atomic::AtomicBool;
 pub use band::{RenderStats, render_band};
 pub use job::FrameJob;
 
-use crate::color::Look;
+use crate::color::{Coloring, Look};
+use crate::expmap::{Cache, FrameMethod, Maps, Octave, SegmentMap};
+use crate::kernel::Kernel;
+use pipeline::KernelSource;
 use crate::error::{Error, Result};
 use crate::path::ZoomPath;
-use crate::scene::{FRAME_SIDE, SUPERSAMPLE_RANGE, Scene};
+use crate::scene::{FRAME_SIDE, Method, SUPERSAMPLE_RANGE, Scene};
 use kernels::FrameKernels;
 use pipeline::{BandProgress, ParallelSettings, RenderedFrame, render_frames};
 
@@ -65,6 +68,8 @@ pub struct Renderer {
     parallel: ParallelSettings,
     /// The frames this renderer was prepared for, in order.
     frames: Vec<u64>,
+    /// With `[render] method = "expmap"`: the maps its zooms are assembled from.
+    maps: Option<Maps>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -129,23 +134,48 @@ impl Renderer {
             (width, height, supersample),
             parallel,
             &frames,
+            None,
             &mut |_| {},
         )
     }
 
     /// A renderer from values already validated (the command line's plan), reporting the
-    /// progress of the reference orbits (0 to 1) to `progress`.
+    /// progress of the reference orbits (0 to 1) to `progress`; the octaves of exponential
+    /// maps are cached in `cache` when given.
     pub(crate) fn prepare(
         scene: &Scene,
         (width, height, supersample): (u32, u32, u32),
         parallel: ParallelSettings,
         frames: &[u64],
+        cache: Option<Cache>,
         progress: &mut dyn FnMut(f64),
     ) -> Result<Renderer> {
         let path = ZoomPath::new(scene);
-        let kernels = FrameKernels::new(scene, &path, frames, (width, height, supersample), progress)?;
+        let size = (width, height, supersample);
+        let look = Look::new(&scene.color, &scene.video);
+        let maps = (scene.render.method == Method::Expmap).then(|| {
+            let with_slopes = look.reads_slopes() || parallel.keep_escapes;
+            Maps::new(scene, &path, frames, size, cache, with_slopes)
+        });
+        // Orbits for the frames rendered directly; the maps' deep octaves get theirs when
+        // they are first rendered.
+        let direct: Vec<u64> = match &maps {
+            Some(m) => m
+                .plan()
+                .frames
+                .iter()
+                .filter(|(_, method)| *method == FrameMethod::Direct)
+                .map(|(f, _)| *f)
+                .collect(),
+            None => frames.to_vec(),
+        };
+        let deep_octaves = maps
+            .as_ref()
+            .is_some_and(|m| m.plan().octaves.values().any(|n| n.octave.deep));
+        let kernels = FrameKernels::new(scene, &path, &direct, size, deep_octaves, progress)?;
         Ok(Renderer {
-            look: Look::new(&scene.color, &scene.video),
+            maps,
+            look,
             depth: scene.video.bit_depth,
             path,
             width,
@@ -220,12 +250,11 @@ impl Renderer {
             ..self.parallel
         };
         let mut result = None;
-        render_frames(
+        self.render_jobs_with(
             &self.jobs([frame]),
-            &self.kernels,
-            &self.look,
             &parallel,
             &AtomicBool::new(false),
+            &mut |_, _| {},
             &mut |_| {},
             &mut |rendered| {
                 result = Some(rendered);
@@ -256,23 +285,107 @@ impl Renderer {
         &self,
         jobs: &[FrameJob],
         cancel: &AtomicBool,
+        on_octave: &mut dyn FnMut(&Octave, bool),
         on_band: &mut dyn FnMut(BandProgress),
         on_frame: &mut dyn FnMut(RenderedFrame) -> Result<()>,
     ) -> Result<()> {
-        render_frames(
-            jobs,
-            &self.kernels,
-            &self.look,
-            &self.parallel,
-            cancel,
-            on_band,
-            on_frame,
-        )
+        self.render_jobs_with(jobs, &self.parallel, cancel, on_octave, on_band, on_frame)
+    }
+
+    /// [`Renderer::render_jobs`] with `parallel` settings. With maps, the frames go in runs:
+    /// the octaves the first frame of a run reads are read from the cache or rendered (on
+    /// every thread, `on_octave` told of each), then the frames that need no other octave are
+    /// assembled, then the octaves no later frame reads are let go.
+    fn render_jobs_with(
+        &self,
+        jobs: &[FrameJob],
+        parallel: &ParallelSettings,
+        cancel: &AtomicBool,
+        on_octave: &mut dyn FnMut(&Octave, bool),
+        on_band: &mut dyn FnMut(BandProgress),
+        on_frame: &mut dyn FnMut(RenderedFrame) -> Result<()>,
+    ) -> Result<()> {
+        let Some(maps) = &self.maps else {
+            return render_frames(
+                jobs,
+                &self.kernels,
+                &self.look,
+                parallel,
+                cancel,
+                on_band,
+                on_frame,
+            );
+        };
+        let source = MapSource {
+            kernels: &self.kernels,
+            maps,
+        };
+        let kernel_of = |map: &SegmentMap, octave: &Octave, needs, counters| {
+            self.kernels.ring_kernel(map, octave, needs, counters)
+        };
+        let mut start = 0;
+        while start < jobs.len() && !cancel.load(std::sync::atomic::Ordering::SeqCst) {
+            let first = jobs[start].view.frame;
+            if !maps.prepare(first, &kernel_of, parallel.threads, cancel, on_octave)? {
+                break;
+            }
+            let end = start
+                + 1
+                + jobs[start + 1..]
+                    .iter()
+                    .take_while(|j| maps.ready(j.view.frame))
+                    .count();
+            render_frames(
+                &jobs[start..end],
+                &source,
+                &self.look,
+                parallel,
+                cancel,
+                &mut |band| {
+                    on_band(BandProgress {
+                        frame_position: band.frame_position + start,
+                        ..band
+                    })
+                },
+                on_frame,
+            )?;
+            match jobs.get(end) {
+                Some(next) => maps.release_before(next.view.frame),
+                None if !cancel.load(std::sync::atomic::Ordering::SeqCst) => maps.release_all(),
+                None => {}
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// The maps the renderer assembles frames from (`[render] method = "expmap"`).
+    pub(crate) fn maps(&self) -> Option<&Maps> {
+        self.maps.as_ref()
     }
 
     /// The kernels of the renderer's frames (names, glitches, orbits).
     pub(crate) fn kernels(&self) -> &FrameKernels {
         &self.kernels
+    }
+}
+
+/// The kernels of a run with maps: a [`MapKernel`] for the frames a map assembles, the
+/// run's kernels for the others.
+struct MapSource<'a> {
+    kernels: &'a FrameKernels,
+    maps: &'a Maps,
+}
+
+impl KernelSource for MapSource<'_> {
+    fn kernel_for(&self, job: &FrameJob) -> Arc<dyn Kernel> {
+        match self.maps.kernel(&job.view) {
+            Some(kernel) => {
+                self.kernels.note(job.view.frame, "expmap");
+                Arc::new(kernel) as Arc<dyn Kernel>
+            }
+            None => self.kernels.kernel_for(job),
+        }
     }
 }
 

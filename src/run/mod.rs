@@ -39,6 +39,7 @@ use log::budget_looks_low;
 use log::{RenderLog, blank_frame_warning, budget_warning};
 pub use resume::Survey;
 
+use crate::expmap::Cache;
 pub use crate::output::png::PngCompression;
 use crate::output::png::{ENCODER_QUEUE, FrameFolder, PngWriter, encoder_threads};
 pub use crate::output::stream::PipeFormat;
@@ -54,6 +55,10 @@ pub use crate::render::queue::Scheduler;
 use crate::scene::{FRAME_SIDE, Scene};
 use crate::shard::Shard;
 pub use crate::signals::Signals;
+
+/// The folder, inside the output folder, of the octaves of exponential maps
+/// (`[render] method = "expmap"`).
+pub const EXPMAP_CACHE: &str = "expmap-cache";
 
 /// What the user asked for on the command line, before validation.
 #[derive(Debug, Clone, Default)]
@@ -367,11 +372,16 @@ impl Plan {
         let renderer = {
             // Shown only when there are orbits to compute (the callback ends with 1.0 anyway).
             let mut orbit_progress: Option<Progress> = None;
+            let cache = to_folder.then(|| Cache {
+                dir: self.cache_dir(),
+                tag: self.data_hash.clone(),
+            });
             let renderer = Renderer::prepare(
                 &self.scene,
                 (self.width, self.height, self.supersample),
                 self.parallel,
                 &todo,
+                cache,
                 &mut |f| {
                     if f < 1.0 || orbit_progress.is_some() {
                         orbit_progress
@@ -426,9 +436,29 @@ impl Plan {
         let mut warned_blank = false;
         let mut glitches = 0;
         let mut last_out = Instant::now();
+        if let Some(maps) = renderer.maps() {
+            let plan = maps.plan();
+            progress.borrow().message(&format!(
+                "expmap: {} of {} frames assembled from {} octaves of {} maps ({:.1}% of the \
+                 samples of direct frames)",
+                maps.map_frames(),
+                plan.frames.len(),
+                plan.octaves.len(),
+                plan.maps_used(),
+                100.0 * plan.sample_ratio(samples),
+            ));
+        }
+        let (mut octaves_rendered, mut octaves_read) = (0, 0);
         let result = renderer.render_jobs(
             &jobs,
             cancel,
+            &mut |_, from_cache| {
+                if from_cache {
+                    octaves_read += 1;
+                } else {
+                    octaves_rendered += 1;
+                }
+            },
             &mut |band| {
                 if let Some(job) = jobs.get(band.frame_position) {
                     progress.borrow().band(band, job.view.frame);
@@ -478,6 +508,13 @@ impl Plan {
         }
         let cancelled = cancel.load(Ordering::SeqCst);
         let progress = progress.into_inner();
+        if let Some(maps) = renderer.maps() {
+            progress.message(&format!(
+                "expmap: {octaves_rendered} octaves rendered, {octaves_read} read from the \
+                 cache, at most {} held at once",
+                human_bytes(maps.peak_bytes() as u64)
+            ));
+        }
         progress.finish();
         outcome?;
         let rendered = progress.frames_done();
@@ -546,6 +583,11 @@ impl Plan {
             }
         }
         Ok(sinks)
+    }
+
+    /// The folder inside the output folder where exponential maps' octaves are cached.
+    fn cache_dir(&self) -> PathBuf {
+        self.folder.dir().join(EXPMAP_CACHE)
     }
 
     /// How to carry on after a stop: the same command again.

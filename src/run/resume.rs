@@ -99,6 +99,11 @@ impl Plan {
         })?;
         let manifest = Manifest::new(&self.scene, self.width, self.height, self.supersample);
         if self.overwrite {
+            // Octaves cached by earlier runs go with the frames they were for.
+            let cache = self.cache_dir();
+            if cache.exists() {
+                std::fs::remove_dir_all(&cache).map_err(|e| Error::io(&cache, e))?;
+            }
             let previous = Manifest::read_hash(self.folder.dir())?;
             if previous.as_deref() != Some(self.scene_hash.as_str()) {
                 self.remove_foreign_frames()?;

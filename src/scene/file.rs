@@ -35,6 +35,7 @@ pub(super) struct VideoFile {
 pub(super) struct RenderFile {
     pub(super) max_iterations: Option<Spanned<Budget>>,
     pub(super) supersample: Option<Spanned<Int>>,
+    pub(super) method: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

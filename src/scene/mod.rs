@@ -193,6 +193,33 @@ pub struct RenderSettings {
     pub max_iterations: IterationBudget,
     /// Samples per pixel along each axis, 1..=8.
     pub supersample: u32,
+    /// How frames are computed.
+    pub method: Method,
+}
+
+/// `[render] method`: how frames are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// Every sample of every frame computed on its own.
+    #[default]
+    Direct,
+    /// Zooms assembled from an exponential map computed once per octave (see
+    /// `crate::expmap`), falling back to direct rendering where a segment does not zoom.
+    Expmap,
+}
+
+impl Method {
+    /// The names `[render] method` and `--method` accept, in order.
+    pub const NAMES: [(&'static str, Method); 2] =
+        [("direct", Method::Direct), ("expmap", Method::Expmap)];
+
+    /// Its name in scene files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Direct => "direct",
+            Method::Expmap => "expmap",
+        }
+    }
 }
 
 /// `[color]`: how the samples become colors (see [`crate::color`]).

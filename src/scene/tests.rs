@@ -151,7 +151,8 @@ fn full_scene_reads_every_value() {
         scene.render,
         RenderSettings {
             max_iterations: IterationBudget::Fixed(2000),
-            supersample: 3
+            supersample: 3,
+            method: Method::Direct,
         }
     );
     assert_eq!(

@@ -245,6 +245,7 @@ impl Validator<'_> {
         let mut render = RenderSettings {
             max_iterations: IterationBudget::Fixed(1000),
             supersample: 1,
+            method: Method::Direct,
         };
         let Some(file) = file.map(Spanned::get_ref) else {
             return Ok(render);
@@ -254,6 +255,9 @@ impl Validator<'_> {
         }
         if let Some(ss) = &file.supersample {
             render.supersample = self.int_in("render.supersample", ss, SUPERSAMPLE)? as u32;
+        }
+        if let Some(method) = &file.method {
+            render.method = self.name_in("render.method", method, &Method::NAMES)?;
         }
         Ok(render)
     }

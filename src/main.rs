@@ -76,7 +76,8 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = SchedulerArg::Lockfree)]
     scheduler: SchedulerArg,
 
-    /// PNG compression: fast (default), default, or best (smallest files, slowest).
+    /// PNG compression: fastest (for frames assembled from a map, where encoding sets the
+    /// pace), fast (default), default, or best (smallest files, slowest).
     #[arg(long, value_enum, default_value_t = CompressionArg::Fast)]
     png_compression: CompressionArg,
 
@@ -126,6 +127,7 @@ enum SchedulerArg {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum CompressionArg {
+    Fastest,
     Fast,
     Default,
     Best,
@@ -169,6 +171,7 @@ fn run(cli: Cli) -> Result<u8> {
             SchedulerArg::Static => Scheduler::Static,
         },
         compression: match cli.png_compression {
+            CompressionArg::Fastest => PngCompression::Fastest,
             CompressionArg::Fast => PngCompression::Fast,
             CompressionArg::Default => PngCompression::Default,
             CompressionArg::Best => PngCompression::Best,

@@ -159,6 +159,11 @@ fn assert_as_faithful(text: &str, frames: &[u64]) {
         (sum_direct, sum_map) = (sum_direct + d, sum_map + m);
         (worst_direct, worst_map) = (worst_direct.max(d), worst_map.max(m));
     }
+    eprintln!(
+        "{table}mean ratio {:.3}, worst-frame ratio {:.3}",
+        sum_map / sum_direct,
+        worst_map / worst_direct
+    );
     assert!(sum_map <= 1.1 * sum_direct, "on average:\n{table}");
     assert!(
         worst_map <= 1.1 * worst_direct,

@@ -30,17 +30,21 @@ pub struct MapKernel {
     /// Per octave: frame spacing over the octave's derivative scale (the factor that makes
     /// its slopes the frame's).
     slope_scale: Vec<f32>,
+    /// Per octave: the level the frame reads it at (see [`Strip::index_at`]).
+    levels: Vec<u32>,
 }
 
 impl MapKernel {
     /// The kernel of the frame of `view`, `samples_x` samples across, reading `strips`
-    /// (octaves `first`, `first + 1`, ...: every octave [`SegmentMap::octaves`] names).
+    /// (octaves `first`, `first + 1`, ...: every octave [`SegmentMap::octaves`] names) at
+    /// `levels`.
     pub fn new(
         map: Arc<SegmentMap>,
         view: &View,
         samples_x: u32,
         first: u32,
         strips: Vec<Arc<Strip>>,
+        levels: Vec<u32>,
     ) -> MapKernel {
         let ln_spacing = view.ln_width - f64::from(samples_x).ln();
         let ln_top = map.ln_top;
@@ -56,30 +60,8 @@ impl MapKernel {
             turn: Complex64::from_polar(1.0, view.rotation_deg.to_radians())
                 / f64::from(samples_x),
             slope_scale,
+            levels,
         }
-    }
-
-    /// Octave index (into `strips`) and sample index of the map sample at octave coordinate
-    /// `y` and angle `turns` (in turns, `[0, 1)`).
-    #[inline]
-    fn nearest(&self, y: f32, turns: f32) -> (usize, usize) {
-        let last = self.strips.len() - 1;
-        let y = f64::from(y);
-        let (index, t) = if y < f64::from(self.first) {
-            (0, 0.0)
-        } else {
-            let j = (y as u32 - self.first) as usize;
-            if j > last {
-                (last, 1.0)
-            } else {
-                (j, y - f64::from(y as u32))
-            }
-        };
-        let strip = &self.strips[index];
-        let octave = &strip.octave;
-        let ring = ((t * f64::from(octave.rings)) as u32).min(octave.rings - 1);
-        let column = ((f64::from(turns) * f64::from(octave.angles)) as u32).min(octave.angles - 1);
-        (index, strip.index(ring as usize, column as usize))
     }
 
     fn lookup(
@@ -99,15 +81,40 @@ impl MapKernel {
         let mut turns = vec![0f32; width];
         let mut found: Vec<(u32, u32)> = Vec::with_capacity(width);
         let step = [self.turn.re as f32, self.turn.im as f32];
+        let last = (self.strips.len() - 1) as u32;
+        // Octave coordinates relative to the first octave (small numbers: f32 keeps them
+        // to a millionth of an octave at any depth).
+        let y0 = (self.y0 - f64::from(self.first)) as f32;
+        let sizes: Vec<(f32, f32, u32, u32)> = self
+            .strips
+            .iter()
+            .map(|s| {
+                let o = &s.octave;
+                (o.rings as f32, o.angles as f32, o.rings - 1, o.angles - 1)
+            })
+            .collect();
         for (r, sy) in rows.enumerate() {
             let v = grid.v(sy);
             // q' = q + t (u - i v) / samples_x.
             let q = self.map.q + self.turn * Complex64::new(grid.u(0), -v);
-            log_polar_row([q.re as f32, q.im as f32], step, self.y0 as f32, &mut ys, &mut turns);
+            log_polar_row([q.re as f32, q.im as f32], step, y0, &mut ys, &mut turns);
             found.clear();
-            found.extend(ys.iter().zip(&turns).map(|(&y, &t)| {
-                let (octave, at) = self.nearest(y, t);
-                (octave as u32, at as u32)
+            found.extend(ys.iter().zip(&turns).map(|(&y, &turn)| {
+                // The octave, and how far in it is (below the first octave: its outer ring;
+                // past the last one: its inner ring).
+                let (octave, t) = if y < 0.0 {
+                    (0, 0.0)
+                } else if y as u32 > last {
+                    (last, 1.0)
+                } else {
+                    (y as u32, y - (y as u32) as f32)
+                };
+                let (rings, angles, last_ring, last_column) = sizes[octave as usize];
+                let ring = ((t * rings) as u32).min(last_ring);
+                let column = ((turn * angles) as u32).min(last_column);
+                let strip = &self.strips[octave as usize];
+                let at = strip.index_at(ring, column, self.levels[octave as usize]);
+                (octave, at as u32)
             }));
             let out = &mut out[r * width..(r + 1) * width];
             for (slot, &(octave, at)) in out.iter_mut().zip(&found) {

@@ -30,7 +30,8 @@ const MAGIC: &[u8; 8] = b"ZGOCTV01";
 /// Side of the square tiles an octave's samples are stored in.
 const TILE: usize = 8;
 
-/// One octave's samples, in tiles of `TILE` x `TILE` (rings x angles).
+/// One octave's samples, in tiles of `TILE` x `TILE` (rings x angles), all of them or every
+/// `2^scale`-th ring and angle.
 ///
 /// A frame's consecutive samples fall on neighbouring map samples in any direction (along the
 /// rings, or across them where the frame's rows run radially); tiles keep those in a few cache
@@ -47,6 +48,8 @@ pub struct Strip {
     slopes: Vec<Slope>,
     /// Tiles across the angles.
     tiles_x: usize,
+    /// This copy holds rings and angles `k 2^scale` of the octave.
+    scale: u32,
     /// Iterations spent on it.
     pub iterations: u64,
 }
@@ -63,6 +66,7 @@ impl Strip {
             escapes: vec![Escape::INTERIOR; len],
             slopes: vec![Slope::NONE; if slopes.is_empty() { 0 } else { len }],
             tiles_x,
+            scale: 0,
             iterations,
         };
         for ring in 0..rings {
@@ -77,9 +81,66 @@ impl Strip {
         strip
     }
 
-    /// Where the sample of ring `ring` and angle column `column` is stored.
+    /// Every `2^scale`-th ring and angle of this one (which holds all of them): the copy a
+    /// frame that reads the octave at level `scale` or coarser needs (see [`Strip::index_at`]).
+    pub fn decimated(&self, scale: u32) -> Strip {
+        debug_assert_eq!(self.scale, 0);
+        if scale == 0 {
+            return self.clone();
+        }
+        let (rings, angles) = (self.octave.rings as usize, self.octave.angles as usize);
+        let (copy_rings, copy_angles) = (rings.div_ceil(1 << scale), angles.div_ceil(1 << scale));
+        let tiles_x = copy_angles.div_ceil(TILE);
+        let len = tiles_x * copy_rings.div_ceil(TILE) * TILE * TILE;
+        let mut copy = Strip {
+            octave: self.octave,
+            escapes: vec![Escape::INTERIOR; len],
+            slopes: vec![Slope::NONE; if self.slopes.is_empty() { 0 } else { len }],
+            tiles_x,
+            scale,
+            iterations: self.iterations,
+        };
+        for ring in 0..copy_rings {
+            for column in 0..copy_angles {
+                let from = self.index(ring << scale, column << scale);
+                let to = copy.index(ring, column);
+                copy.escapes[to] = self.escapes[from];
+                if !self.slopes.is_empty() {
+                    copy.slopes[to] = self.slopes[from];
+                }
+            }
+        }
+        copy
+    }
+
+    /// The scale of this copy (0: every sample).
+    pub fn scale(&self) -> u32 {
+        self.scale
+    }
+
+    /// Where the octave's sample nearest to ring `ring`, angle column `column` among those of
+    /// level `level` (every `2^level`-th ring and angle; `level >= scale`) is stored.
+    ///
+    /// Rounding to the nearest kept ring and angle (angles wrap around): a frame reads the same
+    /// samples at a level whatever copy holds them, so its pixels do not depend on which
+    /// frames were in flight with it.
     #[inline]
-    pub fn index(&self, ring: usize, column: usize) -> usize {
+    pub fn index_at(&self, ring: u32, column: u32, level: u32) -> usize {
+        debug_assert!(level >= self.scale);
+        let half = (1u32 << level) >> 1;
+        let last_ring = (self.octave.rings - 1) >> level;
+        let ring = ((ring + half) >> level).min(last_ring);
+        let mut column = (column + half) >> level;
+        if column << level >= self.octave.angles {
+            column = 0;
+        }
+        let shift = level - self.scale;
+        self.index((ring << shift) as usize, (column << shift) as usize)
+    }
+
+    /// Where the sample of ring `ring` and angle column `column` of this copy is stored.
+    #[inline]
+    fn index(&self, ring: usize, column: usize) -> usize {
         ((ring / TILE) * self.tiles_x + column / TILE) * TILE * TILE
             + (ring % TILE) * TILE
             + column % TILE
@@ -322,6 +383,7 @@ impl StripStore {
             escapes,
             slopes,
             tiles_x: (octave.angles as usize).div_ceil(TILE),
+            scale: 0,
             iterations,
         })
     }

@@ -32,7 +32,11 @@ use crate::render::pipeline::RenderedFrame;
 /// PNG compression level: time against bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PngCompression {
-    /// Fastest encoding (the default: rendering, not disk, should set the pace).
+    /// The png crate's lightest deflate and the `Up` filter: for frames that cost little to
+    /// compute (assembled from an exponential map), where encoding sets the pace.
+    Fastest,
+    /// Fast encoding with good compression (the default: rendering, not disk, should set the
+    /// pace).
     #[default]
     Fast,
     /// The png crate's balanced level.
@@ -44,6 +48,7 @@ pub enum PngCompression {
 impl PngCompression {
     fn to_png(self) -> png::Compression {
         match self {
+            PngCompression::Fastest => png::Compression::Fastest,
             PngCompression::Fast => png::Compression::Fast,
             PngCompression::Default => png::Compression::Balanced,
             PngCompression::Best => png::Compression::High,
@@ -56,6 +61,7 @@ impl PngCompression {
     /// throughput -- png`, docs/PERFORMANCE.md). The slower levels keep the adaptive choice.
     pub fn filter(self) -> png::Filter {
         match self {
+            PngCompression::Fastest => png::Filter::Up,
             PngCompression::Fast => png::Filter::Paeth,
             PngCompression::Default | PngCompression::Best => png::Filter::Adaptive,
         }

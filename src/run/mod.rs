@@ -39,7 +39,7 @@ use log::budget_looks_low;
 use log::{RenderLog, blank_frame_warning, budget_warning};
 pub use resume::Survey;
 
-use crate::expmap::Cache;
+use crate::expmap::{Cache, FrameMethod, MapPlan, SegmentMap};
 pub use crate::output::png::PngCompression;
 use crate::output::png::{ENCODER_QUEUE, FrameFolder, PngWriter, encoder_threads};
 pub use crate::output::stream::PipeFormat;
@@ -52,7 +52,7 @@ use crate::progress::{Progress, WorkEstimate};
 use crate::render::Renderer;
 use crate::render::pipeline::ParallelSettings;
 pub use crate::render::queue::Scheduler;
-use crate::scene::{FRAME_SIDE, Scene};
+use crate::scene::{FRAME_SIDE, Method, Scene};
 use crate::shard::Shard;
 pub use crate::signals::Signals;
 
@@ -328,6 +328,7 @@ impl Plan {
         text += &format!("keyframes:      {}\n", self.scene.keyframes.len());
         text += &format!("deepest width:  {}\n", width_text(deepest));
         text += &format!("max iterations: {min_iter}..={max_iter}\n");
+        text += &self.describe_method();
         if let Some(shard) = self.shard {
             text += &format!(
                 "shard:          {} of {} ({} frames)\n",
@@ -583,6 +584,70 @@ impl Plan {
             }
         }
         Ok(sinks)
+    }
+
+    /// The `method:` lines of [`Plan::describe`]: with `expmap`, how each segment is rendered
+    /// and the samples its map saves.
+    fn describe_method(&self) -> String {
+        if self.scene.render.method == Method::Direct {
+            return "method:         direct\n".into();
+        }
+        let size = (self.width, self.height, self.supersample);
+        let plan = MapPlan::new(&self.scene, &self.path, &self.frame_list, size);
+        let frame_samples =
+            u64::from(self.width * self.supersample) * u64::from(self.height * self.supersample);
+        let mut text = format!(
+            "method:         expmap: {} of {} frames from maps, {:.1}% of the direct samples\n",
+            plan.frames
+                .iter()
+                .filter(|(_, m)| *m != FrameMethod::Direct)
+                .count(),
+            plan.frames.len(),
+            100.0 * plan.sample_ratio(frame_samples)
+        );
+        let last = self.scene.keyframes.len() - 1;
+        for segment in 0..last {
+            let range =
+                self.scene.keyframes[segment].frame..self.scene.keyframes[segment + 1].frame;
+            let frames: Vec<&(u64, FrameMethod)> = plan
+                .frames
+                .iter()
+                .filter(|(f, _)| range.contains(f))
+                .collect();
+            if frames.is_empty() {
+                continue;
+            }
+            let why = match frames.iter().find_map(|(_, m)| match m {
+                FrameMethod::Map { map, .. } => Some(*map),
+                FrameMethod::Direct => None,
+            }) {
+                Some(map) => {
+                    let m = &plan.maps[map];
+                    let octaves = plan.octaves.keys().filter(|(i, _)| *i == map).count();
+                    let samples: f64 = plan
+                        .octaves
+                        .iter()
+                        .filter(|((i, _), _)| *i == map)
+                        .map(|(_, n)| f64::from(n.octave.angles) * f64::from(n.octave.rings))
+                        .sum();
+                    format!(
+                        "map of {octaves} octaves of {}x{} samples about {:.6e}{:+.6e}i, {:.1}% \
+                         of the direct samples",
+                        m.angles,
+                        m.rings,
+                        m.center.re,
+                        m.center.im,
+                        100.0 * samples / (frames.len() as f64 * frame_samples as f64)
+                    )
+                }
+                None => match SegmentMap::new(&self.scene, &self.path, segment, size) {
+                    None => "direct (a pan, or the fixed point is too far from the frame)".into(),
+                    Some(_) => "direct (the map would not save half the samples)".into(),
+                },
+            };
+            text += &format!("  frames {}..{}: {why}\n", range.start, range.end);
+        }
+        text
     }
 
     /// The folder inside the output folder where exponential maps' octaves are cached.

@@ -13,6 +13,9 @@
 # exactly and writes PNG files. Everything is pinned to one CPU with taskset, so the PNG encoder
 # thread's time counts too.
 #
+# zoomgen also runs with --method expmap (the zoom assembled from an exponential map; the map's
+# octaves are computed for the frames asked for, within the 401 frames of the scene).
+#
 # Usage: scripts/compare-ffmpeg.sh [FRAMES] [WxH]     (default 20 frames of 1920x1080)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +66,8 @@ t_ff=$(time_of taskset -c "$cpu" ffmpeg -hide_banner -nostdin -f lavfi -i "$src"
 t_ff_exact=$(time_of taskset -c "$cpu" ffmpeg -hide_banner -nostdin -f lavfi -i "$src:morphamp=1e-300" -frames:v "$frames" -f null -)
 t_zg=$(time_of taskset -c "$cpu" "$bin" "$work/ffmpeg-zoom.toml" -j 1 --frames "0..$frames" -o "$work/frames" -q)
 t_zg_raw=$(time_of taskset -c "$cpu" sh -c "\"$bin\" \"$work/ffmpeg-zoom.toml\" -j 1 --frames 0..$frames --pipe raw -q > /dev/null")
+t_zg_map=$(time_of taskset -c "$cpu" "$bin" "$work/ffmpeg-zoom.toml" -j 1 --frames "0..$frames" --method expmap -o "$work/frames-map" -q)
+t_zg_map_fastest=$(time_of taskset -c "$cpu" "$bin" "$work/ffmpeg-zoom.toml" -j 1 --frames "0..$frames" --method expmap --png-compression fastest -o "$work/frames-map-fastest" -q)
 t_zg_scalar=$(ZOOMGEN_KERNEL=scalar time_of taskset -c "$cpu" "$bin" "$work/ffmpeg-zoom.toml" -j 1 --frames "0..$frames" -o "$work/frames-scalar" -q)
 
 ms() { python3 -c "print(f'{1000*$1/$frames:.0f}')"; }
@@ -75,4 +80,6 @@ echo "| ffmpeg mandelbrot, default (reuses previous frame, approximate) | $(ms "
 echo "| ffmpeg mandelbrot, every pixel (morphamp=1e-300) | $(ms "$t_ff_exact") | $(python3 -c "print(f'{$t_ff_exact/$t_zg:.2f}x')") |"
 echo "| zoomgen, best kernel, every pixel exact, PNG written | $(ms "$t_zg") | 1.00x |"
 echo "| zoomgen, best kernel, every pixel exact, --pipe raw (no PNG) | $(ms "$t_zg_raw") | $(python3 -c "print(f'{$t_zg_raw/$t_zg:.2f}x')") |"
+echo "| zoomgen --method expmap, PNG written | $(ms "$t_zg_map") | $(python3 -c "print(f'{$t_zg_map/$t_zg:.2f}x')") |"
+echo "| zoomgen --method expmap --png-compression fastest, PNG written | $(ms "$t_zg_map_fastest") | $(python3 -c "print(f'{$t_zg_map_fastest/$t_zg:.2f}x')") |"
 echo "| zoomgen, ZOOMGEN_KERNEL=scalar | $(ms "$t_zg_scalar") | $(python3 -c "print(f'{$t_zg_scalar/$t_zg:.2f}x')") |"

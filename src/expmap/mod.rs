@@ -491,6 +491,11 @@ impl Maps {
         }
     }
 
+    /// Whether `frame` is assembled from a map.
+    pub fn assembles(&self, frame: u64) -> bool {
+        self.levels(frame).is_some()
+    }
+
     /// Whether every octave `frame` reads is held, finely enough (true for direct frames).
     pub fn ready(&self, frame: u64) -> bool {
         self.levels(frame).is_none_or(|(map, first, levels)| {

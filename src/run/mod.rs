@@ -403,9 +403,16 @@ impl Plan {
             .div_ceil(self.parallel.band_height.clamp(1, self.height));
         let samples =
             u64::from(self.width * self.supersample) * u64::from(self.height * self.supersample);
+        // A frame from a map costs what looking its samples up and coloring them does; the
+        // octaves' time shows in the frames' rate (the estimate's throughput is the frames'
+        // work per second of the run).
         let costs = jobs
             .iter()
-            .map(|j| WorkEstimate::frame_cost(samples, j.view.max_iterations))
+            .map(|j| {
+                let assembled = renderer.maps().is_some_and(|m| m.assembles(j.view.frame));
+                let budget = if assembled { 0 } else { j.view.max_iterations };
+                WorkEstimate::frame_cost(samples, budget)
+            })
             .collect();
         let progress =
             std::cell::RefCell::new(Progress::new(self.progress, costs, bands_per_frame.into()));

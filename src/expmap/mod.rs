@@ -569,13 +569,13 @@ impl Maps {
         Ok(true)
     }
 
-    /// Lets go of the octaves that no frame from `frame` on reads (and of their cache files).
-    pub fn release_before(&self, frame: u64) {
+    /// Lets go of the octaves that no frame after `frame` reads (and of their cache files).
+    pub fn release_through(&self, frame: u64) {
         let Some(&position) = self.position.get(&frame) else {
             return;
         };
         for (&key, need) in &self.plan.octaves {
-            if need.last_frame < position && self.store.get(key).is_some() {
+            if need.last_frame <= position && self.store.get(key).is_some() {
                 let m = &self.maps[key.0];
                 let file = self
                     .store
@@ -585,18 +585,11 @@ impl Maps {
         }
     }
 
-    /// Lets go of every octave held (and of their cache files): for the end of a run that
-    /// rendered all its frames.
-    pub fn release_all(&self) {
-        for (&key, need) in &self.plan.octaves {
-            if self.store.get(key).is_some() {
-                let m = &self.maps[key.0];
-                let file = self
-                    .store
-                    .file(m, &need.octave, need.max_iterations, self.with_slopes);
-                self.store.release(key, file.as_deref());
-            }
-        }
+    /// Removes every octave of this scene from the cache folder, also those no frame of this
+    /// run read (cached by an interrupted run for frames since written): for the end of a run
+    /// that wrote all its frames, when no other process may be reading them.
+    pub fn clear_cache(&self) {
+        self.store.clear();
     }
 
     /// The kernel that assembles `frame` (`view`, from the path) from held octaves, or `None`

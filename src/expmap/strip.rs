@@ -317,6 +317,23 @@ impl StripStore {
         }
     }
 
+    /// Removes the cached octaves of this store's tag (and the cache folder, once empty).
+    pub fn clear(&self) {
+        let Some(dir) = &self.dir else {
+            return;
+        };
+        let suffix = format!("-{}.octave", self.tag);
+        if let Ok(entries) = fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().ends_with(&suffix) {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+        // (Only when empty: other scenes' octaves or live temporaries stay.)
+        let _ = fs::remove_dir(dir);
+    }
+
     /// The most bytes of sample data held at once so far.
     pub fn peak_bytes(&self) -> usize {
         self.peak.load(Ordering::Relaxed)
@@ -391,18 +408,7 @@ impl StripStore {
     /// Writes `strip` to `file`: to a temporary name first, then renamed, so the final name
     /// only ever holds a whole octave.
     pub fn save(file: &Path, strip: &Strip) -> Result<()> {
-        let mut bytes = Vec::with_capacity(16 + strip.bytes());
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&strip.iterations.to_le_bytes());
-        for e in &strip.escapes {
-            bytes.extend_from_slice(&e.n.to_le_bytes());
-            bytes.extend_from_slice(&e.nf.to_le_bytes());
-        }
-        for s in &strip.slopes {
-            for v in [s.z[0], s.z[1], s.e[0], s.e[1]] {
-                bytes.extend_from_slice(&v.to_le_bytes());
-            }
-        }
+        debug_assert_eq!(strip.scale, 0, "only whole octaves are cached");
         let io = |e: std::io::Error| Error::Io {
             path: file.to_path_buf(),
             source: e,
@@ -410,12 +416,29 @@ impl StripStore {
         if let Some(dir) = file.parent() {
             fs::create_dir_all(dir).map_err(io)?;
         }
-        let name = file.file_name().map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
+        let name = file
+            .file_name()
+            .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
         let temporary = file.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-        let written = fs::File::create(&temporary)
-            .and_then(|mut f| f.write_all(&bytes).and_then(|()| f.sync_data()))
-            .and_then(|()| fs::rename(&temporary, file));
-        if let Err(e) = written {
+        let write = || -> std::io::Result<()> {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, fs::File::create(&temporary)?);
+            out.write_all(MAGIC)?;
+            out.write_all(&strip.iterations.to_le_bytes())?;
+            for e in &strip.escapes {
+                out.write_all(&e.n.to_le_bytes())?;
+                out.write_all(&e.nf.to_le_bytes())?;
+            }
+            for s in &strip.slopes {
+                for v in [s.z[0], s.z[1], s.e[0], s.e[1]] {
+                    out.write_all(&v.to_le_bytes())?;
+                }
+            }
+            out.into_inner()
+                .map_err(std::io::IntoInnerError::into_error)?
+                .sync_data()?;
+            fs::rename(&temporary, file)
+        };
+        if let Err(e) = write() {
             let _ = fs::remove_file(&temporary);
             return Err(io(e));
         }

@@ -515,6 +515,13 @@ impl Plan {
             }
         }
         let cancelled = cancel.load(Ordering::SeqCst);
+        if let Some(maps) = renderer.maps()
+            && outcome.is_ok()
+            && !cancelled
+            && self.shard.is_none()
+        {
+            maps.clear_cache();
+        }
         let progress = progress.into_inner();
         if let Some(maps) = renderer.maps() {
             progress.message(&format!(

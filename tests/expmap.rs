@@ -2,7 +2,7 @@
 //! as direct frames, and they are the same bytes whatever the threads, bands, shards, frame
 //! ranges or interruptions.
 //!
-//! Faithfulness is measured as the issue of the exponential map states it: each frame is
+//! Faithfulness is measured against what a user would accept from direct rendering: each frame is
 //! compared with a reference rendered directly with 8x8 samples per pixel, by the mean absolute
 //! difference of its channels (levels of 255), and the map's frames may differ from it by at
 //! most 1.1 times what the direct frames with the scene's own supersampling differ, on average

@@ -615,6 +615,13 @@ impl Maps {
         ))
     }
 
+    /// Samples of the deep octaves rendered so far whose result cannot be trusted, and those
+    /// iterated again with more precision (see [`crate::deep`]).
+    pub fn glitches(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.glitches.load(Relaxed), self.exact_samples.load(Relaxed))
+    }
+
     /// The most bytes of octave data held at once so far.
     pub fn peak_bytes(&self) -> usize {
         self.store.peak_bytes()

@@ -524,9 +524,16 @@ impl Plan {
         }
         let progress = progress.into_inner();
         if let Some(maps) = renderer.maps() {
+            let (untrusted, exact) = maps.glitches();
+            glitches += untrusted;
+            let deep = if untrusted + exact > 0 {
+                format!("; deep octaves: {untrusted} glitches, {exact} samples iterated again")
+            } else {
+                String::new()
+            };
             progress.message(&format!(
                 "expmap: {octaves_rendered} octaves rendered, {octaves_read} read from the \
-                 cache, at most {} held at once",
+                 cache, at most {} held at once{deep}",
                 human_bytes(maps.peak_bytes() as u64)
             ));
         }

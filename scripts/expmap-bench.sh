@@ -7,7 +7,7 @@
 # Builds the release binary, then renders SCENE into a temporary folder REPS times (default 3)
 # with --method direct and --method expmap in alternation (PNG files written, all cores), and
 # prints each run's wall time, the medians and the median of the per-pair ratios (direct over
-# expmap): on a shared, noisy machine a pair's two runs are seconds apart.
+# expmap): a pair's two runs are seconds apart, so a drift in the machine's speed cancels in it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scene=$1

@@ -258,7 +258,7 @@ pub enum FrameMethod {
 #[derive(Debug, Clone)]
 pub struct MapPlan {
     /// One per segment that is rendered from a map.
-    pub maps: Vec<SegmentMap>,
+    pub maps: Vec<Arc<SegmentMap>>,
     /// Every frame of the run, in order, and how it is made.
     pub frames: Vec<(u64, FrameMethod)>,
     /// Every octave some frame reads, keyed by (map, octave), in rendering order.
@@ -279,7 +279,7 @@ impl MapPlan {
         let mut method = |view: &View| -> FrameMethod {
             let map = *by_segment.entry(view.segment).or_insert_with(|| {
                 SegmentMap::new(scene, path, view.segment, size).map(|m| {
-                    maps.push(m);
+                    maps.push(Arc::new(m));
                     maps.len() - 1
                 })
             });
@@ -389,7 +389,6 @@ impl MapPlan {
 #[derive(Debug)]
 pub struct Maps {
     plan: MapPlan,
-    maps: Vec<Arc<SegmentMap>>,
     store: StripStore,
     /// Position of each frame in `plan.frames`.
     position: HashMap<u64, usize>,
@@ -436,7 +435,6 @@ impl Maps {
         }
         let (dir, tag) = cache.map_or((None, String::new()), |c| (Some(c.dir), c.tag));
         Maps {
-            maps: plan.maps.iter().cloned().map(Arc::new).collect(),
             position: plan
                 .frames
                 .iter()
@@ -478,7 +476,7 @@ impl Maps {
                 octaves,
                 corner,
             } => {
-                let m = &self.maps[*map];
+                let m = &self.plan.maps[*map];
                 let levels = octaves
                     .clone()
                     .map(|o| {
@@ -531,7 +529,7 @@ impl Maps {
                 continue;
             }
             let need = &self.plan.octaves[&key];
-            let m = &self.maps[map];
+            let m = &self.plan.maps[map];
             let file = self
                 .store
                 .file(m, &need.octave, need.max_iterations, self.with_slopes);
@@ -576,7 +574,7 @@ impl Maps {
         };
         for (&key, need) in &self.plan.octaves {
             if need.last_frame <= position && self.store.get(key).is_some() {
-                let m = &self.maps[key.0];
+                let m = &self.plan.maps[key.0];
                 let file = self
                     .store
                     .file(m, &need.octave, need.max_iterations, self.with_slopes);
@@ -606,7 +604,7 @@ impl Maps {
             })
             .collect::<Option<Vec<_>>>()?;
         Some(MapKernel::new(
-            self.maps[map].clone(),
+            self.plan.maps[map].clone(),
             view,
             self.samples_x,
             first,

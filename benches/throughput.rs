@@ -46,7 +46,7 @@ use zoomgen::path::View;
 use zoomgen::render::band::BandScratch;
 use zoomgen::render::pipeline::{ParallelSettings, RenderedFrame, render_frames};
 use zoomgen::render::queue::Scheduler;
-use zoomgen::render::{FrameJob, RenderStats, render_band};
+use zoomgen::render::{FrameJob, FrameKernel, RenderStats, render_band};
 use zoomgen::scene::ColorSettings;
 
 struct Options {
@@ -229,6 +229,7 @@ fn run_rayon(
         .num_threads(threads)
         .build()
         .unwrap();
+    let kernel = FrameKernel::Samples(kernel.clone());
     let start = Instant::now();
     pool.install(|| {
         for job in jobs {
@@ -240,7 +241,7 @@ fn run_rayon(
                 .for_each_init(BandScratch::default, |scratch, (band, chunk)| {
                     let first = band as u32 * band_height;
                     let rows = first..first + (chunk.len() / row_bytes) as u32;
-                    render_band(job, kernel.as_ref(), palette, rows, scratch, chunk, None);
+                    render_band(job, &kernel, palette, rows, scratch, chunk, None);
                 });
             std::hint::black_box(&pixels);
         }

@@ -9,11 +9,11 @@ use crate::scene::{BitDepth, ColorBy, ColorSettings, Transfer, Video};
 /// The coloring of a scene: palette, position, lighting and boundary shading.
 #[derive(Debug, Clone)]
 pub struct Look {
-    palette: Palette,
-    by: ColorBy,
+    pub(super) palette: Palette,
+    pub(super) by: ColorBy,
     transfer: Transfer,
-    boundary: Option<Boundary>,
-    light: Option<Light>,
+    pub(super) boundary: Option<Boundary>,
+    pub(super) light: Option<Light>,
     cycles_per_second: f64,
     fps: f64,
     depth: BitDepth,
@@ -22,19 +22,19 @@ pub struct Look {
 
 /// Boundary shading: width in pixels and the linear-light color.
 #[derive(Debug, Clone, Copy)]
-struct Boundary {
-    width: f64,
-    color: [f32; 3],
+pub(super) struct Boundary {
+    pub(super) width: f64,
+    pub(super) color: [f32; 3],
 }
 
 /// Slope lighting.
 #[derive(Debug, Clone, Copy)]
-struct Light {
-    strength: f64,
+pub(super) struct Light {
+    pub(super) strength: f64,
     /// Towards the light, in image axes (x right, y down), scaled by `cos(elevation) / sqrt 2`.
-    along: [f64; 2],
+    pub(super) along: [f64; 2],
     /// `sin(elevation) / sqrt 2`.
-    up: f64,
+    pub(super) up: f64,
 }
 
 impl Look {
@@ -91,10 +91,12 @@ impl Look {
             && self.light.is_none()
     }
 
-    /// Linear-light color of one escaped sample; `de` its distance estimate in pixels.
+    /// The palette value of an escaped sample (before its frame's cycle): the smooth count
+    /// through the transfer function, or `-log2` of `de`, its distance estimate (in the pixels
+    /// or samples the position is measured in).
     #[inline]
-    fn escaped(&self, frame: &FrameColor, escape: Escape, slope: Slope, de: f64) -> [f32; 3] {
-        let value = match self.by {
+    pub(super) fn value(&self, escape: Escape, de: f64) -> f64 {
+        match self.by {
             ColorBy::Count => {
                 let s = escape.smooth();
                 match self.transfer {
@@ -105,7 +107,13 @@ impl Look {
                 }
             }
             ColorBy::Distance => -de.log2(),
-        };
+        }
+    }
+
+    /// Linear-light color of one escaped sample; `de` its distance estimate in pixels.
+    #[inline]
+    fn escaped(&self, frame: &FrameColor, escape: Escape, slope: Slope, de: f64) -> [f32; 3] {
+        let value = self.value(escape, de);
         let position = value * frame.cycle.inv + frame.cycle.offset;
         let position = if position.is_finite() {
             position - position.floor()

@@ -35,9 +35,11 @@
 
 mod look;
 mod palette;
+mod shade;
 
 pub use look::Look;
 pub use palette::Palette;
+pub use shade::{Relief, Shade, ShadeScale};
 
 use crate::kernel::SampleRow;
 use crate::scene::BitDepth;

@@ -18,14 +18,16 @@
 //! (deeper than every frame's corner by `l` octaves or more) is computed at *level* `l`: `2^l`
 //! times fewer samples along each axis.
 //!
-//! **Assembly.** A frame is rendered through the same pipeline as a direct frame, with a
-//! [`MapKernel`] in place of the iterating kernel: each of the frame's sample points takes the
-//! escape (and slope, rescaled to the frame's sample spacing) of the map sample nearest to it
-//! in log-polar coordinates. The coloring then runs on those samples as on direct ones, so
-//! colors are computed per frame (palette drift, lighting, distance in the frame's pixels) and
-//! averaged in linear light; no color or count is ever interpolated across the set's boundary.
-//! Octaves reach down to [`INNER_REACH`] frame samples from `P`; a sample closer than that
-//! takes the innermost ring's sample at its angle.
+//! **Assembly.** Octaves are *shaded* once they are held ([`crate::color::Shade`]: what a
+//! sample's color owes to the sample alone, such as the transferred count or the distance
+//! estimate's logarithm). A [`MapKernel`] then colors each pixel of a frame from the map
+//! samples in the pixel's footprint (the square it covers in log-polar coordinates about
+//! `P`), at the level that puts at least `s` of them across it, averaged in linear light; the
+//! per-frame part of the coloring (palette cycle, the light turned with the frame, the
+//! distance in the frame's pixels) is applied to each map sample. No color or count is ever
+//! interpolated across the set's boundary. Octaves reach down to [`INNER_REACH`] frame samples
+//! from `P`; pixels closer than that read the innermost rings. `--data` reads, for each of the
+//! frame's own sample points, the nearest map sample.
 //!
 //! **Fallback.** Frames past the last keyframe, pans (equal widths), segments whose fixed
 //! point lies more than [`MAX_OFFSET`] widths from the frame center, and segments whose map
@@ -52,6 +54,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
+use crate::color::{Coloring, Look};
 use crate::error::Result;
 use crate::kernel::Kernel;
 
@@ -65,26 +68,18 @@ pub const MAX_OFFSET: f64 = 1.0;
 
 /// Map samples per frame sample along each axis at the frames' farthest corners.
 ///
-/// A frame takes the map sample nearest to each of its own sample points, so its points are
-/// off the regular grid by up to half a map cell. At 1.0 that costs a little faithfulness: on
-/// a shallow zoom with rotation (240x136, 2x2 samples, frames 0-58 of 60), the mean absolute
-/// difference to 8x8 samples was 1.11x that of direct frames (worst frame 1.10x); at 1.25,
-/// 1.075x (1.06x), at 1.5 1.05x, at 2.0 1.03x (2026-12-07).
-pub const DENSITY: f64 = 1.5;
+/// A pixel averages every map sample of its footprint, `s^2` or more of them at this
+/// density: against frames computed directly with 8x8 samples, the map's frames differed by
+/// 0.94x (worst frame 0.91x) what direct frames with the scene's own samples do on the shallow
+/// zoom of `tests/expmap.rs`, 0.91x (0.89x) on the deep one (2026-12-08). (Taking each frame
+/// sample's nearest map sample instead needed 1.5 for 1.06x and 1.07x: see
+/// docs/PERFORMANCE.md.)
+pub const DENSITY: f64 = 1.0;
 
 /// A segment is assembled from its map only where the map's octaves hold at most this share
 /// of the samples its frames would (the rest of a map frame's cost, looking its samples up and
 /// coloring them, is about what coloring costs a direct frame).
 pub const MAP_PAYS: f64 = 0.5;
-
-/// Frames read inner octaves one level finer than [`DENSITY`] needs.
-///
-/// A frame's samples snap to the nearest map sample, up to half a cell away; at the level that
-/// just keeps the density, that error is as large inside the frame as at its corners, and the
-/// frames lost faithfulness: 1.10x and 1.11x the direct frames' mean difference to 8x8
-/// samples on the shallow and deep zooms of `tests/expmap.rs`, against 1.06x and 1.07x one
-/// level finer (two levels finer: 1.07x and 1.06x) (2026-12-08).
-pub const LEVEL_MARGIN: u32 = 1;
 
 /// The smallest number of angles of an octave at any level.
 const MIN_ANGLES: u32 = 16;
@@ -194,11 +189,10 @@ impl SegmentMap {
 
 /// The level of `octave` of `map` when the farthest corner of the frames that read it is at
 /// octave coordinate `corner`: level `l` keeps [`DENSITY`] where the octave lies `l` or more
-/// octaves inside every reader's farthest corner (see the module docs), less
-/// [`LEVEL_MARGIN`].
+/// octaves inside every reader's farthest corner (see the module docs).
 fn level_of(map: &SegmentMap, octave: u32, corner: f64) -> u32 {
     let finest = (map.angles / MIN_ANGLES).max(1).ilog2();
-    (f64::from(octave) - corner - f64::from(LEVEL_MARGIN))
+    (f64::from(octave) - corner)
         .floor()
         .clamp(0.0, f64::from(finest)) as u32
 }
@@ -394,6 +388,10 @@ pub struct Maps {
     position: HashMap<u64, usize>,
     /// Octaves carry slopes (the coloring or `--data` reads them).
     with_slopes: bool,
+    /// The coloring, which shades the octaves once they are held.
+    look: Arc<Look>,
+    /// Held octaves keep their escapes and slopes (`--data` reads them).
+    keep_samples: bool,
     /// Per map: the finest spacing (`ln`) and largest budget of its deep octaves, which the
     /// reference orbit must serve.
     orbit_needs: Vec<(f64, u32)>,
@@ -418,15 +416,17 @@ pub struct Cache {
 pub type OctaveKernel<'a> = dyn Fn(&SegmentMap, &Octave, (f64, u32), [Arc<AtomicU64>; 2]) -> Result<Arc<dyn Kernel>> + 'a;
 
 impl Maps {
-    /// The maps of `frames` (in order) of `scene` at `size`, caching octaves in `cache`.
+    /// The maps of `frames` (in order) of `scene` at `size`, caching octaves in `cache`,
+    /// colored by `look`; held octaves keep their samples when `keep_samples` (`--data`).
     pub fn new(
         scene: &Scene,
         path: &ZoomPath,
         frames: &[u64],
         size: (u32, u32, u32),
         cache: Option<Cache>,
-        with_slopes: bool,
+        (look, keep_samples): (&Look, bool),
     ) -> Maps {
+        let with_slopes = look.reads_slopes() || keep_samples;
         let plan = MapPlan::new(scene, path, frames, size);
         let mut orbit_needs = vec![(f64::INFINITY, 0); plan.maps.len()];
         for need in plan.octaves.values().filter(|n| n.octave.deep) {
@@ -444,6 +444,8 @@ impl Maps {
             plan,
             store: StripStore::new(dir, tag),
             with_slopes,
+            look: Arc::new(look.clone()),
+            keep_samples,
             orbit_needs,
             samples_x: size.0 * size.2,
             glitches: Arc::default(),
@@ -543,7 +545,7 @@ impl Maps {
                 .and_then(|f| StripStore::load(f, &need.octave, self.with_slopes))
             {
                 on_octave(&need.octave, true);
-                self.store.hold(key, Arc::new(strip.decimated(keep)));
+                self.store.hold(key, Arc::new(self.held(strip, keep)));
                 continue;
             }
             let counters = [self.glitches.clone(), self.exact_samples.clone()];
@@ -562,9 +564,16 @@ impl Maps {
                 StripStore::save(file, &strip)?;
             }
             on_octave(&need.octave, false);
-            self.store.hold(key, Arc::new(strip.decimated(keep)));
+            self.store.hold(key, Arc::new(self.held(strip, keep)));
         }
         Ok(true)
+    }
+
+    /// What is held of a whole octave read at level `keep` or coarser: every `2^keep`-th
+    /// sample, shaded.
+    fn held(&self, strip: Strip, keep: u32) -> Strip {
+        let strip = if keep == 0 { strip } else { strip.decimated(keep) };
+        strip.shaded(&self.look, self.keep_samples)
     }
 
     /// Lets go of the octaves that no frame after `frame` reads (and of their cache files).
@@ -605,6 +614,7 @@ impl Maps {
             .collect::<Option<Vec<_>>>()?;
         Some(MapKernel::new(
             self.plan.maps[map].clone(),
+            self.look.clone(),
             view,
             self.samples_x,
             first,
@@ -668,8 +678,9 @@ mod tests {
             let err = (predicted - view.center).norm() / view.width();
             assert!(err < 1e-9, "frame {frame}: off by {err:e} widths");
         }
+        // (Within the rounding of the angles to a multiple of 8 and of the rings.)
         let ratio = f64::from(map.angles) / f64::from(map.rings);
-        assert!((ratio - TAU / LN_2).abs() < 0.1, "square cells: {ratio}");
+        assert!((ratio / (TAU / LN_2) - 1.0).abs() < 0.03, "square cells: {ratio}");
     }
 
     /// Octaves: frames read a window that moves inward with the zoom, frames past the last
@@ -691,7 +702,8 @@ mod tests {
         assert_eq!(*first.start(), 0);
         assert!((21..=23).contains(&(last.start() - first.start())), "{first:?} {last:?}");
         let deepest = plan.octaves.values().last().unwrap();
-        assert!(deepest.octave.level >= 5, "{deepest:?}");
+        // (Level 4 is the coarsest of 480 angles: 30, and no fewer than 16.)
+        assert_eq!(deepest.octave.level, 4, "{deepest:?}");
         assert!(plan.octaves.values().filter(|n| n.octave.level == 0).count() >= 22);
         // 899 frames of 128x72 samples against the octaves: 42 frames per doubling.
         let ratio = plan.sample_ratio(128 * 72);

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use crossbeam::queue::ArrayQueue;
 
 use super::{Octave, SegmentMap};
+use crate::color::{Look, Relief, Shade};
 use crate::error::{Error, Result};
 use crate::kernel::{Escape, Kernel, PolarRings, SampleGrid, Slope, unit_circle};
 
@@ -31,7 +32,8 @@ const MAGIC: &[u8; 8] = b"ZGOCTV01";
 const TILE: usize = 8;
 
 /// One octave's samples, in tiles of `TILE` x `TILE` (rings x angles), all of them or every
-/// `2^scale`-th ring and angle.
+/// `2^scale`-th ring and angle: as rendered (escapes and slopes, what the cache holds and
+/// `--data` reads), and as [`Shade`]s once [`Strip::shaded`] (what frames are colored from).
 ///
 /// A frame's consecutive samples fall on neighbouring map samples in any direction (along the
 /// rings, or across them where the frame's rows run radially); tiles keep those in a few cache
@@ -46,6 +48,10 @@ pub struct Strip {
     escapes: Vec<Escape>,
     /// As many slopes, or none when the coloring does not read them.
     slopes: Vec<Slope>,
+    /// As many shades, once shaded (escapes and slopes may then be let go).
+    shades: Vec<Shade>,
+    /// As many reliefs where the look reads them, or none.
+    reliefs: Vec<Relief>,
     /// Tiles across the angles.
     tiles_x: usize,
     /// This copy holds rings and angles `k 2^scale` of the octave.
@@ -65,6 +71,8 @@ impl Strip {
             octave,
             escapes: vec![Escape::INTERIOR; len],
             slopes: vec![Slope::NONE; if slopes.is_empty() { 0 } else { len }],
+            shades: Vec::new(),
+            reliefs: Vec::new(),
             tiles_x,
             scale: 0,
             iterations,
@@ -92,10 +100,13 @@ impl Strip {
         let (copy_rings, copy_angles) = (rings.div_ceil(1 << scale), angles.div_ceil(1 << scale));
         let tiles_x = copy_angles.div_ceil(TILE);
         let len = tiles_x * copy_rings.div_ceil(TILE) * TILE * TILE;
+        let sized = |present: bool| if present { len } else { 0 };
         let mut copy = Strip {
             octave: self.octave,
-            escapes: vec![Escape::INTERIOR; len],
-            slopes: vec![Slope::NONE; if self.slopes.is_empty() { 0 } else { len }],
+            escapes: vec![Escape::INTERIOR; sized(!self.escapes.is_empty())],
+            slopes: vec![Slope::NONE; sized(!self.slopes.is_empty())],
+            shades: vec![Shade::INTERIOR; sized(!self.shades.is_empty())],
+            reliefs: vec![Relief::NONE; sized(!self.reliefs.is_empty())],
             tiles_x,
             scale,
             iterations: self.iterations,
@@ -104,13 +115,40 @@ impl Strip {
             for column in 0..copy_angles {
                 let from = self.index(ring << scale, column << scale);
                 let to = copy.index(ring, column);
-                copy.escapes[to] = self.escapes[from];
+                if !self.escapes.is_empty() {
+                    copy.escapes[to] = self.escapes[from];
+                }
                 if !self.slopes.is_empty() {
                     copy.slopes[to] = self.slopes[from];
+                }
+                if !self.shades.is_empty() {
+                    copy.shades[to] = self.shades[from];
+                }
+                if !self.reliefs.is_empty() {
+                    copy.reliefs[to] = self.reliefs[from];
                 }
             }
         }
         copy
+    }
+
+    /// This strip with the [`Shade`]s (and, where `look` reads them, [`Relief`]s) of its
+    /// samples, keeping the escapes and slopes only when `keep_samples` (`--data` reads them).
+    pub fn shaded(mut self, look: &Look, keep_samples: bool) -> Strip {
+        let relief = look.reads_relief();
+        let (shades, reliefs): (Vec<Shade>, Vec<Relief>) = self
+            .escapes
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| look.shade(e, self.slopes.get(i).copied().unwrap_or(Slope::NONE)))
+            .unzip();
+        self.shades = shades;
+        self.reliefs = if relief { reliefs } else { Vec::new() };
+        if !keep_samples {
+            self.escapes = Vec::new();
+            self.slopes = Vec::new();
+        }
+        self
     }
 
     /// The scale of this copy (0: every sample).
@@ -158,9 +196,24 @@ impl Strip {
         self.slopes.get(index).copied().unwrap_or(Slope::NONE)
     }
 
+    /// The shades, indexed as [`Strip::index_at`] says (empty until [`Strip::shaded`]).
+    #[inline]
+    pub fn shades(&self) -> &[Shade] {
+        &self.shades
+    }
+
+    /// The reliefs, indexed as the shades (empty where the look reads none).
+    #[inline]
+    pub fn reliefs(&self) -> &[Relief] {
+        &self.reliefs
+    }
+
     /// Bytes of sample data held.
     pub fn bytes(&self) -> usize {
-        self.escapes.len() * size_of::<Escape>() + self.slopes.len() * size_of::<Slope>()
+        self.escapes.len() * size_of::<Escape>()
+            + self.slopes.len() * size_of::<Slope>()
+            + self.shades.len() * size_of::<Shade>()
+            + self.reliefs.len() * size_of::<Relief>()
     }
 
     /// Samples stored (padding included).
@@ -374,24 +427,23 @@ impl StripStore {
             return None;
         }
         let iterations = u64::from_le_bytes(bytes[8..16].try_into().ok()?);
-        let word = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
-        let float = |at: usize| f32::from_bits(word(at));
-        let escapes = (0..len)
-            .map(|i| {
-                let at = 16 + 8 * i;
-                Escape {
-                    n: word(at),
-                    nf: float(at + 4),
-                }
+        // Whole records at a time (chunks of known size: no bounds checks per field).
+        let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let (escape_bytes, slope_bytes) = bytes[16..].split_at(8 * len);
+        let escapes = escape_bytes
+            .chunks_exact(8)
+            .map(|b| Escape {
+                n: word(&b[..4]),
+                nf: f32::from_bits(word(&b[4..])),
             })
             .collect();
-        let base = 16 + 8 * len;
-        let slopes = (0..slope_len)
-            .map(|i| {
-                let at = base + 16 * i;
+        let slopes = slope_bytes
+            .chunks_exact(16)
+            .map(|b| {
+                let f = |i: usize| f32::from_bits(word(&b[4 * i..4 * i + 4]));
                 Slope {
-                    z: [float(at), float(at + 4)],
-                    e: [float(at + 8), float(at + 12)],
+                    z: [f(0), f(1)],
+                    e: [f(2), f(3)],
                 }
             })
             .collect();
@@ -399,6 +451,8 @@ impl StripStore {
             octave: *octave,
             escapes,
             slopes,
+            shades: Vec::new(),
+            reliefs: Vec::new(),
             tiles_x: (octave.angles as usize).div_ceil(TILE),
             scale: 0,
             iterations,
@@ -409,6 +463,7 @@ impl StripStore {
     /// only ever holds a whole octave.
     pub fn save(file: &Path, strip: &Strip) -> Result<()> {
         debug_assert_eq!(strip.scale, 0, "only whole octaves are cached");
+        debug_assert!(!strip.escapes.is_empty(), "octaves are cached before they are shaded");
         let io = |e: std::io::Error| Error::Io {
             path: file.to_path_buf(),
             source: e,
@@ -424,14 +479,25 @@ impl StripStore {
             let mut out = std::io::BufWriter::with_capacity(1 << 20, fs::File::create(&temporary)?);
             out.write_all(MAGIC)?;
             out.write_all(&strip.iterations.to_le_bytes())?;
-            for e in &strip.escapes {
-                out.write_all(&e.n.to_le_bytes())?;
-                out.write_all(&e.nf.to_le_bytes())?;
-            }
-            for s in &strip.slopes {
-                for v in [s.z[0], s.z[1], s.e[0], s.e[1]] {
-                    out.write_all(&v.to_le_bytes())?;
+            // Records encoded a block at a time, the writer's own copy per field being what
+            // made writing cost as much as reading.
+            let mut block = Vec::with_capacity(1 << 16);
+            for chunk in strip.escapes.chunks(4096) {
+                block.clear();
+                for e in chunk {
+                    block.extend_from_slice(&e.n.to_le_bytes());
+                    block.extend_from_slice(&e.nf.to_le_bytes());
                 }
+                out.write_all(&block)?;
+            }
+            for chunk in strip.slopes.chunks(4096) {
+                block.clear();
+                for s in chunk {
+                    for v in [s.z[0], s.z[1], s.e[0], s.e[1]] {
+                        block.extend_from_slice(&v.to_le_bytes());
+                    }
+                }
+                out.write_all(&block)?;
             }
             out.into_inner()
                 .map_err(std::io::IntoInnerError::into_error)?

@@ -6,10 +6,32 @@
 
 use std::ops::Range;
 
+use std::sync::Arc;
+
 use crate::color::Coloring;
+use crate::expmap::MapKernel;
 use crate::kernel::sample::EscapeCounts;
 use crate::kernel::{Escape, Kernel, SampleRow, Slope};
 use super::job::FrameJob;
+
+/// What renders a frame's bands.
+#[derive(Clone)]
+pub enum FrameKernel {
+    /// A kernel's samples, colored by the run's coloring.
+    Samples(Arc<dyn Kernel>),
+    /// Pixels assembled from an exponential map and colored from its shades (or, when the
+    /// samples are kept for `--data`, the map's samples colored as a kernel's).
+    Map(Arc<MapKernel>),
+}
+
+impl std::fmt::Debug for FrameKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameKernel::Samples(kernel) => write!(f, "Samples({})", kernel.name()),
+            FrameKernel::Map(_) => write!(f, "Map"),
+        }
+    }
+}
 
 /// Counts gathered while rendering, summed over bands and frames.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -102,6 +124,38 @@ pub struct BandScratch {
 /// sample's [`Escape`] and [`Slope`] are appended to it too (row by row, sample rows in order;
 /// the kernel then carries the derivative whatever the coloring reads).
 pub fn render_band(
+    job: &FrameJob,
+    kernel: &FrameKernel,
+    coloring: &dyn Coloring,
+    rows: Range<u32>,
+    scratch: &mut BandScratch,
+    out: &mut [u8],
+    data: Option<(&mut Vec<Escape>, &mut Vec<Slope>)>,
+) -> RenderStats {
+    match kernel {
+        FrameKernel::Map(map) if data.is_none() => {
+            let counts = map.color_rows(&job.grid, &job.color, job.supersample, rows.clone(), out);
+            let samples = u64::from(job.grid.samples_x)
+                * u64::from(rows.len() as u32 * job.supersample);
+            RenderStats {
+                iterations: 0,
+                samples,
+                interior: counts.interior,
+                escape_sum: counts.sum,
+                escape_max: counts.max,
+            }
+        }
+        FrameKernel::Map(map) => {
+            render_samples(job, map.as_ref(), coloring, rows, scratch, out, data)
+        }
+        FrameKernel::Samples(kernel) => {
+            render_samples(job, kernel.as_ref(), coloring, rows, scratch, out, data)
+        }
+    }
+}
+
+/// [`render_band`] with a kernel's samples.
+fn render_samples(
     job: &FrameJob,
     kernel: &dyn Kernel,
     coloring: &dyn Coloring,

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::job::FrameJob;
+use super::FrameKernel;
 use super::pipeline::KernelSource;
 use std::sync::atomic::AtomicU64;
 
@@ -126,7 +127,7 @@ impl std::fmt::Debug for FrameKernels {
 }
 
 impl KernelSource for FrameKernels {
-    fn kernel_for(&self, job: &FrameJob) -> Arc<dyn Kernel> {
+    fn kernel_for(&self, job: &FrameJob) -> FrameKernel {
         let kernel = self
             .deep
             .as_ref()
@@ -136,6 +137,6 @@ impl KernelSource for FrameKernels {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(job.view.frame, kernel.name());
-        kernel
+        FrameKernel::Samples(kernel)
     }
 }

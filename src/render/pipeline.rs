@@ -41,7 +41,7 @@ use crate::render::queue::{BandQueue, Scheduler};
 use crate::color::Coloring;
 use crate::error::{Error, Result};
 use crate::kernel::{Escape, Kernel, Slope};
-use crate::render::{FrameJob, RenderStats, render_band};
+use crate::render::{FrameJob, FrameKernel, RenderStats, render_band};
 
 /// How the work is spread over threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,18 +73,18 @@ impl Default for ParallelSettings {
 /// Chooses the kernel that renders a frame.
 pub trait KernelSource: Sync {
     /// The kernel for `job`. Called once per frame of a run, by the first worker to reach it.
-    fn kernel_for(&self, job: &FrameJob) -> Arc<dyn Kernel>;
+    fn kernel_for(&self, job: &FrameJob) -> FrameKernel;
 }
 
 /// One kernel for every frame.
 impl KernelSource for Arc<dyn Kernel> {
-    fn kernel_for(&self, _: &FrameJob) -> Arc<dyn Kernel> {
-        self.clone()
+    fn kernel_for(&self, _: &FrameJob) -> FrameKernel {
+        FrameKernel::Samples(self.clone())
     }
 }
 
 /// A frame's kernel, once the first worker to reach the frame has prepared it.
-type PreparedKernel = Arc<OnceLock<Arc<dyn Kernel>>>;
+type PreparedKernel = Arc<OnceLock<FrameKernel>>;
 
 /// Per-frame kernels, prepared once by the first worker that needs one.
 struct KernelCache<'a> {
@@ -94,7 +94,7 @@ struct KernelCache<'a> {
 }
 
 impl KernelCache<'_> {
-    fn get(&self, position: usize, job: &FrameJob) -> Arc<dyn Kernel> {
+    fn get(&self, position: usize, job: &FrameJob) -> FrameKernel {
         let cell = {
             let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
             frames.entry(position).or_default().clone()
@@ -287,7 +287,7 @@ pub fn render_frames(
                 let mut cursor = queue.cursor(worker);
                 let mut scratch = super::band::BandScratch::default();
                 // The kernel of the frame this worker last worked on.
-                let mut current: Option<(usize, Arc<dyn Kernel>)> = None;
+                let mut current: Option<(usize, FrameKernel)> = None;
                 while let Some(global) = queue.claim(&mut cursor) {
                     let position = global / bands_per_frame;
                     if !wait_for_window(position, window, released, stop, cancel) {
@@ -313,7 +313,7 @@ pub fn render_frames(
                         };
                         render_band(
                             job,
-                            kernel.as_ref(),
+                            &kernel,
                             coloring,
                             rows,
                             &mut scratch,
@@ -692,9 +692,9 @@ mod tests {
     /// Counts how often a kernel is prepared.
     struct CountingSource(AtomicUsize);
     impl KernelSource for CountingSource {
-        fn kernel_for(&self, _: &FrameJob) -> Arc<dyn Kernel> {
+        fn kernel_for(&self, _: &FrameJob) -> FrameKernel {
             self.0.fetch_add(1, Ordering::Relaxed);
-            Arc::new(ScalarKernel)
+            FrameKernel::Samples(Arc::new(ScalarKernel))
         }
     }
 

@@ -230,12 +230,12 @@ impl MapKernel {
                     sum[0] += c[0];
                     sum[1] += c[1];
                     sum[2] += c[2];
-                    if shade.n == Escape::INTERIOR_N {
-                        counts.interior += 1;
-                    } else {
-                        counts.sum += u64::from(shade.n);
-                        counts.max = counts.max.max(shade.n);
-                    }
+                    // (Without branches: interior and escaped samples alternate.)
+                    let inside = shade.n == Escape::INTERIOR_N;
+                    let n = if inside { 0 } else { shade.n };
+                    counts.interior += u64::from(inside);
+                    counts.sum += u64::from(n);
+                    counts.max = counts.max.max(n);
                 }
                 let norm = 1.0 / (end as usize - start) as f32;
                 shading.put(x, y, sum.map(|c| c * norm), row_out);
@@ -287,14 +287,19 @@ impl MapKernel {
         };
         let (ring_lo, ring_hi) = span(ring);
         let (column_lo, column_hi) = span(column);
-        let columns = (layout.angles + (1 << level) - 1) >> level;
+        let columns = ((layout.angles + (1 << level) - 1) >> level) as i32;
         let last_ring = ((layout.rings - 1) >> level) as i32;
         for m in ring_lo..=ring_hi {
             let inside = (0..=last_ring).contains(&m);
             for n in column_lo..=column_hi {
-                let n = n.rem_euclid(columns as i32) as u32;
+                // Around the circle (rarely needed: no division in the common case).
+                let n = if (0..columns).contains(&n) {
+                    n
+                } else {
+                    n.rem_euclid(columns)
+                } as u32;
                 if inside {
-                    let at = strip.index_at((m as u32) << level, n << level, level);
+                    let at = strip.index_of_level(m as u32, n, level);
                     cells.push((o as u32, at as u32));
                 } else {
                     // Past the octave's edge: the nearest sample of the octave beyond (or

@@ -176,6 +176,16 @@ impl Strip {
         self.index((ring << shift) as usize, (column << shift) as usize)
     }
 
+    /// Where sample `(ring, column)` of level `level` (ring `ring 2^level` and angle column
+    /// `column 2^level` of the octave, both inside it; `level >= scale`) is stored.
+    #[inline]
+    pub fn index_of_level(&self, ring: u32, column: u32, level: u32) -> usize {
+        debug_assert!(level >= self.scale);
+        let shift = level - self.scale;
+        debug_assert!(ring << level < self.octave.rings && column << level < self.octave.angles);
+        self.index((ring << shift) as usize, (column << shift) as usize)
+    }
+
     /// Where the sample of ring `ring` and angle column `column` of this copy is stored.
     #[inline]
     fn index(&self, ring: usize, column: usize) -> usize {

@@ -112,8 +112,12 @@ impl Palette {
     #[inline]
     pub(super) fn at_cycle_position(&self, position: f64) -> [f32; 3] {
         let scaled = position * PALETTE_STEPS as f64;
-        let whole = scaled as u64;
-        let i = (whole % PALETTE_STEPS as u64) as usize;
+        // (`as i64` is one instruction on x86-64 without AVX-512, `as u64` a branchy
+        // sequence; the same value for positions in `[0, 1)`, and a third of the map
+        // assembly's coloring time was here.)
+        const { assert!(PALETTE_STEPS.is_power_of_two()) };
+        let whole = scaled as i64;
+        let i = (whole as usize) & (PALETTE_STEPS - 1);
         let t = (scaled - whole as f64) as f32;
         let (a, b) = (self.table[i], self.table[i + 1]);
         [

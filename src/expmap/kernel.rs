@@ -1,10 +1,13 @@
-//! A frame from the map: a [`Kernel`] that looks samples up instead of iterating them.
+//! A frame from the map: its pixels colored from the octaves' shades instead of iterated.
 //!
 //! Sample `(u, v)` of a frame of width `w` lies at `z = P + w (q + t (u - i v) / samples_x)`,
 //! `t` the rotation's unit vector, so its log-polar coordinates about `P` are
 //! `ln |z - P| = ln w + ln |q'|` and `arg q'` with `q' = q + t (u - i v) / samples_x`: computed
-//! in `f64` at any depth, since only the width is tiny. The nearest map sample is the ring and
-//! angle column whose cell holds those coordinates.
+//! in `f64` at any depth, since only the width is tiny. A pixel centered at `q'` covers about
+//! `s / (samples_x |q'|)` of `ln |z - P|` and as much of the angle (the map is conformal): its
+//! footprint, a square of map cells about its center's, whose samples it averages
+//! ([`MapKernel::color_rows`]). As a [`Kernel`] (for `--data`) each sample point takes the
+//! nearest map sample: the ring and angle column whose cell holds its coordinates.
 
 use std::f64::consts::LN_2;
 use std::ops::Range;

@@ -96,7 +96,7 @@ impl MapKernel {
         scratch.ys.resize(width, 0.0);
         scratch.turns.resize(width, 0.0);
         let step = [self.turn.re as f32, self.turn.im as f32];
-        let last = (self.strips.len() - 1) as u32;
+        let last = self.strips.len() - 1;
         // Octave coordinates relative to the first octave (small numbers: f32 keeps them
         // to a millionth of an octave at any depth).
         let y0 = (self.y0 - f64::from(self.first)) as f32;
@@ -106,21 +106,13 @@ impl MapKernel {
         log_polar_row([q.re as f32, q.im as f32], step, y0, &mut scratch.ys, &mut scratch.turns);
         scratch.found.clear();
         scratch.found.extend(scratch.ys.iter().zip(&scratch.turns).map(|(&y, &turn)| {
-            // The octave, and how far in it is (below the first octave: its outer ring;
-            // past the last one: its inner ring).
-            let (octave, t) = if y < 0.0 {
-                (0, 0.0)
-            } else if y as u32 > last {
-                (last, 1.0)
-            } else {
-                (y as u32, y - (y as u32) as f32)
-            };
-            let strip = &self.strips[octave as usize];
+            let (octave, t) = octave_at(y, last);
+            let strip = &self.strips[octave];
             let o = &strip.octave;
             let ring = ((t * o.rings as f32) as u32).min(o.rings - 1);
             let column = ((turn * o.angles as f32) as u32).min(o.angles - 1);
-            let at = strip.index_at(ring, column, self.levels[octave as usize]);
-            (octave, at as u32)
+            let at = strip.index_at(ring, column, self.levels[octave]);
+            (octave as u32, at as u32)
         }));
     }
 
@@ -154,8 +146,8 @@ impl MapKernel {
     }
 
     /// Colors pixel rows `rows` of the frame sampled on `grid` (`supersample`^2 samples a
-    /// pixel) into `out` (RGB rows as `frame` says), from the octaves' shades; returns the
-    /// counts of the escapes of the map samples read.
+    /// pixel) into `out` (RGB rows as `frame` says), from the octaves' shades; returns how
+    /// many map samples the pixels averaged, and the counts of their escapes.
     ///
     /// Each pixel averages, in linear light, the colors of the map samples in its footprint:
     /// the square in log-polar coordinates that the pixel covers about its center, read at the
@@ -171,7 +163,7 @@ impl MapKernel {
         supersample: u32,
         rows: Range<u32>,
         out: &mut [u8],
-    ) -> EscapeCounts {
+    ) -> (u64, EscapeCounts) {
         let ss = supersample as usize;
         let width = grid.samples_x as usize / ss;
         let shading = self.look.shade_frame(frame);
@@ -188,6 +180,7 @@ impl MapKernel {
         let mut shades = Vec::with_capacity(cells.capacity());
         let mut reliefs = Vec::new();
         let mut counts = EscapeCounts::default();
+        let mut read = 0u64;
         let row_bytes = width * frame.pixel_bytes();
         let step = self.turn * f64::from(supersample);
         let step = [step.re as f32, step.im as f32];
@@ -223,6 +216,7 @@ impl MapKernel {
                     (cells.iter()).map(|&(o, at)| self.strips[o as usize].reliefs()[at as usize]),
                 );
             }
+            read += cells.len() as u64;
             let mut start = 0;
             for (x, &end) in ends.iter().enumerate() {
                 let mut sum = [0f32; 3];
@@ -245,7 +239,7 @@ impl MapKernel {
                 start = end as usize;
             }
         }
-        counts
+        (read, counts)
     }
 
     /// Appends to `cells` the map samples (octave from the first, index) in the footprint of a
@@ -253,13 +247,7 @@ impl MapKernel {
     /// turns), `octaves` across.
     fn footprint(&self, y: f32, turn: f32, octaves: f32, ss: usize, cells: &mut Vec<(u32, u32)>) {
         let last = self.strips.len() - 1;
-        let (o, t) = if y < 0.0 {
-            (0, 0.0)
-        } else if y as usize > last {
-            (last, 1.0)
-        } else {
-            (y as usize, y - (y as usize) as f32)
-        };
+        let (o, t) = octave_at(y, last);
         let strip = &self.strips[o];
         let layout = &strip.octave;
         let (rings, angles) = (layout.rings as f32, layout.angles as f32);
@@ -340,6 +328,20 @@ impl MapKernel {
 /// 8x8-sample references by 1.12x (shallow) and 1.11x (deep) what direct frames do, at 0.7 by
 /// 1.40x, against 0.94x and 0.91x at 1.0 (2026-12-08).
 pub const CELLS_PER_SAMPLE: f32 = 1.0;
+
+/// The octave (from the first one a frame reads, up to `last`) at octave coordinate `y`, and how
+/// far in it `y` is, in `[0, 1]` (below the first octave: its outer edge; past the last one:
+/// its inner edge).
+#[inline]
+fn octave_at(y: f32, last: usize) -> (usize, f32) {
+    if y < 0.0 {
+        (0, 0.0)
+    } else if y as usize > last {
+        (last, 1.0)
+    } else {
+        (y as usize, y - (y as usize) as f32)
+    }
+}
 
 /// For the points `q_i = q0 + i step` (`i` over the outputs): the octave coordinate
 /// `y0 - log2 |q_i|` and the angle in turns, `[0, 1)`.

@@ -134,9 +134,9 @@ pub fn render_band(
 ) -> RenderStats {
     match kernel {
         FrameKernel::Map(map) if data.is_none() => {
-            let counts = map.color_rows(&job.grid, &job.color, job.supersample, rows.clone(), out);
-            let samples = u64::from(job.grid.samples_x)
-                * u64::from(rows.len() as u32 * job.supersample);
+            // Counted over the map samples the pixels averaged.
+            let (samples, counts) =
+                map.color_rows(&job.grid, &job.color, job.supersample, rows, out);
             RenderStats {
                 iterations: 0,
                 samples,

@@ -491,6 +491,53 @@ mod tests {
         assert!(diff(&a) <= 1.1 * diff(&d), "map {}, direct {}", diff(&a), diff(&d));
     }
 
+    /// A map frame's counts are over the map samples its pixels averaged: at least the
+    /// frame's own samples, interior ones among them, never more interior than in all.
+    #[test]
+    fn a_map_frame_counts_the_map_samples_it_averaged() {
+        let text = r#"
+            [video]
+            width = 48
+            height = 27
+            frames = 240
+            [render]
+            supersample = 2
+            method = "expmap"
+            max_iterations = 200
+            [[keyframe]]
+            frame = 0
+            center = ["-0.2", "0.0"]
+            width = 2.0
+            [[keyframe]]
+            frame = 239
+            center = ["-0.2", "0.0"]
+            width = 0.5
+        "#;
+        let scene: Scene = text.parse().unwrap();
+        let renderer = Renderer::new(&scene, RenderOptions::default()).unwrap();
+        assert!(renderer.maps().is_some_and(|m| m.assembles(120)));
+        let jobs = renderer.jobs([120]);
+        let mut stats = None;
+        renderer
+            .render_jobs(
+                &jobs,
+                &AtomicBool::new(false),
+                &mut |_, _| {},
+                &mut |_| {},
+                &mut |frame| {
+                    stats = Some(frame.stats);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        let stats = stats.unwrap();
+        assert!(stats.samples >= 96 * 54, "{stats:?}");
+        assert!(stats.interior > 0 && stats.interior < stats.samples, "{stats:?}");
+        let mean = stats.escape_mean();
+        assert!(mean > 1.0 && mean < 200.0, "{mean} {stats:?}");
+        assert!(stats.escape_max < 200, "{stats:?}");
+    }
+
     #[test]
     fn bad_options_and_buffers_are_refused() {
         let scene: Scene = SCENE.parse().unwrap();

@@ -173,6 +173,12 @@ const CASES: &[(&str, Option<usize>, &str)] = &[
         "keyframe[0].width = \"0.000\" is invalid (expected > 0)",
     ),
     (
+        "width_too_deep",
+        Some(28),
+        "keyframe[1].width = \"1e-100000000\" is invalid (expected at least 1e-1000000, the \
+         deepest zoomgen supports: see docs/DEEP.md)",
+    ),
+    (
         "width_nan",
         Some(23),
         "keyframe[0].width = nan is invalid (expected a finite decimal number",

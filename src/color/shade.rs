@@ -9,7 +9,7 @@
 //! the samples, in `f32`, without a logarithm or square root per frame sample.
 
 use super::look::Look;
-use super::{Coloring, FrameColor, swap_axes};
+use super::{FrameColor, swap_axes};
 use crate::kernel::{Escape, Slope};
 
 /// The frame-independent part of a sample's color (see the module doc).
@@ -62,7 +62,9 @@ impl Look {
         if escape.is_interior() {
             return (Shade::INTERIOR, Relief::NONE);
         }
-        let de = if self.reads_slopes() {
+        // The estimate's logarithm and square root only where the position or the boundary
+        // reads it (lighting reads only the direction), as in the look's own coloring.
+        let de = if self.by == crate::scene::ColorBy::Distance || self.boundary.is_some() {
             slope.distance()
         } else {
             f64::NAN
@@ -184,7 +186,7 @@ impl ShadeFrame<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::color::Cycle;
+    use crate::color::{Coloring, Cycle};
     use crate::kernel::SampleRow;
     use crate::scene::{BitDepth, ColorBy, ColorSettings, Fps, Video};
 

@@ -135,15 +135,17 @@ impl Strip {
     /// This strip with the [`Shade`]s (and, where `look` reads them, [`Relief`]s) of its
     /// samples, keeping the escapes and slopes only when `keep_samples` (`--data` reads them).
     pub fn shaded(mut self, look: &Look, keep_samples: bool) -> Strip {
-        let relief = look.reads_relief();
-        let (shades, reliefs): (Vec<Shade>, Vec<Relief>) = self
-            .escapes
-            .iter()
-            .enumerate()
-            .map(|(i, &e)| look.shade(e, self.slopes.get(i).copied().unwrap_or(Slope::NONE)))
-            .unzip();
-        self.shades = shades;
-        self.reliefs = if relief { reliefs } else { Vec::new() };
+        let shade = |i: usize, e: Escape| {
+            look.shade(e, self.slopes.get(i).copied().unwrap_or(Slope::NONE))
+        };
+        let samples = self.escapes.iter().enumerate();
+        // (Reliefs only where the look reads them: a count look's would be an octave-sized
+        // array of nothing.)
+        (self.shades, self.reliefs) = if look.reads_relief() {
+            samples.map(|(i, &e)| shade(i, e)).unzip()
+        } else {
+            (samples.map(|(i, &e)| shade(i, e).0).collect(), Vec::new())
+        };
         if !keep_samples {
             self.escapes = Vec::new();
             self.slopes = Vec::new();
